@@ -1,0 +1,36 @@
+# The README's two commands. Both set everything up on a fresh Debian machine first.
+#   make run   the portal on the embedded default at http://127.0.0.1:8000
+#   make test  the whole suite against real PostgreSQL and Redis
+
+PY := .venv/bin/python
+# The suite's services; override to point elsewhere.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal
+TEST_REDIS_URL ?= redis://127.0.0.1:6379
+
+.PHONY: run test setup bench
+
+setup: .venv/.installed
+
+.venv/.installed: pyproject.toml scripts/setup scripts/system-packages.txt
+	scripts/setup
+
+run: setup
+	$(PY) manage.py migrate --noinput
+	@echo "Ledger verifier key: $$($(PY) manage.py ledger_vkey)"
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+test: setup
+	scripts/services
+	DATABASE_URL=$(TEST_DATABASE_URL) \
+	CELERY_BROKER_URL=$(TEST_REDIS_URL)/0 \
+	CACHE_URL=$(TEST_REDIS_URL)/1 \
+	SECRET_KEY=test-only-secret \
+	PORTAL_DATA_DIR=$(CURDIR)/.test-data \
+	LEDGER_GENERATE_KEY=1 \
+	STATIC_MANIFEST=0 WHITENOISE_USE_FINDERS=1 \
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	scripts/services
+	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench PORTAL_DATA_DIR=$(CURDIR)/.test-data \
+	LEDGER_GENERATE_KEY=1 $(PY) bench/ledger.py

@@ -1,0 +1,268 @@
+"""The ledger's JSON API: entries by digest, inclusion and consistency proofs, checkpoint."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from anchoring import leaf, merkle, store
+from anchoring.checkpoint import format_proof
+from anchoring.models import Checkpoint, Entry
+from portal.errors import ApiError
+
+_ERROR = inline_serializer(
+    "Error",
+    {
+        "error": inline_serializer(
+            "ErrorDetail",
+            {
+                "code": serializers.CharField(),
+                "field": serializers.CharField(required=False),
+                "message": inline_serializer(
+                    "ErrorMessage", {"zh": serializers.CharField(), "en": serializers.CharField()}
+                ),
+            },
+        )
+    },
+)
+
+
+def _int_param(request: Request, name: str, *, default: int | None = None) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        if default is not None:
+            return default
+        raise ApiError(
+            "missing_parameter",
+            f"缺少参数 {name}。",
+            f"The parameter '{name}' is required.",
+            field=name,
+        )
+    if not raw.isascii() or not raw.isdigit() or (len(raw) > 1 and raw[0] == "0"):
+        raise ApiError(
+            "invalid_parameter",
+            f"参数 {name} 必须是不带前导零的非负整数。",
+            f"The parameter '{name}' must be a non-negative integer without leading zeros.",
+            field=name,
+        )
+    return int(raw)
+
+
+def _out_of_range(name: str, value: int, low: int, high: int) -> ApiError:
+    return ApiError(
+        "out_of_range",
+        f"参数 {name}={value} 超出范围，应在 {low} 到 {high} 之间。",
+        f"The parameter '{name}'={value} is out of range; it must be between {low} and {high}.",
+        field=name,
+    )
+
+
+def _digest_param(request: Request) -> tuple[str, bytes]:
+    given = [name for name in ("sha256", "sm3") if name in request.query_params]
+    if len(given) != 1:
+        raise ApiError(
+            "missing_parameter",
+            "请提供 sha256 或 sm3 其中之一（仅一个）。",
+            "Give exactly one of the parameters 'sha256' or 'sm3'.",
+            field="sha256",
+        )
+    name = given[0]
+    value = request.query_params[name].strip().lower()
+    try:
+        digest = bytes.fromhex(value)
+    except ValueError:
+        digest = b""
+    if len(digest) != leaf.DIGEST_SIZE or len(value) != 2 * leaf.DIGEST_SIZE:
+        raise ApiError(
+            "malformed_digest",
+            f"{name} 摘要格式错误：应为 64 位十六进制字符。",
+            f"The {name} digest is malformed: it must be 64 hexadecimal characters.",
+            field=name,
+        )
+    return name, digest
+
+
+def entry_json(entry: Entry) -> dict:
+    """The public JSON form of one ledger entry."""
+    data = bytes(entry.data)
+    parsed = leaf.decode(data)
+    return {
+        "index": entry.index,
+        "kind": parsed.kind.name.lower(),
+        "time": parsed.time.isoformat().replace("+00:00", "Z"),
+        "sha256": parsed.sha256.hex(),
+        "sm3": parsed.sm3.hex(),
+        "leaf": data.hex(),
+        "leaf_hash": merkle.leaf_hash(data).hex(),
+        "integrated_at": entry.integrated_at.isoformat(),
+    }
+
+
+_ENTRY_FIELDS = {
+    "index": serializers.IntegerField(),
+    "kind": serializers.ChoiceField([k.name.lower() for k in leaf.Kind]),
+    "time": serializers.DateTimeField(help_text="The time written in the leaf (UTC)."),
+    "sha256": serializers.CharField(),
+    "sm3": serializers.CharField(),
+    "leaf": serializers.CharField(help_text="The leaf bytes, hex (docs/formats.md)."),
+    "leaf_hash": serializers.CharField(help_text="SHA-256(0x00 || leaf), hex."),
+    "integrated_at": serializers.DateTimeField(),
+}
+
+
+class EntriesView(APIView):
+    """Entries whose content has the given SHA-256 or SM3 digest."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("sha256", str, description="64 hex characters"),
+            OpenApiParameter("sm3", str, description="64 hex characters"),
+        ],
+        responses={
+            200: inline_serializer(
+                "LedgerEntries",
+                {
+                    "tree_size": serializers.IntegerField(),
+                    "entries": inline_serializer("LedgerEntry", _ENTRY_FIELDS, many=True),
+                },
+            ),
+            400: _ERROR,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        name, digest = _digest_param(request)
+        size = store.tree_size()
+        rows = Entry.objects.filter(**{name: digest}, index__lt=size).order_by("index")
+        entries = [entry_json(e) for e in rows[: settings.LEDGER_LOOKUP_LIMIT]]
+        return Response({"tree_size": size, "entries": entries})
+
+
+class InclusionProofView(APIView):
+    """RFC 9162 inclusion proof of one entry, as JSON and in C2SP tlog-proof form."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("index", int, required=True),
+            OpenApiParameter("size", int, description="Tree size; default the newest."),
+        ],
+        responses={
+            200: inline_serializer(
+                "InclusionProof",
+                {
+                    "index": serializers.IntegerField(),
+                    "tree_size": serializers.IntegerField(),
+                    "leaf_hash": serializers.CharField(),
+                    "root_hash": serializers.CharField(),
+                    "hashes": serializers.ListField(child=serializers.CharField()),
+                    "checkpoint": serializers.CharField(allow_null=True),
+                    "tlog_proof": serializers.CharField(allow_null=True),
+                },
+            ),
+            400: _ERROR,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        newest = store.tree_size()
+        size = _int_param(request, "size", default=newest)
+        index = _int_param(request, "index")
+        if not 1 <= size <= newest:
+            raise _out_of_range("size", size, 1, newest)
+        if index >= size:
+            raise _out_of_range("index", index, 0, size - 1)
+        entry = Entry.objects.get(index=index)
+        hashes = store.inclusion_proof(index, size)
+        cp = Checkpoint.objects.filter(tree_size=size).first()
+        return Response(
+            {
+                "index": index,
+                "tree_size": size,
+                "leaf_hash": merkle.leaf_hash(bytes(entry.data)).hex(),
+                "root_hash": (bytes(cp.root_hash) if cp else store.root_hash(size)).hex(),
+                "hashes": [h.hex() for h in hashes],
+                # Signed checkpoints exist for the size of every batch; other sizes get
+                # the bare proof, to be checked against a root computed elsewhere.
+                "checkpoint": cp.note if cp else None,
+                "tlog_proof": format_proof(index, hashes, cp.note) if cp else None,
+            }
+        )
+
+
+class ConsistencyProofView(APIView):
+    """RFC 9162 consistency proof between two tree sizes."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", int, required=True),
+            OpenApiParameter("to", int, description="Default the newest size."),
+        ],
+        responses={
+            200: inline_serializer(
+                "ConsistencyProof",
+                {
+                    "from": serializers.IntegerField(),
+                    "to": serializers.IntegerField(),
+                    "from_root": serializers.CharField(),
+                    "to_root": serializers.CharField(),
+                    "hashes": serializers.ListField(child=serializers.CharField()),
+                },
+            ),
+            400: _ERROR,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        newest = store.tree_size()
+        new = _int_param(request, "to", default=newest)
+        old = _int_param(request, "from")
+        if new > newest:
+            raise _out_of_range("to", new, 0, newest)
+        if old > new:
+            raise _out_of_range("from", old, 0, new)
+        return Response(
+            {
+                "from": old,
+                "to": new,
+                "from_root": store.root_hash(old).hex(),
+                "to_root": store.root_hash(new).hex(),
+                "hashes": [h.hex() for h in store.consistency_proof(old, new)],
+            }
+        )
+
+
+class CheckpointView(APIView):
+    """The newest checkpoint, parsed, with its signed note."""
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "LedgerCheckpoint",
+                {
+                    "origin": serializers.CharField(),
+                    "tree_size": serializers.IntegerField(),
+                    "root_hash": serializers.CharField(),
+                    "note": serializers.CharField(),
+                },
+            ),
+            503: _ERROR,
+        }
+    )
+    def get(self, request: Request) -> Response:
+        cp = store.latest_checkpoint()
+        if cp is None:
+            raise ApiError(
+                "ledger_not_ready",
+                "账本尚未初始化。",
+                "The ledger has no checkpoint yet.",
+                status_code=503,
+            )
+        return Response(
+            {
+                "origin": settings.LEDGER_ORIGIN,
+                "tree_size": cp.tree_size,
+                "root_hash": bytes(cp.root_hash).hex(),
+                "note": cp.note,
+            }
+        )

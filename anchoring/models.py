@@ -1,0 +1,72 @@
+"""The ledger's tables. Entries, full tiles and checkpoints are append-only rows.
+
+Partial tiles are not stored: a partial tile at level 0 is read from the entries, at
+level L > 0 from the roots of the full tiles one level down, so no row ever changes.
+Submissions are the sequencer's pool, deleted once integrated; they are not ledger rows.
+"""
+
+from django.db import models
+
+
+class Submission(models.Model):
+    """A leaf waiting to be integrated. Committed before the submitter waits."""
+
+    data = models.BinaryField()
+    submitted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "pending submission"
+
+
+class Entry(models.Model):
+    """One log entry: its index, its leaf bytes, and the digests it commits to."""
+
+    index = models.BigIntegerField(primary_key=True)
+    data = models.BinaryField()
+    kind = models.PositiveSmallIntegerField()
+    sha256 = models.BinaryField(max_length=32, db_index=True)
+    sm3 = models.BinaryField(max_length=32, db_index=True)
+    # Lets a submitter find where its submission landed; not part of the leaf.
+    submission = models.BigIntegerField(unique=True, null=True)
+    integrated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "entries"
+        ordering = ["index"]
+
+    def __str__(self) -> str:
+        return f"entry {self.index}"
+
+
+class Tile(models.Model):
+    """A full tile: 256 hashes at one level, and the Merkle root of those hashes."""
+
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    hashes = models.BinaryField()
+    root = models.BinaryField(max_length=32)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["level", "index"], name="tile_level_index")
+        ]
+        ordering = ["level", "index"]
+
+    def __str__(self) -> str:
+        return f"tile {self.level}/{self.index}"
+
+
+class Checkpoint(models.Model):
+    """A signed tree head (C2SP checkpoint note) for one tree size."""
+
+    tree_size = models.BigIntegerField(primary_key=True)
+    root_hash = models.BinaryField(max_length=32)
+    note = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-tree_size"]
+        get_latest_by = "tree_size"
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.tree_size}"

@@ -1,0 +1,178 @@
+"""The sequencer: submissions are pooled, then integrated into the log in batches.
+
+As in Sunlight and Trillian Tessera, a submitter's leaf is first committed to a pool
+(the Submission table), then a batch takes up to LEDGER_BATCH_SIZE pooled leaves and, in
+one short transaction, writes their entries, the tiles they complete and a newly signed
+checkpoint, and removes them from the pool. A crash before that commit leaves the pool
+as it was; nothing acknowledged is lost and no index is skipped. Two sequencers never
+fork the log: on PostgreSQL a transaction-level advisory lock serialises batches, on
+SQLite the IMMEDIATE transaction does, and the primary keys on entry index and
+checkpoint size refuse a second writer of the same position in any case.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from anchoring import keys, leaf, merkle, store
+from anchoring.checkpoint import Checkpoint as CheckpointBody
+from anchoring.checkpoint import sign_checkpoint
+from anchoring.models import Checkpoint, Entry, Submission, Tile
+from anchoring.tiles import edge_reader, grow, tree_root
+
+log = logging.getLogger(__name__)
+
+# Any fixed 64-bit number; it names the advisory lock that serialises batches.
+_ADVISORY_LOCK_ID = 0x4A564C_5345510  # "JVL SEQ"
+_DELETE_CHUNK = 900  # stays under SQLite's bound-parameter limit
+
+
+class SubmissionTimeout(TimeoutError):
+    """The submission was pooled but not integrated within LEDGER_SUBMIT_TIMEOUT."""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a submitter gets back: where its leaf is, and the proof that it is there."""
+
+    index: int
+    leaf_hash: bytes
+    tree_size: int
+    inclusion_proof: list[bytes]
+    checkpoint: str  # the signed note of the checkpoint of size tree_size
+
+
+def submit(entry: leaf.Leaf) -> int:
+    """Pool a leaf for integration and return its submission id. Commits at once."""
+    data = entry.encode()
+    submission = Submission.objects.create(data=data)
+    if settings.LEDGER_SEQUENCER == "thread":
+        start_thread()
+    return submission.pk
+
+
+def wait(submission_id: int, timeout: float | None = None) -> Receipt:
+    """Block until the submission is integrated, then return its receipt."""
+    deadline = time.monotonic() + (timeout or settings.LEDGER_SUBMIT_TIMEOUT)
+    while True:
+        found = Entry.objects.filter(submission=submission_id).values_list("index", "data")
+        if found:
+            index, data = found[0]
+            break
+        if time.monotonic() > deadline:
+            raise SubmissionTimeout(f"submission {submission_id} not integrated in time")
+        time.sleep(settings.LEDGER_SUBMIT_POLL)
+    cp = store.latest_checkpoint()
+    return Receipt(
+        index=index,
+        leaf_hash=merkle.leaf_hash(bytes(data)),
+        tree_size=cp.tree_size,
+        inclusion_proof=store.inclusion_proof(index, cp.tree_size),
+        checkpoint=cp.note,
+    )
+
+
+def submit_and_wait(entry: leaf.Leaf, timeout: float | None = None) -> Receipt:
+    """Pool a leaf, wait for its batch, and return the receipt."""
+    return wait(submit(entry), timeout)
+
+
+def _lock() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_ID])
+
+
+def _sign(size: int, root: bytes) -> str:
+    return sign_checkpoint(CheckpointBody(settings.LEDGER_ORIGIN, size, root), keys.signer())
+
+
+def integrate(batch_size: int | None = None) -> int:
+    """Integrate one batch of pooled leaves; return how many entries were added.
+
+    Also writes the empty tree's checkpoint the first time, so a new log has a head.
+    """
+    batch_size = batch_size or settings.LEDGER_BATCH_SIZE
+    with transaction.atomic():
+        _lock()
+        latest = store.latest_checkpoint()
+        if latest is None:
+            latest = Checkpoint.objects.create(
+                tree_size=0,
+                root_hash=merkle.EMPTY_ROOT,
+                note=_sign(0, merkle.EMPTY_ROOT),
+                created_at=timezone.now(),
+            )
+        pending = list(Submission.objects.order_by("id").values_list("id", "data")[:batch_size])
+        if not pending:
+            return 0
+        old_size = latest.tree_size
+        datas = [bytes(data) for _, data in pending]
+        growth = grow(old_size, store.read_edge(old_size), [merkle.leaf_hash(d) for d in datas])
+        root = tree_root(growth.tree_size, edge_reader(growth.tree_size, growth.edge))
+        now = timezone.now()
+        entries = []
+        for offset, ((submission_id, _), data) in enumerate(zip(pending, datas, strict=True)):
+            parsed = leaf.decode(data)
+            entries.append(
+                Entry(
+                    index=old_size + offset,
+                    data=data,
+                    kind=parsed.kind,
+                    sha256=parsed.sha256,
+                    sm3=parsed.sm3,
+                    submission=submission_id,
+                    integrated_at=now,
+                )
+            )
+        Entry.objects.bulk_create(entries)
+        Tile.objects.bulk_create(
+            Tile(level=ref.level, index=ref.index, hashes=data, root=tile_root)
+            for ref, data, tile_root in growth.full_tiles
+        )
+        Checkpoint.objects.create(
+            tree_size=growth.tree_size,
+            root_hash=root,
+            note=_sign(growth.tree_size, root),
+            created_at=now,
+        )
+        ids = [submission_id for submission_id, _ in pending]
+        for i in range(0, len(ids), _DELETE_CHUNK):
+            Submission.objects.filter(id__in=ids[i : i + _DELETE_CHUNK]).delete()
+    return len(pending)
+
+
+def run(stop: threading.Event | None = None) -> None:
+    """Integrate forever: a full batch is followed at once by the next, else wait a period."""
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        try:
+            added = integrate()
+        except Exception:
+            log.exception("ledger batch failed; the pool is kept and retried")
+            added = 0
+        finally:
+            close_old_connections()
+        if added < settings.LEDGER_BATCH_SIZE:
+            stop.wait(settings.LEDGER_BATCH_PERIOD)
+    connection.close()
+
+
+_thread: threading.Thread | None = None
+_thread_lock = threading.Lock()
+
+
+def start_thread() -> None:
+    """Start the in-process sequencer thread of the embedded default, once per process."""
+    global _thread
+    with _thread_lock:
+        if _thread is None or not _thread.is_alive():
+            _thread = threading.Thread(target=run, name="ledger-sequencer", daemon=True)
+            _thread.start()

@@ -1,0 +1,50 @@
+"""The ledger's static read side, exactly as C2SP tlog-tiles: checkpoint, tiles, bundles."""
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.gzip import gzip_page
+from django.views.decorators.http import require_safe
+
+from anchoring import store
+from anchoring.tiles import TileError, encode_bundle, parse_tile_path, tile_width
+
+# A tile or bundle of a given width never changes, so any cache may keep it for good.
+_IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def _text(body: str, status: int) -> HttpResponse:
+    response = HttpResponse(body, status=status, content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_safe
+def checkpoint(request: HttpRequest) -> HttpResponse:
+    """The newest signed checkpoint."""
+    latest = store.latest_checkpoint()
+    if latest is None:
+        return _text("账本尚未初始化。\nThe ledger has no checkpoint yet.\n", 503)
+    response = HttpResponse(latest.note, content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = f"public, max-age={settings.LEDGER_CHECKPOINT_MAX_AGE}"
+    return response
+
+
+@require_safe
+@gzip_page
+def tile(request: HttpRequest, path: str) -> HttpResponse:
+    """A Merkle tile (tile/<L>/<N>[.p/<W>]) or entry bundle (tile/entries/<N>[.p/<W>])."""
+    try:
+        is_bundle, ref = parse_tile_path("tile/" + path)
+    except TileError as exc:
+        return _text(f"无效的瓦片路径。\nInvalid tile path: {exc}\n", 400)
+    available = tile_width(ref.level, ref.index, store.tree_size())
+    # A full tile exists once it is full; a partial one once the tile is at least that wide.
+    if ref.width > available:
+        return _text("该瓦片尚不存在。\nThis tile does not exist yet.\n", 404)
+    if is_bundle:
+        body = encode_bundle(store.entry_bundle(ref))
+    else:
+        body = store.read_tiles([ref])[ref]
+    response = HttpResponse(body, content_type="application/octet-stream")
+    response["Cache-Control"] = _IMMUTABLE
+    return response

@@ -1,0 +1,204 @@
+"""Settings for the judicial verification portal, all read from the environment.
+
+With nothing set the portal runs on its embedded default: SQLite and keys under
+PORTAL_DATA_DIR, Celery tasks in-process, the ledger sequencer as a thread. Setting
+DATABASE_URL switches to production behaviour: nothing is generated, every secret and
+key must be given.
+"""
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+DATA_DIR = Path(env("PORTAL_DATA_DIR", default=str(BASE_DIR / "data")))
+# The embedded default is chosen by the absence of a database URL, never by DEBUG.
+EMBEDDED = "DATABASE_URL" not in env
+
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])
+
+
+def _embedded_secret_key() -> str:
+    """Create (once) and read the secret key kept in the embedded data folder."""
+    from django.core.management.utils import get_random_secret_key
+
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(get_random_secret_key())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+if "SECRET_KEY" in env:
+    SECRET_KEY = env("SECRET_KEY")
+elif EMBEDDED:
+    SECRET_KEY = _embedded_secret_key()
+else:
+    raise ImproperlyConfigured("SECRET_KEY must be set when DATABASE_URL is set.")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "anchoring",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'portal.sqlite3'}")
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    # IMMEDIATE takes the write lock at BEGIN, so two sequencers serialise instead of
+    # failing half-way; WAL lets the pages read while a batch is written.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (rate limits, later) -------------------------------------------------------
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# --- Celery ---------------------------------------------------------------------------
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=None)
+# Without a broker, tasks run in the calling process: the embedded default.
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "portal"
+CELERY_RESULT_BACKEND = None
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
+
+# --- The ledger (anchoring) -----------------------------------------------------------
+# The checkpoint origin names the log; by C2SP tlog-tiles it is the read side's URL
+# prefix without its scheme, and the signing key carries the same name.
+LEDGER_ORIGIN = env(
+    "LEDGER_ORIGIN", default=urlsplit(PUBLIC_BASE_URL).netloc + "/ledger"
+)
+LEDGER_SIGNING_KEY_FILE = Path(
+    env("LEDGER_SIGNING_KEY_FILE", default=str(DATA_DIR / "keys" / "ledger.key"))
+)
+# Only the embedded default may create its own key; production must be given one.
+LEDGER_GENERATE_KEY = env.bool("LEDGER_GENERATE_KEY", default=EMBEDDED)
+# "thread": a sequencer thread inside the process that submits (embedded default);
+# "celery": integration runs as a beat-scheduled task; "off": this process never integrates.
+LEDGER_SEQUENCER = env("LEDGER_SEQUENCER", default="thread" if EMBEDDED else "celery")
+if LEDGER_SEQUENCER not in {"thread", "celery", "off"}:
+    raise ImproperlyConfigured("LEDGER_SEQUENCER must be 'thread', 'celery' or 'off'.")
+LEDGER_BATCH_PERIOD = env.float("LEDGER_BATCH_PERIOD", default=1.0)
+LEDGER_BATCH_SIZE = env.int("LEDGER_BATCH_SIZE", default=16384)
+LEDGER_SUBMIT_TIMEOUT = env.float("LEDGER_SUBMIT_TIMEOUT", default=30.0)
+LEDGER_SUBMIT_POLL = env.float("LEDGER_SUBMIT_POLL", default=0.05)
+LEDGER_CHECKPOINT_MAX_AGE = env.int("LEDGER_CHECKPOINT_MAX_AGE", default=5)
+LEDGER_LOOKUP_LIMIT = env.int("LEDGER_LOOKUP_LIMIT", default=100)
+
+CELERY_BEAT_SCHEDULE = {}
+if LEDGER_SEQUENCER == "celery":
+    CELERY_BEAT_SCHEDULE["ledger-integrate"] = {
+        "task": "anchoring.tasks.integrate",
+        "schedule": LEDGER_BATCH_PERIOD,
+        # A tick that waited longer than one period is superseded by the next one.
+        "options": {"expires": LEDGER_BATCH_PERIOD},
+    }
+
+# --- REST framework and OpenAPI -------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "EXCEPTION_HANDLER": "portal.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Judicial verification portal API",
+    "DESCRIPTION": "Read side of the court ledger and public verification.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Internationalisation: Chinese first, English second ------------------------------
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+TIME_ZONE = env("TIME_ZONE", default="Asia/Shanghai")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files ---------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# The embedded default serves static files straight from the source folders.
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=EMBEDDED or DEBUG)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        # Hashed, compressed names need `collectstatic` first (the image runs it).
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if env.bool("STATIC_MANIFEST", default=not (DEBUG or EMBEDDED))
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# --- Security (production defaults; the embedded default serves plain HTTP locally) ---
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if not EMBEDDED else None
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not EMBEDDED)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+}

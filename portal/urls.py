@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from anchoring.urls import api_patterns as ledger_api, ledger_patterns
+from portal import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("health", views.healthz, name="health"),
+    path("ledger/", include(ledger_patterns)),
+    path("api/v1/", include(ledger_api)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("admin/", admin.site.urls),
+]
