@@ -6,7 +6,14 @@ from django.db.models import Q
 
 from anchoring import merkle
 from anchoring.models import Checkpoint, Entry, Tile
-from anchoring.tiles import TILE_WIDTH, TileError, TileRef, right_edge_refs, split_hashes, with_tiles
+from anchoring.tiles import (
+    TILE_WIDTH,
+    TileError,
+    TileRef,
+    right_edge_refs,
+    split_hashes,
+    with_tiles,
+)
 
 
 def latest_checkpoint() -> Checkpoint | None:

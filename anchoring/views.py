@@ -41,10 +41,7 @@ def tile(request: HttpRequest, path: str) -> HttpResponse:
     # A full tile exists once it is full; a partial one once the tile is at least that wide.
     if ref.width > available:
         return _text("该瓦片尚不存在。\nThis tile does not exist yet.\n", 404)
-    if is_bundle:
-        body = encode_bundle(store.entry_bundle(ref))
-    else:
-        body = store.read_tiles([ref])[ref]
+    body = encode_bundle(store.entry_bundle(ref)) if is_bundle else store.read_tiles([ref])[ref]
     response = HttpResponse(body, content_type="application/octet-stream")
     response["Cache-Control"] = _IMMUTABLE
     return response

@@ -29,7 +29,6 @@ from anchoring.merkle import (
     verify_inclusion,
 )
 
-
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "rfc6962_sha256.json").read_text())
 
 

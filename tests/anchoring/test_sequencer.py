@@ -99,9 +99,12 @@ def test_ledger_rows_refuse_update_and_delete(table):
     count = table.objects.count()
     db_table, pk = table._meta.db_table, table._meta.pk.column
     for sql in (f"UPDATE {db_table} SET {pk} = {pk} + 1000000", f"DELETE FROM {db_table}"):
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(sql)
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql)
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         table.objects.all().delete()
     assert table.objects.count() == count
