@@ -47,9 +47,7 @@ class Tile(models.Model):
     root = models.BinaryField(max_length=32)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["level", "index"], name="tile_level_index")
-        ]
+        constraints = [models.UniqueConstraint(fields=["level", "index"], name="tile_level_index")]
         ordering = ["level", "index"]
 
     def __str__(self) -> str:

@@ -88,9 +88,7 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'portal.sqlite3'}")
-}
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'portal.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     # IMMEDIATE takes the write lock at BEGIN, so two sequencers serialise instead of
@@ -121,9 +119,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
 # --- The ledger (anchoring) -----------------------------------------------------------
 # The checkpoint origin names the log; by C2SP tlog-tiles it is the read side's URL
 # prefix without its scheme, and the signing key carries the same name.
-LEDGER_ORIGIN = env(
-    "LEDGER_ORIGIN", default=urlsplit(PUBLIC_BASE_URL).netloc + "/ledger"
-)
+LEDGER_ORIGIN = env("LEDGER_ORIGIN", default=urlsplit(PUBLIC_BASE_URL).netloc + "/ledger")
 LEDGER_SIGNING_KEY_FILE = Path(
     env("LEDGER_SIGNING_KEY_FILE", default=str(DATA_DIR / "keys" / "ledger.key"))
 )

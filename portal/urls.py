@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from anchoring.urls import api_patterns as ledger_api, ledger_patterns
+from anchoring.urls import api_patterns as ledger_api
+from anchoring.urls import ledger_patterns
 from portal import views
 
 urlpatterns = [

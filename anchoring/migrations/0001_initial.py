@@ -4,65 +4,75 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Checkpoint',
+            name="Checkpoint",
             fields=[
-                ('tree_size', models.BigIntegerField(primary_key=True, serialize=False)),
-                ('root_hash', models.BinaryField(max_length=32)),
-                ('note', models.TextField()),
-                ('created_at', models.DateTimeField()),
+                ("tree_size", models.BigIntegerField(primary_key=True, serialize=False)),
+                ("root_hash", models.BinaryField(max_length=32)),
+                ("note", models.TextField()),
+                ("created_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['-tree_size'],
-                'get_latest_by': 'tree_size',
+                "ordering": ["-tree_size"],
+                "get_latest_by": "tree_size",
             },
         ),
         migrations.CreateModel(
-            name='Entry',
+            name="Entry",
             fields=[
-                ('index', models.BigIntegerField(primary_key=True, serialize=False)),
-                ('data', models.BinaryField()),
-                ('kind', models.PositiveSmallIntegerField()),
-                ('sha256', models.BinaryField(db_index=True, max_length=32)),
-                ('sm3', models.BinaryField(db_index=True, max_length=32)),
-                ('submission', models.BigIntegerField(null=True, unique=True)),
-                ('integrated_at', models.DateTimeField()),
+                ("index", models.BigIntegerField(primary_key=True, serialize=False)),
+                ("data", models.BinaryField()),
+                ("kind", models.PositiveSmallIntegerField()),
+                ("sha256", models.BinaryField(db_index=True, max_length=32)),
+                ("sm3", models.BinaryField(db_index=True, max_length=32)),
+                ("submission", models.BigIntegerField(null=True, unique=True)),
+                ("integrated_at", models.DateTimeField()),
             ],
             options={
-                'verbose_name_plural': 'entries',
-                'ordering': ['index'],
+                "verbose_name_plural": "entries",
+                "ordering": ["index"],
             },
         ),
         migrations.CreateModel(
-            name='Submission',
+            name="Submission",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('data', models.BinaryField()),
-                ('submitted_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("data", models.BinaryField()),
+                ("submitted_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': 'pending submission',
+                "verbose_name": "pending submission",
             },
         ),
         migrations.CreateModel(
-            name='Tile',
+            name="Tile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('level', models.PositiveSmallIntegerField()),
-                ('index', models.BigIntegerField()),
-                ('hashes', models.BinaryField()),
-                ('root', models.BinaryField(max_length=32)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("level", models.PositiveSmallIntegerField()),
+                ("index", models.BigIntegerField()),
+                ("hashes", models.BinaryField()),
+                ("root", models.BinaryField(max_length=32)),
             ],
             options={
-                'ordering': ['level', 'index'],
-                'constraints': [models.UniqueConstraint(fields=('level', 'index'), name='tile_level_index')],
+                "ordering": ["level", "index"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("level", "index"), name="tile_level_index")
+                ],
             },
         ),
     ]

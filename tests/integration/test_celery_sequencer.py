@@ -6,7 +6,6 @@ import sys
 
 import pytest
 import redis
-from django.conf import settings
 from django.db import connection
 
 from anchoring import keys, merkle, sequencer
@@ -34,14 +33,19 @@ def celery_processes(tmp_path, settings):
         "LEDGER_SIGNING_KEY_FILE": str(settings.LEDGER_SIGNING_KEY_FILE),
     }
     celery = [sys.executable, "-m", "celery", "-A", "portal"]
+    log = (tmp_path / "celery.log").open("w")  # a file, so a chatty process never blocks
     procs = [
         subprocess.Popen(
             [*celery, "worker", "--pool", "solo", "--loglevel", "WARNING"],
-            env=env, cwd=settings.BASE_DIR, stderr=subprocess.PIPE,
+            env=env,
+            cwd=settings.BASE_DIR,
+            stderr=log,
         ),
         subprocess.Popen(
             [*celery, "beat", "--loglevel", "WARNING", "--schedule", str(tmp_path / "beat")],
-            env=env, cwd=settings.BASE_DIR, stderr=subprocess.PIPE,
+            env=env,
+            cwd=settings.BASE_DIR,
+            stderr=log,
         ),
     ]
     yield
@@ -49,6 +53,7 @@ def celery_processes(tmp_path, settings):
         proc.terminate()
     for proc in procs:
         proc.wait(timeout=20)
+    log.close()
 
 
 def test_beat_and_worker_integrate_submissions_and_return_receipts(celery_processes):
@@ -63,6 +68,9 @@ def test_beat_and_worker_integrate_submissions_and_return_receipts(celery_proces
         cp = open_checkpoint(receipt.checkpoint, keys.verifier())
         assert cp.size == receipt.tree_size
         merkle.verify_inclusion(
-            merkle.leaf_hash(leaf.encode()), receipt.index, cp.size, receipt.inclusion_proof,
+            merkle.leaf_hash(leaf.encode()),
+            receipt.index,
+            cp.size,
+            receipt.inclusion_proof,
             cp.root_hash,
         )

@@ -31,8 +31,7 @@ class Command(BaseCommand):
                 raise CommandError(f"cannot read {path}: {exc.strerror}", returncode=2) from exc
         now_ms = int(timezone.now().timestamp() * 1000)
         submissions = [
-            sequencer.submit(Leaf(Kind.ANCHOR, now_ms, sha, sm))
-            for sha, sm, _size in digests
+            sequencer.submit(Leaf(Kind.ANCHOR, now_ms, sha, sm)) for sha, sm, _size in digests
         ]
         failed = False
         for path, (sha, sm, size), submission in zip(files, digests, submissions, strict=True):
