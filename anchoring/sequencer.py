@@ -50,7 +50,11 @@ class Receipt:
 
 
 def submit(entry: leaf.Leaf) -> int:
-    """Pool a leaf for integration and return its submission id. Commits at once."""
+    """Pool a leaf for integration and return its submission id.
+
+    The pool row commits with the caller's transaction, so a record and its ledger
+    submission are written together or not at all.
+    """
     data = entry.encode()
     submission = Submission.objects.create(data=data)
     if settings.LEDGER_SEQUENCER == "thread":
@@ -62,17 +66,28 @@ def wait(submission_id: int, timeout: float | None = None) -> Receipt:
     """Block until the submission is integrated, then return its receipt."""
     deadline = time.monotonic() + (timeout or settings.LEDGER_SUBMIT_TIMEOUT)
     while True:
-        found = Entry.objects.filter(submission=submission_id).values_list("index", "data")
-        if found:
-            index, data = found[0]
-            break
+        index = index_of(submission_id)
+        if index is not None:
+            return receipt(index)
         if time.monotonic() > deadline:
             raise SubmissionTimeout(f"submission {submission_id} not integrated in time")
         time.sleep(settings.LEDGER_SUBMIT_POLL)
+
+
+def index_of(submission_id: int) -> int | None:
+    """The ledger index a submission was given, or None while it is pooled."""
+    return (
+        Entry.objects.filter(submission=submission_id).values_list("index", flat=True).first()
+    )
+
+
+def receipt(index: int) -> Receipt:
+    """The receipt of an integrated entry against the newest checkpoint."""
     cp = store.latest_checkpoint()
+    data = bytes(Entry.objects.values_list("data", flat=True).get(index=index))
     return Receipt(
         index=index,
-        leaf_hash=merkle.leaf_hash(bytes(data)),
+        leaf_hash=merkle.leaf_hash(data),
         tree_size=cp.tree_size,
         inclusion_proof=store.inclusion_proof(index, cp.tree_size),
         checkpoint=cp.note,

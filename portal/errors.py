@@ -59,6 +59,34 @@ _GENERIC = {
 }
 
 
+# Chinese messages for field validation errors, by DRF's error code.
+_FIELD_ZH = {
+    "required": "缺少必填字段 {field}。",
+    "blank": "字段 {field} 不能为空。",
+    "null": "字段 {field} 不能为空。",
+    "invalid_choice": "字段 {field} 的取值无效。",
+    "max_length": "字段 {field} 过长。",
+    "max_string_length": "字段 {field} 过长。",
+    "too_long": "字段 {field} 过长。",
+    "empty": "字段 {field} 为空。",
+    "invalid": "字段 {field} 格式无效。",
+    "not_a_list": "字段 {field} 应为列表。",
+    "no_name": "上传的文件 {field} 没有文件名。",
+}
+# DRF's codes renamed where the API documents a clearer one.
+_FIELD_CODES = {"max_length": "too_long", "max_string_length": "too_long", "blank": "required"}
+
+
+def _first_error(detail, path: str = "") -> tuple[str, exceptions.ErrorDetail]:
+    """The first field (dotted for nested ones) and its first error."""
+    if isinstance(detail, dict):
+        key, value = next(iter(detail.items()))
+        return _first_error(value, f"{path}.{key}" if path else str(key))
+    if isinstance(detail, list):
+        return _first_error(detail[0], path)
+    return path, detail
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF exception handler that answers every error in the shape above."""
     if isinstance(exc, ApiError):
@@ -69,9 +97,12 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     code = getattr(exc, "default_code", "error")
     zh, en = _GENERIC.get(code, ("请求无效。", str(getattr(exc, "detail", "Invalid request."))))
     field = None
-    if isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, dict):
-        field = next(iter(exc.detail), None)
-        code = "invalid_parameter"
-        en = f"{field}: {exc.detail[field][0]}" if field else en
+    if isinstance(exc, exceptions.ValidationError):
+        field, detail = _first_error(exc.detail)
+        drf_code = getattr(detail, "code", "invalid")
+        code = _FIELD_CODES.get(drf_code, drf_code)
+        top = field.split(".")[0] if field else "request"
+        zh = _FIELD_ZH.get(drf_code, "字段 {field} 无效。").format(field=top)
+        en = f"{field}: {detail}" if field and field != "non_field_errors" else str(detail)
     response.data = error_body(code, zh, en, field)
     return response

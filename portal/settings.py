@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "anchoring",
+    "documents",
 ]
 
 MIDDLEWARE = [
@@ -146,6 +147,21 @@ if LEDGER_SEQUENCER == "celery":
         "options": {"expires": LEDGER_BATCH_PERIOD},
     }
 
+# --- The court side (documents) ------------------------------------------------------
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+RECORD_MAX_FILE_SIZE = env.int("RECORD_MAX_FILE_SIZE", default=50 * 1024 * 1024)
+COURT_API_PAGE_SIZE = env.int("COURT_API_PAGE_SIZE", default=50)
+QR_ERROR_CORRECTION = env("QR_ERROR_CORRECTION", default="Q")
+if QR_ERROR_CORRECTION not in {"L", "M", "Q", "H"}:
+    raise ImproperlyConfigured("QR_ERROR_CORRECTION must be one of L, M, Q, H.")
+STAMP_FONT_FILE = env(
+    "STAMP_FONT_FILE", default="/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+)
+STAMP_FONT_FACE = env("STAMP_FONT_FACE", default="Noto Sans CJK SC")
+STAMP_NOTICE = env(
+    "STAMP_NOTICE", default="本文书已登记于司法账本 Recorded on the court ledger"
+)
+
 # --- REST framework and OpenAPI -------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -197,4 +213,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # Font subsetting and PDF rendering narrate every glyph at INFO.
+    "loggers": {name: {"level": "WARNING"} for name in ("fontTools", "weasyprint")},
 }

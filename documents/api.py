@@ -1,0 +1,248 @@
+"""The court API: record files, record service events, read records and their QR codes.
+
+Every view here is reached only with a court's token, and sees only that court's records:
+another court's record answers 404, exactly like a record that does not exist.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.http import FileResponse, HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from anchoring.sequencer import SubmissionTimeout
+from documents import codes, qr, registration, service
+from documents.auth import CourtTokenAuthentication
+from documents.idempotency import run_once
+from documents.models import Record, TokenUse
+from documents.serializers import EventInput, RecordInput, event_json, record_json
+from portal.errors import ApiError
+
+
+def _registration_error(exc: registration.RegistrationError) -> ApiError:
+    return ApiError(exc.code, exc.zh, exc.en, field=exc.field)
+
+
+def _ledger_delayed(code: str) -> ApiError:
+    return ApiError(
+        "ledger_delayed",
+        f"已登记（核验码 {code}），但账本暂未写入；稍后可用此核验码查询，无需重新提交。",
+        f"Recorded (code {code}) but not yet written to the ledger; look it up later "
+        "by this code, do not submit it again.",
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+
+
+class CourtAPIView(APIView):
+    """Base of the court API: token authentication, and every use logged."""
+
+    authentication_classes = [CourtTokenAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    @property
+    def court(self):
+        return self.request.user.court
+
+    def own_record(self, code: str) -> Record:
+        try:
+            canonical = codes.normalize(code)
+        except codes.CodeError:
+            canonical = None
+        record = Record.objects.filter(court=self.court, code=canonical).first()
+        if record is None:
+            raise ApiError(
+                "record_not_found",
+                "贵院没有该核验码的记录。",
+                "Your court has no record with this code.",
+                status_code=status.HTTP_404_NOT_FOUND,
+            )
+        return record
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        token = getattr(request, "auth", None)
+        if token is not None:
+            TokenUse.objects.create(
+                token=token,
+                method=request.method,
+                path=request.path[:300],
+                status=response.status_code,
+                ip=request.META.get("REMOTE_ADDR"),
+            )
+        return response
+
+
+class RecordsView(CourtAPIView):
+    """Record a file (POST) or list the court's own records (GET)."""
+
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @extend_schema(request=RecordInput, responses={201: dict, 400: dict, 401: dict})
+    def post(self, request: Request) -> Response:
+        return run_once(request, self.court, lambda: self._create(request))
+
+    def _create(self, request: Request) -> Response:
+        data = RecordInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        upload = fields.pop("file", None)
+        new = registration.NewRecord(
+            court=self.court,
+            file=upload,
+            filename=getattr(upload, "name", "") or "",
+            media_type=getattr(upload, "content_type", "") or "",
+            **fields,
+        )
+        try:
+            record = registration.register(new)
+        except registration.RegistrationError as exc:
+            raise _registration_error(exc) from None
+        try:
+            receipt = registration.await_ledger(record)
+        except SubmissionTimeout:
+            raise _ledger_delayed(codes.display(record.code)) from None
+        return Response(record_json(record, request, receipt), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("category", str),
+            OpenApiParameter("case_number", str),
+            OpenApiParameter("recorded_after", str, description="ISO 8601"),
+            OpenApiParameter("recorded_before", str, description="ISO 8601"),
+            OpenApiParameter("page", int),
+        ],
+        responses={200: dict},
+    )
+    def get(self, request: Request) -> Response:
+        records = self._filtered(request)
+        size = settings.COURT_API_PAGE_SIZE
+        page = request.query_params.get("page", "1")
+        if not page.isdigit() or int(page) < 1:
+            raise ApiError("invalid_parameter", "页码无效。", "Invalid page number.", field="page")
+        start = (int(page) - 1) * size
+        rows = list(records[start : start + size + 1])
+        return Response(
+            {
+                "page": int(page),
+                "has_next": len(rows) > size,
+                "results": [record_json(r, request) for r in rows[:size]],
+            }
+        )
+
+    def _filtered(self, request: Request) -> QuerySet[Record]:
+        from django.utils.dateparse import parse_datetime
+
+        records = Record.objects.filter(court=self.court).select_related("court")
+        params = request.query_params
+        if "category" in params:
+            if params["category"] not in Record.Category.values:
+                raise ApiError(
+                    "invalid_choice", "类别无效。", "Unknown category.", field="category"
+                )
+            records = records.filter(category=params["category"])
+        if params.get("case_number"):
+            records = records.filter(case_number=params["case_number"])
+        for name, lookup in (("recorded_after", "gte"), ("recorded_before", "lt")):
+            if name in params:
+                moment = parse_datetime(params[name])
+                if moment is None:
+                    raise ApiError(
+                        "invalid_parameter",
+                        f"{name} 须为 ISO 8601 时间。",
+                        f"{name} must be an ISO 8601 date-time.",
+                        field=name,
+                    )
+                records = records.filter(**{f"recorded_at__{lookup}": moment})
+        return records
+
+
+class RecordView(CourtAPIView):
+    """One of the court's records, with its ledger proof and service timeline."""
+
+    @extend_schema(responses={200: dict, 404: dict})
+    def get(self, request: Request, code: str) -> Response:
+        return Response(record_json(self.own_record(code), request))
+
+
+class EventsView(CourtAPIView):
+    """Record a service event (issued, sent) on one of the court's litigation documents."""
+
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    @extend_schema(request=EventInput, responses={201: dict, 400: dict, 404: dict})
+    def post(self, request: Request, code: str) -> Response:
+        record = self.own_record(code)
+        return run_once(request, self.court, lambda: self._create(request, record))
+
+    def _create(self, request: Request, record: Record) -> Response:
+        data = EventInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        if fields["event"] not in service.COURT_EVENTS:
+            raise ApiError(
+                "portal_only",
+                "“已查阅”和“已签收”由受送达人通过个人送达链接产生，法院不能代为记录。",
+                "'opened' and 'acknowledged' are recorded by the portal when the addressee "
+                "uses their personal service link; a court cannot record them.",
+                field="event",
+            )
+        try:
+            event = service.record_event(
+                record,
+                fields["event"],
+                channel=fields.get("channel", ""),
+                addressee_name=fields.get("addressee", ""),
+                contact=fields.get("contact", ""),
+                details=fields.get("details"),
+                occurred_at=fields.get("occurred_at"),
+            )
+        except registration.RegistrationError as exc:
+            raise _registration_error(exc) from None
+        try:
+            receipt = registration.await_ledger(event)
+        except SubmissionTimeout:
+            raise _ledger_delayed(codes.display(record.code)) from None
+        body = event_json(event, receipt)
+        if event.addressee is not None:
+            body["service_link"] = service.service_link(event.addressee)
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class QRView(CourtAPIView):
+    """The record's QR code, PNG or SVG, to print on the document."""
+
+    @extend_schema(responses={(200, "image/png"): bytes, (200, "image/svg+xml"): bytes})
+    def get(self, request: Request, code: str, fmt: str) -> HttpResponse:
+        url = registration.verification_url(self.own_record(code).code)
+        level = settings.QR_ERROR_CORRECTION
+        if fmt == "png":
+            return HttpResponse(qr.png(url, level), content_type="image/png")
+        return HttpResponse(qr.svg(url, level), content_type="image/svg+xml")
+
+
+class FileView(CourtAPIView):
+    """The file the portal keeps for a record: the stamped PDF, to be served."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes, 404: dict})
+    def get(self, request: Request, code: str) -> FileResponse:
+        record = self.own_record(code)
+        if not record.file:
+            raise ApiError(
+                "no_file",
+                "该记录没有保存文件。",
+                "The portal keeps no file for this record.",
+                status_code=status.HTTP_404_NOT_FOUND,
+            )
+        return FileResponse(
+            record.file.open("rb"),
+            as_attachment=True,
+            filename=f"{codes.display(record.code)}{'.pdf' if record.stamped else ''}",
+            content_type=record.media_type or "application/octet-stream",
+        )

@@ -1,0 +1,177 @@
+"""Demo data for the embedded default: a court, records of each category, and the
+service timeline of a stamped judgment. Every file here is invented."""
+
+from __future__ import annotations
+
+import io
+import secrets
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.template.loader import render_to_string
+
+from documents import codes, registration, service
+from documents.models import Court, CourtToken, Record, ServiceEvent
+
+COURT_CODE = "DEMO0105"
+
+
+def judgment_pdf(court: Court, case_number: str, kind: str, body: list[str]) -> bytes:
+    """A two-page A4 demonstration document rendered with WeasyPrint."""
+    from weasyprint import HTML
+
+    html = render_to_string(
+        "documents/demo_judgment.html",
+        {"court": court, "case_number": case_number, "kind": kind, "body": body},
+    )
+    return HTML(string=html).write_pdf()
+
+
+@dataclass
+class Seeded:
+    court: Court
+    token: str | None
+    admin_password: str | None
+    records: list[Record]
+    service_link: str | None
+
+
+def _record(
+    court: Court,
+    category: str,
+    title: str,
+    case_number: str,
+    parties: list[str],
+    content: bytes,
+    filename: str,
+    **options,
+) -> Record:
+    record = registration.register(
+        registration.NewRecord(
+            court=court,
+            category=category,
+            title=title,
+            case_number=case_number,
+            parties=parties,
+            file=io.BytesIO(content),
+            filename=filename,
+            **options,
+        )
+    )
+    registration.await_ledger(record)
+    return record
+
+
+def seed() -> Seeded:
+    """Create the demo data once; later calls return what exists."""
+    court = Court.objects.filter(code=COURT_CODE).first()
+    if court is not None:
+        records = list(court.records.order_by("recorded_at"))
+        judgment = next((r for r in records if r.stamped), None)
+        addressee = judgment.addressees.first() if judgment else None
+        link = service.service_link(addressee) if addressee else None
+        return Seeded(court, None, None, records, link)
+
+    court = Court.objects.create(
+        code=COURT_CODE, name_zh="示例市示范区人民法院", name_en="Demo District People's Court"
+    )
+    _, token = CourtToken.issue(court, "demo")
+    password = None
+    User = get_user_model()
+    if not User.objects.filter(username="admin").exists():
+        password = secrets.token_urlsafe(12)
+        User.objects.create_superuser("admin", password=password)
+
+    case = "（2026）示0105民初1024号"
+    judgment = _record(
+        court,
+        Record.Category.LITIGATION_DOCUMENT,
+        "民事判决书 Civil judgment",
+        case,
+        ["张三", "李四"],
+        judgment_pdf(
+            court,
+            case,
+            "民事判决书",
+            [
+                "原告张三与被告李四买卖合同纠纷一案，本院于2026年9月1日立案后，依法适用简易程序，"
+                "公开开庭进行了审理。本案现已审理终结。",
+                "判决如下：被告李四于本判决生效之日起十日内支付原告张三货款人民币五万元。",
+            ],
+        ),
+        "judgment.pdf",
+        stamp=True,
+        allow_download=True,
+    )
+    service.record_event(judgment, ServiceEvent.Event.ISSUED)
+    sent = service.record_event(
+        judgment,
+        ServiceEvent.Event.SENT,
+        channel="sms",
+        addressee_name="李四",
+        contact="138****0000",
+    )
+    service.record_event(judgment, ServiceEvent.Event.OPENED, addressee=sent.addressee)
+    service.acknowledge(sent.addressee)
+    # A second addressee who has not opened it yet, to try the personal link.
+    pending = service.record_event(
+        judgment,
+        ServiceEvent.Event.SENT,
+        channel="email",
+        addressee_name="张三",
+        contact="zhang.san@example.com",
+    )
+    for event in judgment.events.all():
+        registration.await_ledger(event)
+
+    evidence = _record(
+        court,
+        Record.Category.EVIDENCE,
+        "聊天记录截图 Chat log export",
+        case,
+        ["张三"],
+        "2026-08-01 10:02 李四：货已收到，月底前付款。\n".encode(),
+        "chat-log.txt",
+        allow_download=True,
+    )
+    mediation = _record(
+        court,
+        Record.Category.MEDIATION,
+        "调解协议 Mediation agreement",
+        "（2026）示0105民诉前调2048号",
+        ["王五", "赵六"],
+        judgment_pdf(
+            court,
+            "（2026）示0105民诉前调2048号",
+            "调解协议书",
+            [
+                "双方自愿达成如下协议：赵六于2026年12月31日前向王五支付人民币三万元。",
+            ],
+        ),
+        "mediation.pdf",
+    )
+    return Seeded(
+        court,
+        token,
+        password,
+        [judgment, evidence, mediation],
+        service.service_link(pending.addressee),
+    )
+
+
+def describe(seeded: Seeded, base_url: str) -> str:
+    """What `make run` prints about the demo data."""
+    lines = [f"Demo court {seeded.court.code}: {seeded.court.name_zh} / {seeded.court.name_en}"]
+    if seeded.token:
+        lines.append(f"  court API token (shown once): {seeded.token}")
+    if seeded.admin_password:
+        lines.append(f"  admin: {base_url}/admin/  user admin, password {seeded.admin_password}")
+    for record in seeded.records:
+        line = f"  {codes.display(record.code)}  {record.category:<20} {record.title}"
+        lines.append(line)
+        lines.append(f"      {registration.verification_url(record.code)}")
+        if record.stamped:
+            lines.append(f"      stamped PDF: {record.file.path}")
+    if seeded.service_link:
+        lines.append(f"  personal service link of an addressee: {seeded.service_link}")
+    return "\n".join(lines)

@@ -1,0 +1,186 @@
+"""Courts, their API credentials, records and the service (送达) of litigation documents.
+
+Each record and each service event is a ledger entry; these rows hold what the ledger
+must not: titles, parties, addressees, and the salts that keep their digests private.
+"""
+
+import hashlib
+import secrets
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+
+class Court(models.Model):
+    """A court whose systems record files in the ledger."""
+
+    code = models.CharField(
+        max_length=32,
+        unique=True,
+        validators=[RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")],
+        help_text="Short stable identifier, e.g. BJ0105. Written into every ledger leaf.",
+    )
+    name_zh = models.CharField("name (Chinese)", max_length=200)
+    name_en = models.CharField("name (English)", max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.name_zh} ({self.code})"
+
+
+def token_digest(token: str) -> str:
+    """How a credential is stored: the SHA-256 of the token, never the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class CourtToken(models.Model):
+    """An API credential of one court's systems; stored hashed, revocable."""
+
+    court = models.ForeignKey(Court, on_delete=models.CASCADE, related_name="tokens")
+    label = models.CharField(max_length=100, blank=True, help_text="Which system holds it.")
+    prefix = models.CharField(max_length=8, help_text="First characters, to recognise it.")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    @classmethod
+    def issue(cls, court: Court, label: str = "") -> tuple["CourtToken", str]:
+        """Create a credential and return it with the token, which is shown only once."""
+        token = "jvp_" + secrets.token_urlsafe(32)
+        row = cls.objects.create(
+            court=court, label=label, prefix=token[:8], digest=token_digest(token)
+        )
+        return row, token
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.court.code})"
+
+
+class TokenUse(models.Model):
+    """One use of a court credential: who called what, and how it ended."""
+
+    token = models.ForeignKey(CourtToken, on_delete=models.CASCADE, related_name="uses")
+    at = models.DateTimeField(auto_now_add=True)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=300)
+    status = models.PositiveSmallIntegerField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+
+class Record(models.Model):
+    """A file a court recorded: its digests, metadata, code and ledger entry."""
+
+    class Category(models.TextChoices):
+        LITIGATION_DOCUMENT = "litigation_document", "诉讼文书 Litigation document"
+        EVIDENCE = "evidence", "电子证据 Electronic evidence"
+        MEDIATION = "mediation", "调解数据 Mediation data"
+
+    code = models.CharField(max_length=18, unique=True)
+    court = models.ForeignKey(Court, on_delete=models.PROTECT, related_name="records")
+    category = models.CharField(max_length=32, choices=Category.choices)
+    title = models.CharField(max_length=300)
+    case_number = models.CharField(max_length=100, blank=True)
+    parties = models.JSONField(default=list, blank=True)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    sm3 = models.CharField(max_length=64, db_index=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    media_type = models.CharField(max_length=100, blank=True)
+    filename = models.CharField(max_length=255, blank=True)
+    # Kept only when the portal stamped it or the court allows downloads.
+    file = models.FileField(upload_to="records/", blank=True)
+    stamped = models.BooleanField(default=False)
+    allow_download = models.BooleanField(default=False)
+    metadata_salt = models.BinaryField(max_length=16, editable=False)
+    recorded_at = models.DateTimeField(help_text="The time written in the ledger leaf.")
+    submission = models.BigIntegerField(unique=True, editable=False)
+    ledger_index = models.BigIntegerField(null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["-recorded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.title}"
+
+
+class Addressee(models.Model):
+    """A person a litigation document is served on, with their personal service link."""
+
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="addressees")
+    name = models.CharField(max_length=200)
+    contact = models.CharField(max_length=200, blank=True)
+    link_digest = models.CharField(max_length=64, unique=True, editable=False)
+    salt = models.BinaryField(max_length=16, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record", "name", "contact"], name="one_addressee_per_contact"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ServiceEvent(models.Model):
+    """One step of the service of a litigation document; each is its own ledger entry."""
+
+    class Event(models.TextChoices):
+        ISSUED = "issued", "已签发 Issued"
+        SENT = "sent", "已送出 Sent"
+        OPENED = "opened", "已查阅 Opened"
+        ACKNOWLEDGED = "acknowledged", "已签收 Acknowledged"
+
+    class Channel(models.TextChoices):
+        PLATFORM = "platform", "平台 Platform"
+        SMS = "sms", "短信 SMS"
+        EMAIL = "email", "电子邮件 E-mail"
+        POST = "post", "邮寄 Post"
+
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="events")
+    event = models.CharField(max_length=16, choices=Event.choices)
+    channel = models.CharField(max_length=16, choices=Channel.choices, blank=True)
+    addressee = models.ForeignKey(
+        Addressee, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+    )
+    details = models.JSONField(default=dict, blank=True)
+    details_salt = models.BinaryField(max_length=16, editable=False)
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField()
+    submission = models.BigIntegerField(unique=True, editable=False)
+    ledger_index = models.BigIntegerField(null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["occurred_at", "recorded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.record.code} {self.event}"
+
+
+class IdempotentRequest(models.Model):
+    """The first answer to a court request sent with an Idempotency-Key header."""
+
+    court = models.ForeignKey(Court, on_delete=models.CASCADE)
+    key = models.CharField(max_length=200)
+    fingerprint = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField(null=True)  # null while the first is running
+    body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["court", "key"], name="one_answer_per_key")]

@@ -1,0 +1,200 @@
+"""Recording a court file: reserve a code, stamp if asked, hash, write the ledger entry.
+
+The digest that is recorded is the digest of the file actually served, so stamping comes
+before hashing. The record row and the ledger submission are committed together; the
+caller then waits for the batch that integrates the entry.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from anchoring import sequencer
+from anchoring.digest import digests, stream_digests
+from anchoring.sequencer import Receipt
+from documents import codes, entries, stamping
+from documents.models import Court, Record, ServiceEvent
+
+CATEGORY_NUMBERS = {
+    Record.Category.LITIGATION_DOCUMENT: entries.Category.LITIGATION_DOCUMENT,
+    Record.Category.EVIDENCE: entries.Category.EVIDENCE,
+    Record.Category.MEDIATION: entries.Category.MEDIATION,
+}
+
+
+class RegistrationError(ValueError):
+    """A request that cannot become a record; `field` names the part at fault."""
+
+    def __init__(self, field: str, code: str, zh: str, en: str) -> None:
+        super().__init__(en)
+        self.field, self.code, self.zh, self.en = field, code, zh, en
+
+
+@dataclass
+class NewRecord:
+    """What a court sends: a file (or its digests) and the record's metadata."""
+
+    court: Court
+    category: str
+    title: str
+    case_number: str = ""
+    parties: list[str] = field(default_factory=list)
+    file: BinaryIO | None = None
+    filename: str = ""
+    media_type: str = ""
+    sha256: bytes | None = None
+    sm3: bytes | None = None
+    stamp: bool = False
+    stamp_pages: str = "all"
+    allow_download: bool = False
+
+
+def verification_url(code: str) -> str:
+    """The short URL printed in the QR code: <PUBLIC_BASE_URL>/v/<code>."""
+    return f"{settings.PUBLIC_BASE_URL}/v/{codes.display(code)}"
+
+
+def stamp_lines(code: str) -> str:
+    """The two lines printed beside the QR code."""
+    return f"扫码核验 Scan to verify: {code and codes.display(code)}\n{settings.STAMP_NOTICE}"
+
+
+def stamp_font() -> Path:
+    """The stamp's font, subset once from the configured CJK font (codes are ASCII)."""
+    return stamping.subset_font(
+        Path(settings.STAMP_FONT_FILE),
+        settings.STAMP_FONT_FACE,
+        stamp_lines(""),
+        settings.DATA_DIR / "fonts",
+    )
+
+
+def metadata(record: Record) -> dict:
+    """What the leaf's salted metadata digest commits to."""
+    return {
+        "title": record.title,
+        "case_number": record.case_number,
+        "parties": record.parties,
+        "media_type": record.media_type,
+        "size": record.size,
+        "filename": record.filename,
+    }
+
+
+def _milliseconds(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _content(new: NewRecord, code: str) -> tuple[bytes | None, bytes, bytes, int | None]:
+    """The bytes to keep (if any), their digests and size."""
+    if new.file is None:
+        return None, new.sha256, new.sm3, None
+    if new.stamp:
+        pdf = new.file.read()
+        if not pdf.startswith(b"%PDF-"):
+            raise RegistrationError(
+                "file",
+                "not_a_pdf",
+                "要加盖二维码，文件必须是 PDF。",
+                "The file must be a PDF to be stamped.",
+            )
+        try:
+            data = stamping.stamp_pdf(
+                pdf,
+                url=verification_url(code),
+                lines=stamp_lines(code),
+                font=stamp_font(),
+                pages=new.stamp_pages,
+            )
+        except stamping.StampError as exc:
+            field_name = "stamp_pages" if "page" in str(exc) else "file"
+            raise RegistrationError(
+                field_name, "cannot_stamp", f"无法加盖二维码：{exc}", f"Cannot stamp: {exc}"
+            ) from None
+        sha, sm = digests(data)
+        return data, sha, sm, len(data)
+    sha, sm, size = stream_digests(new.file)
+    if new.allow_download:
+        new.file.seek(0)
+        return new.file.read(), sha, sm, size
+    return None, sha, sm, size
+
+
+def _unused_code() -> str:
+    # 85 random bits practically never collide; the unique constraint backs this up.
+    while Record.objects.filter(code=(code := codes.new_code())).exists():
+        pass
+    return code
+
+
+def register(new: NewRecord) -> Record:
+    """Create the record and pool its ledger entry, in one transaction."""
+    code = _unused_code()
+    data, sha, sm, size = _content(new, code)
+    media_type = new.media_type or mimetypes.guess_type(new.filename)[0] or ""
+    if new.stamp:
+        media_type = "application/pdf"
+    now = _milliseconds(timezone.now())
+    record = Record(
+        code=code,
+        court=new.court,
+        category=new.category,
+        title=new.title,
+        case_number=new.case_number,
+        parties=new.parties,
+        sha256=sha.hex(),
+        sm3=sm.hex(),
+        size=size,
+        media_type=media_type,
+        filename=new.filename,
+        stamped=new.stamp,
+        allow_download=new.allow_download,
+        metadata_salt=secrets.token_bytes(entries.SALT_SIZE),
+        recorded_at=now,
+    )
+    leaf = entries.record_leaf(
+        category=CATEGORY_NUMBERS[record.category],
+        court=new.court.code,
+        code=code,
+        sha256=sha,
+        sm3=sm,
+        metadata_digest=entries.salted_digest(bytes(record.metadata_salt), metadata(record)),
+        timestamp_ms=int(now.timestamp() * 1000),
+    )
+    with transaction.atomic():
+        record.submission = sequencer.submit(leaf)
+        if data is not None:
+            suffix = ".pdf" if new.stamp else Path(new.filename).suffix
+            record.file.save(f"{code}{suffix}", ContentFile(data), save=False)
+        record.save()
+    return record
+
+
+def await_ledger(row: Record | ServiceEvent, timeout: float | None = None) -> Receipt:
+    """Wait for the ledger entry of a record or service event, and remember its index."""
+    receipt = sequencer.wait(row.submission, timeout)
+    _remember(row, receipt.index)
+    return receipt
+
+
+def ledger_index(row: Record | ServiceEvent) -> int | None:
+    """The row's ledger index, once its entry is integrated (without waiting)."""
+    if row.ledger_index is None:
+        _remember(row, sequencer.index_of(row.submission))
+    return row.ledger_index
+
+
+def _remember(row: Record | ServiceEvent, index: int | None) -> None:
+    if index is not None and row.ledger_index is None:
+        row.ledger_index = index
+        type(row).objects.filter(pk=row.pk).update(ledger_index=index)

@@ -1,0 +1,58 @@
+"""court_create and court_token, used as an operator would, and the demo seed."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from rest_framework.test import APIClient
+
+from documents.models import Court, Record, ServiceEvent
+
+
+@pytest.mark.django_db
+def test_create_a_court_and_a_token_that_works_once_printed():
+    call_command(
+        "court_create",
+        code="GZ0104",
+        name_zh="广州市越秀区人民法院",
+        name_en="Yuexiu Court",
+        stdout=StringIO(),
+    )
+    assert Court.objects.get(code="GZ0104").name_en == "Yuexiu Court"
+    out = StringIO()
+    call_command("court_token", "GZ0104", label="case system", stdout=out)
+    token = out.getvalue().strip()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get("/api/v1/records").status_code == 200
+    # Only a digest is stored.
+    assert token not in str(list(Court.objects.get(code="GZ0104").tokens.values()))
+
+
+@pytest.mark.django_db
+def test_refusals_are_clear():
+    call_command("court_create", code="GZ0104", name_zh="甲", name_en="A", stdout=StringIO())
+    with pytest.raises(CommandError, match="already exists"):
+        call_command("court_create", code="GZ0104", name_zh="甲", name_en="A")
+    with pytest.raises(CommandError, match="code"):
+        call_command("court_create", code="bad code!", name_zh="甲", name_en="A")
+    with pytest.raises(CommandError, match="no court"):
+        call_command("court_token", "NOPE")
+
+
+def test_demo_seed_has_every_category_and_a_served_stamped_judgment(
+    running_sequencer, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    text = out.getvalue()
+    assert "court API token" in text and "/s/" in text
+    assert set(Record.objects.values_list("category", flat=True)) == set(Record.Category.values)
+    judgment = Record.objects.get(stamped=True)
+    assert judgment.file.read().startswith(b"%PDF-")
+    assert set(judgment.events.values_list("event", flat=True)) == set(ServiceEvent.Event.values)
+    assert all(e.ledger_index is not None for e in judgment.events.all())
+    # Seeding again creates nothing new.
+    call_command("seed_demo", stdout=StringIO())
+    assert Record.objects.count() == 3

@@ -1,0 +1,414 @@
+"""The court API: recording files, reading them back, and everything it must refuse."""
+
+import hashlib
+import subprocess
+
+import pytest
+
+from anchoring import keys, merkle
+from anchoring.checkpoint import open_checkpoint
+from anchoring.leaf import Kind, decode
+from anchoring.models import Entry, Submission
+from documents import codes, entries
+from documents.models import Record, TokenUse
+from tests.documents.conftest import upload
+
+
+def _verify_ledger(ledger: dict, sha256: str) -> Entry:
+    """The answer's ledger block proves inclusion of an entry with this digest."""
+    cp = open_checkpoint(ledger["checkpoint"], keys.verifier())
+    assert cp.size == ledger["tree_size"]
+    entry = Entry.objects.get(index=ledger["index"])
+    assert merkle.leaf_hash(bytes(entry.data)).hex() == ledger["leaf_hash"]
+    merkle.verify_inclusion(
+        bytes.fromhex(ledger["leaf_hash"]),
+        ledger["index"],
+        cp.size,
+        [bytes.fromhex(h) for h in ledger["inclusion_proof"]],
+        cp.root_hash,
+    )
+    assert bytes(entry.sha256).hex() == sha256
+    return entry
+
+
+def test_record_a_file_and_get_a_verifiable_receipt(owner, court):
+    content = "聊天记录 chat log".encode() * 100
+    response = owner.post(
+        "/api/v1/records",
+        {
+            "file": upload(content, "chat.txt"),
+            "category": "evidence",
+            "title": "聊天记录",
+            "case_number": "（2026）京0105民初1号",
+            "parties": ["张三", "李四"],
+        },
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["sha256"] == hashlib.sha256(content).hexdigest()
+    assert body["size"] == len(content)
+    assert body["verification_url"] == f"http://127.0.0.1:8000/v/{body['code']}"
+    assert codes.normalize(body["code"])
+    assert body["stamped_file"] is None
+    assert body["parties"] == ["张三", "李四"]
+    entry = _verify_ledger(body["ledger"], body["sha256"])
+    leaf = decode(bytes(entry.data))
+    fields = dict(leaf.fields)
+    assert leaf.kind == Kind.RECORD
+    assert fields[entries.RECORD_CATEGORY] == bytes([entries.Category.EVIDENCE])
+    assert fields[entries.RECORD_COURT] == b"BJ0105"
+    assert fields[entries.RECORD_CODE].decode() == codes.normalize(body["code"])
+    # No personal data in the leaf: neither party names nor the title.
+    for secret in ("张三", "李四", "聊天记录"):
+        assert secret.encode() not in bytes(entry.data)
+    # The file itself is not kept unless the court allows downloads.
+    assert not Record.objects.get().file
+
+
+def test_record_by_digests_when_the_court_keeps_the_file(owner):
+    response = owner.post(
+        "/api/v1/records",
+        {"sha256": "AB" * 32, "sm3": "cd" * 32, "category": "mediation", "title": "调解协议"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["sha256"], body["sm3"], body["size"]) == ("ab" * 32, "cd" * 32, None)
+    _verify_ledger(body["ledger"], "ab" * 32)
+
+
+def test_stamped_pdf_carries_a_readable_qr_code_and_is_what_the_ledger_holds(
+    owner, judgment_pdf, tmp_path
+):
+    response = owner.post(
+        "/api/v1/records",
+        {
+            "file": upload(judgment_pdf),
+            "category": "litigation_document",
+            "title": "民事判决书",
+            "stamp": "true",
+        },
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    stamped = owner.get(body["stamped_file"])
+    assert stamped.status_code == 200
+    pdf = tmp_path / "stamped.pdf"
+    pdf.write_bytes(b"".join(stamped.streaming_content))
+
+    assert hashlib.sha256(pdf.read_bytes()).hexdigest() == body["sha256"]
+    assert pdf.read_bytes().startswith(judgment_pdf)  # an incremental update of the original
+    subprocess.run(["qpdf", "--check", str(pdf)], check=True, capture_output=True)
+    subprocess.run(["pdftoppm", "-r", "150", "-png", str(pdf), str(tmp_path / "page")], check=True)
+    for page in ("page-1.png", "page-2.png"):
+        found = subprocess.run(
+            ["zbarimg", "--quiet", "--raw", str(tmp_path / page)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert found == [body["verification_url"]]
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    assert body["code"] in text
+    _verify_ledger(body["ledger"], body["sha256"])
+
+
+def test_stamp_only_the_chosen_pages(owner, judgment_pdf, tmp_path):
+    body = owner.post(
+        "/api/v1/records",
+        {
+            "file": upload(judgment_pdf),
+            "category": "litigation_document",
+            "title": "判决书",
+            "stamp": "true",
+            "stamp_pages": "2",
+        },
+        format="multipart",
+    ).json()
+    pdf = tmp_path / "s.pdf"
+    pdf.write_bytes(b"".join(owner.get(body["stamped_file"]).streaming_content))
+    subprocess.run(["pdftoppm", "-r", "150", "-png", str(pdf), str(tmp_path / "p")], check=True)
+    first = subprocess.run(
+        ["zbarimg", "--quiet", "--raw", str(tmp_path / "p-1.png")], capture_output=True, text=True
+    )
+    second = subprocess.run(
+        ["zbarimg", "--quiet", "--raw", str(tmp_path / "p-2.png")], capture_output=True, text=True
+    )
+    assert first.stdout == ""
+    assert second.stdout.strip() == body["verification_url"]
+
+
+def test_qr_codes_decode_to_the_verification_url(owner, tmp_path):
+    body = owner.post(
+        "/api/v1/records",
+        {"sha256": "01" * 32, "sm3": "02" * 32, "category": "evidence", "title": "x"},
+        format="json",
+    ).json()
+    png = owner.get(body["qr_png"])
+    assert png["Content-Type"] == "image/png"
+    (tmp_path / "qr.png").write_bytes(png.content)
+    decoded = subprocess.run(
+        ["zbarimg", "--quiet", "--raw", str(tmp_path / "qr.png")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert decoded.stdout.strip() == body["verification_url"]
+    svg = owner.get(body["qr_svg"])
+    assert svg["Content-Type"] == "image/svg+xml"
+    # Printed at its natural size the SVG is well above the 25 mm a phone needs.
+    width = float(svg.content.split(b'width="')[1].split(b"mm")[0])
+    assert width >= 25
+
+
+def test_read_back_one_record_and_the_courts_list_with_filters(owner):
+    made = []
+    for category in ("evidence", "mediation", "evidence"):
+        made.append(
+            owner.post(
+                "/api/v1/records",
+                {
+                    "sha256": f"{len(made):02x}" * 32,
+                    "sm3": "02" * 32,
+                    "category": category,
+                    "title": "t",
+                    "case_number": "A-1" if category == "mediation" else "B-2",
+                },
+                format="json",
+            ).json()
+        )
+    one = owner.get(f"/api/v1/records/{made[0]['code'].lower().replace('-', '')}")
+    assert one.status_code == 200
+    assert one.json()["code"] == made[0]["code"]
+    _verify_ledger(one.json()["ledger"], made[0]["sha256"])
+
+    listed = owner.get("/api/v1/records?category=evidence").json()
+    assert {r["code"] for r in listed["results"]} == {made[0]["code"], made[2]["code"]}
+    assert (
+        owner.get("/api/v1/records?case_number=A-1").json()["results"][0]["code"] == made[1]["code"]
+    )
+    bad = owner.get("/api/v1/records?category=verdicts")
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "category"
+
+
+# --- Permissions: owner, other court, revoked token, nobody -----------------------------
+
+
+@pytest.fixture
+def owned_code(owner):
+    return owner.post(
+        "/api/v1/records",
+        {"sha256": "aa" * 32, "sm3": "bb" * 32, "category": "litigation_document", "title": "t"},
+        format="json",
+    ).json()["code"]
+
+
+@pytest.mark.parametrize("path", ["", "/qr.png", "/qr.svg"])
+def test_permission_matrix(owner, outsider, revoked, anonymous, owned_code, path):
+    url = f"/api/v1/records/{owned_code}{path}"
+    assert owner.get(url).status_code == 200
+    assert outsider.get(url).status_code == 404
+    assert revoked.get(url).status_code == 401
+    missing = anonymous.get(url)
+    assert missing.status_code == 401
+    assert missing["WWW-Authenticate"] == "Token"
+    assert missing.json()["error"]["code"] == "not_authenticated"
+
+
+def test_other_court_cannot_add_events_or_see_records_in_its_list(outsider, owned_code):
+    response = outsider.post(
+        f"/api/v1/records/{owned_code}/events", {"event": "issued"}, format="json"
+    )
+    assert response.status_code == 404
+    assert outsider.get("/api/v1/records").json()["results"] == []
+
+
+@pytest.mark.parametrize("path", ["/api/v1/records", "/api/v1/records/ANY/events"])
+def test_writing_without_a_token_is_refused(anonymous, revoked, path):
+    assert anonymous.post(path, {}, format="json").status_code == 401
+    assert revoked.post(path, {}, format="json").status_code == 401
+    assert not Record.objects.exists()
+
+
+def test_each_use_of_a_token_is_logged(owner, owned_code):
+    owner.get(f"/api/v1/records/{owned_code}")
+    uses = list(TokenUse.objects.order_by("at").values_list("method", "status"))
+    assert uses == [("POST", 201), ("GET", 200)]
+
+
+# --- Idempotency -------------------------------------------------------------------------
+
+
+def test_a_retried_request_returns_the_first_answer_and_records_nothing_twice(owner, judgment_pdf):
+    def send():
+        return owner.post(
+            "/api/v1/records",
+            {
+                "file": upload(judgment_pdf),
+                "category": "litigation_document",
+                "title": "判决书",
+                "stamp": "true",
+            },
+            format="multipart",
+            HTTP_IDEMPOTENCY_KEY="case-42-judgment",
+        )
+
+    first, second = send(), send()
+    assert first.status_code == second.status_code == 201
+    assert first.json() == second.json()
+    assert second["Idempotent-Replayed"] == "true"
+    assert Record.objects.count() == 1
+    assert Entry.objects.count() == 1
+
+
+def test_the_same_key_for_a_different_request_is_refused(owner):
+    payload = {"sha256": "aa" * 32, "sm3": "bb" * 32, "category": "evidence", "title": "one"}
+    assert (
+        owner.post("/api/v1/records", payload, format="json", HTTP_IDEMPOTENCY_KEY="k1").status_code
+        == 201
+    )
+    payload["title"] = "two"
+    again = owner.post("/api/v1/records", payload, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    assert again.status_code == 422
+    assert again.json()["error"]["code"] == "idempotency_key_reused"
+    assert Record.objects.count() == 1
+
+
+def test_a_refused_request_is_refused_again_on_retry(owner):
+    payload = {"sha256": "zz", "sm3": "bb" * 32, "category": "evidence", "title": "t"}
+    first = owner.post("/api/v1/records", payload, format="json", HTTP_IDEMPOTENCY_KEY="k2")
+    second = owner.post("/api/v1/records", payload, format="json", HTTP_IDEMPOTENCY_KEY="k2")
+    assert first.status_code == second.status_code == 400
+    assert first.json() == second.json()
+
+
+# --- Bad input: 400 naming the field, nothing half-written --------------------------------
+
+LONG = "长" * 301
+
+
+@pytest.mark.parametrize(
+    "payload, fmt, field, code",
+    [
+        ({"file": b"", "category": "evidence", "title": "t"}, "multipart", "file", "empty_file"),
+        (
+            {"file": b"plain text", "category": "evidence", "title": "t", "stamp": "true"},
+            "multipart",
+            "file",
+            "not_a_pdf",
+        ),
+        (
+            {"file": b"%PDF-1.7 broken", "category": "evidence", "title": "t", "stamp": "true"},
+            "multipart",
+            "file",
+            "cannot_stamp",
+        ),
+        (
+            {"file": b"x" * 2048, "category": "evidence", "title": "t"},
+            "multipart",
+            "file",
+            "file_too_large",
+        ),
+        (
+            {"sha256": "12" * 31, "sm3": "bb" * 32, "category": "evidence", "title": "t"},
+            "json",
+            "sha256",
+            "malformed_digest",
+        ),
+        (
+            {"sha256": "aa" * 32, "sm3": "not hex", "category": "evidence", "title": "t"},
+            "json",
+            "sm3",
+            "malformed_digest",
+        ),
+        (
+            {"sha256": "aa" * 32, "category": "evidence", "title": "t"},
+            "json",
+            "sm3",
+            "missing_content",
+        ),
+        ({"category": "evidence", "title": "t"}, "json", "file", "missing_content"),
+        (
+            {"sha256": "aa" * 32, "sm3": "bb" * 32, "category": "verdict", "title": "t"},
+            "json",
+            "category",
+            "invalid_choice",
+        ),
+        (
+            {"sha256": "aa" * 32, "sm3": "bb" * 32, "category": "evidence", "title": LONG},
+            "json",
+            "title",
+            "too_long",
+        ),
+        (
+            {
+                "sha256": "aa" * 32,
+                "sm3": "bb" * 32,
+                "category": "evidence",
+                "title": "t",
+                "parties": ["名" * 101],
+            },
+            "json",
+            "parties.0",
+            "too_long",
+        ),
+        (
+            {"sha256": "aa" * 32, "sm3": "bb" * 32, "category": "evidence"},
+            "json",
+            "title",
+            "required",
+        ),
+        (
+            {
+                "sha256": "aa" * 32,
+                "sm3": "bb" * 32,
+                "category": "evidence",
+                "title": "t",
+                "stamp": True,
+            },
+            "json",
+            "stamp",
+            "stamp_needs_file",
+        ),
+    ],
+)
+def test_bad_input_is_refused_with_the_field_and_nothing_is_written(
+    owner, settings, payload, fmt, field, code
+):
+    settings.RECORD_MAX_FILE_SIZE = 1024
+    if "file" in payload:
+        payload["file"] = upload(payload["file"], "f.pdf")
+    response = owner.post("/api/v1/records", payload, format=fmt)
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert (error["field"], error["code"]) == (field, code)
+    assert error["message"]["zh"] and error["message"]["en"]
+    assert not Record.objects.exists()
+    assert not Submission.objects.exists() and not Entry.objects.exists()
+
+
+def test_stamping_pages_that_do_not_exist_is_refused(owner, judgment_pdf):
+    response = owner.post(
+        "/api/v1/records",
+        {
+            "file": upload(judgment_pdf),
+            "category": "litigation_document",
+            "title": "t",
+            "stamp": "true",
+            "stamp_pages": "3-4",
+        },
+        format="multipart",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "stamp_pages"
+    assert not Record.objects.exists()
+
+
+def test_malformed_json_is_a_clear_400(owner):
+    response = owner.generic(
+        "POST", "/api/v1/records", "{not json", content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
