@@ -133,21 +133,13 @@ def integrate(batch_size: int | None = None) -> int:
         growth = grow(old_size, store.read_edge(old_size), [merkle.leaf_hash(d) for d in datas])
         root = tree_root(growth.tree_size, edge_reader(growth.tree_size, growth.edge))
         now = timezone.now()
-        entries = []
+        rows = []
         for offset, ((submission_id, _), data) in enumerate(zip(pending, datas, strict=True)):
             parsed = leaf.decode(data)
-            entries.append(
-                Entry(
-                    index=old_size + offset,
-                    data=data,
-                    kind=parsed.kind,
-                    sha256=parsed.sha256,
-                    sm3=parsed.sm3,
-                    submission=submission_id,
-                    integrated_at=now,
-                )
+            rows.append(
+                (old_size + offset, data, parsed.kind, parsed.sha256, parsed.sm3, submission_id)
             )
-        Entry.objects.bulk_create(entries)
+        _insert_entries(rows, now)
         Tile.objects.bulk_create(
             Tile(level=ref.level, index=ref.index, hashes=data, root=tile_root)
             for ref, data, tile_root in growth.full_tiles
@@ -158,10 +150,33 @@ def integrate(batch_size: int | None = None) -> int:
             note=_sign(growth.tree_size, root),
             created_at=now,
         )
-        ids = [submission_id for submission_id, _ in pending]
-        for i in range(0, len(ids), _DELETE_CHUNK):
-            Submission.objects.filter(id__in=ids[i : i + _DELETE_CHUNK]).delete()
+        _delete_submissions([submission_id for submission_id, _ in pending])
     return len(pending)
+
+
+def _insert_entries(rows: list[tuple], now) -> None:
+    """Write a batch's entries: COPY on PostgreSQL (the ORM costs most of a batch's time)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor, cursor.copy(
+            'COPY anchoring_entry ("index", data, kind, sha256, sm3, submission, integrated_at) '
+            "FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row((*row, now))
+        return
+    Entry.objects.bulk_create(
+        Entry(index=i, data=d, kind=k, sha256=sha, sm3=sm, submission=sub, integrated_at=now)
+        for i, d, k, sha, sm, sub in rows
+    )
+
+
+def _delete_submissions(ids: list[int]) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM anchoring_submission WHERE id = ANY(%s)", [ids])
+        return
+    for i in range(0, len(ids), _DELETE_CHUNK):
+        Submission.objects.filter(id__in=ids[i : i + _DELETE_CHUNK]).delete()
 
 
 def run(stop: threading.Event | None = None) -> None:

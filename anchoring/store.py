@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
+from django.conf import settings
+from django.db import connection
 
 from anchoring import merkle
-from anchoring.models import Checkpoint, Entry, Tile
+from anchoring.models import Checkpoint, Entry
 from anchoring.tiles import (
     TILE_WIDTH,
+    NodeCache,
     TileError,
     TileRef,
     right_edge_refs,
     split_hashes,
     with_tiles,
 )
+
+# Tiles never change once written, so computed subtree hashes are kept per process.
+_nodes = NodeCache(settings.LEDGER_TILE_CACHE_SIZE)
+
+
+def forget_tiles() -> None:
+    """Empty this process's tile cache: only for a database replaced under a running process
+    (tests, a restored backup); a live log's tiles never change."""
+    _nodes.clear()
 
 
 def latest_checkpoint() -> Checkpoint | None:
@@ -32,18 +43,18 @@ def read_tiles(refs: list[TileRef]) -> dict[TileRef, bytes]:
 
     A partial tile of width W is the first W hashes of its tile, whether or not that tile
     has since become full, so historical tree sizes read the same way as the newest.
+    Plain SQL: this is the hot path of every proof.
     """
     if not refs:
         return {}
-    full_q = Q()
-    for ref in refs:
-        full_q |= Q(level=ref.level, index=ref.index)
-    stored = {
-        (level, index): bytes(hashes)
-        for level, index, hashes in Tile.objects.filter(full_q).values_list(
-            "level", "index", "hashes"
+    pairs = sorted({(ref.level, ref.index) for ref in refs})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'SELECT level, "index", hashes FROM anchoring_tile WHERE '
+            + " OR ".join(['(level = %s AND "index" = %s)'] * len(pairs)),
+            [n for pair in pairs for n in pair],
         )
-    }
+        stored = {(level, index): bytes(data) for level, index, data in cursor.fetchall()}
     out = {}
     for ref in refs:
         data = stored.get((ref.level, ref.index))
@@ -53,14 +64,21 @@ def read_tiles(refs: list[TileRef]) -> dict[TileRef, bytes]:
 
 def _partial_tile(ref: TileRef) -> bytes:
     first = ref.index * TILE_WIDTH
-    if ref.level == 0:
-        rows = Entry.objects.filter(index__gte=first, index__lt=first + ref.width)
-        hashes = [merkle.leaf_hash(bytes(d)) for d in rows.values_list("data", flat=True)]
-    else:
-        rows = Tile.objects.filter(
-            level=ref.level - 1, index__gte=first, index__lt=first + ref.width
-        ).order_by("index")
-        hashes = [bytes(r) for r in rows.values_list("root", flat=True)]
+    with connection.cursor() as cursor:
+        if ref.level == 0:
+            cursor.execute(
+                'SELECT data FROM anchoring_entry WHERE "index" >= %s AND "index" < %s '
+                'ORDER BY "index"',
+                [first, first + ref.width],
+            )
+            hashes = [merkle.leaf_hash(bytes(data)) for (data,) in cursor.fetchall()]
+        else:
+            cursor.execute(
+                'SELECT root FROM anchoring_tile WHERE level = %s AND "index" >= %s '
+                'AND "index" < %s ORDER BY "index"',
+                [ref.level - 1, first, first + ref.width],
+            )
+            hashes = [bytes(root) for (root,) in cursor.fetchall()]
     if len(hashes) != ref.width:
         raise TileError(f"tile {ref.path()} is not in the log yet")
     return b"".join(hashes)
@@ -87,16 +105,20 @@ def root_hash(size: int) -> bytes:
     """The Merkle root of the first `size` entries."""
     if size == 0:
         return merkle.EMPTY_ROOT
-    return with_tiles(size, lambda subtree: subtree(0, size), read_tiles)
+    return with_tiles(size, lambda subtree: subtree(0, size), read_tiles, _nodes)
 
 
 def inclusion_proof(index: int, size: int) -> list[bytes]:
     """RFC 9162 inclusion proof of entry `index` in the tree of `size` entries."""
-    return with_tiles(size, lambda st: merkle.inclusion_proof(index, size, st), read_tiles)
+    return with_tiles(
+        size, lambda st: merkle.inclusion_proof(index, size, st), read_tiles, _nodes
+    )
 
 
 def consistency_proof(old: int, new: int) -> list[bytes]:
     """RFC 9162 consistency proof between the trees of `old` and `new` entries."""
     if old == 0 or old == new:
         return []
-    return with_tiles(new, lambda st: merkle.consistency_proof(old, new, st), read_tiles)
+    return with_tiles(
+        new, lambda st: merkle.consistency_proof(old, new, st), read_tiles, _nodes
+    )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import struct
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
@@ -173,13 +175,70 @@ def _locate(height: int, index: int, tree_size: int) -> tuple[TileRef, int, int]
     return ref, offset, offset + (1 << rest)
 
 
+class TileNodes:
+    """Every complete subtree hash inside one tile, computed once from its hashes.
+
+    levels[r] holds, concatenated, the hashes of the complete subtrees of height r above
+    the tile's own level; a partial tile simply has fewer of them.
+    """
+
+    __slots__ = ("levels",)
+
+    def __init__(self, data: bytes) -> None:
+        levels = [data]
+        while len(levels[-1]) >= 2 * HASH_SIZE:
+            below = levels[-1]
+            pairs = len(below) // (2 * HASH_SIZE)
+            levels.append(
+                b"".join(
+                    node_hash(below[i : i + HASH_SIZE], below[i + HASH_SIZE : i + 2 * HASH_SIZE])
+                    for i in range(0, pairs * 2 * HASH_SIZE, 2 * HASH_SIZE)
+                )
+            )
+        self.levels = levels
+
+    def hash(self, height: int, position: int) -> bytes:
+        """The hash of the complete subtree of `height` at `position` within the tile."""
+        return self.levels[height][position * HASH_SIZE : (position + 1) * HASH_SIZE]
+
+
+class NodeCache:
+    """A bounded, thread-safe LRU of TileNodes. Tiles never change, so entries never go stale."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[TileRef, TileNodes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, ref: TileRef) -> TileNodes | None:
+        with self._lock:
+            nodes = self._items.get(ref)
+            if nodes is not None:
+                self._items.move_to_end(ref)
+            return nodes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def put(self, ref: TileRef, nodes: TileNodes) -> None:
+        with self._lock:
+            self._items[ref] = nodes
+            self._items.move_to_end(ref)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 def with_tiles[T](
-    tree_size: int, compute: Callable[[Callable[[int, int], bytes]], T], read: TileReader
+    tree_size: int,
+    compute: Callable[[Callable[[int, int], bytes]], T],
+    read: TileReader,
+    cache: NodeCache | None = None,
 ) -> T:
     """Run `compute(subtree)` where subtree(start, end) is MTH(D[start:end]) read from tiles.
 
     The first pass records which tiles the computation needs (RFC 9162's algorithms do
-    not branch on hash values), so all of them are read at once, then it runs for real.
+    not branch on hash values), so the ones not cached are read at once, then it runs.
     """
     wanted: set[TileRef] = set()
 
@@ -189,14 +248,21 @@ def with_tiles[T](
         return bytes(HASH_SIZE)
 
     compute(record)
-    tiles = read(sorted(wanted))
+    nodes: dict[TileRef, TileNodes] = {}
+    for ref in wanted:
+        found = cache.get(ref) if cache else None
+        if found is not None:
+            nodes[ref] = found
+    for ref, data in read(sorted(wanted - nodes.keys())).items():
+        nodes[ref] = TileNodes(data)
+        if cache:
+            cache.put(ref, nodes[ref])
 
     def subtree(start: int, end: int) -> bytes:
         hashes = []
         for height, index in _complete_subtrees(start, end):
             ref, lo, hi = _locate(height, index, tree_size)
-            data = tiles[ref]
-            hashes.append(merkle_root(split_hashes(data[lo * HASH_SIZE : hi * HASH_SIZE])))
+            hashes.append(nodes[ref].hash(height % TILE_HEIGHT, lo >> (height % TILE_HEIGHT)))
         result = hashes.pop()
         while hashes:
             result = node_hash(hashes.pop(), result)

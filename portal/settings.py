@@ -137,6 +137,8 @@ LEDGER_SUBMIT_TIMEOUT = env.float("LEDGER_SUBMIT_TIMEOUT", default=30.0)
 LEDGER_SUBMIT_POLL = env.float("LEDGER_SUBMIT_POLL", default=0.05)
 LEDGER_CHECKPOINT_MAX_AGE = env.int("LEDGER_CHECKPOINT_MAX_AGE", default=2)
 LEDGER_LOOKUP_LIMIT = env.int("LEDGER_LOOKUP_LIMIT", default=100)
+# Tiles whose subtree hashes each process keeps in memory (about 16 KB each).
+LEDGER_TILE_CACHE_SIZE = env.int("LEDGER_TILE_CACHE_SIZE", default=2048)
 
 CELERY_BEAT_SCHEDULE = {}
 if LEDGER_SEQUENCER == "celery":

@@ -10,3 +10,13 @@ def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         if connection.vendor != "postgresql":
             pytest.exit("The suite needs PostgreSQL: run it with `make test`.", returncode=2)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_tile_cache():
+    """Each test builds its own log in a fresh database; cached tiles of the last one lie."""
+    from anchoring import store
+
+    store.forget_tiles()
+    yield
+    store.forget_tiles()
