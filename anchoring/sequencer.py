@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 # Any fixed 64-bit number; it names the advisory lock that serialises batches.
 _ADVISORY_LOCK_ID = 0x4A564C_5345510  # "JVL SEQ"
-_DELETE_CHUNK = 900  # stays under SQLite's bound-parameter limit
+_DELETE_CHUNK = 900  # ids per statement: under SQLite's bound-parameter limit
 
 
 class SubmissionTimeout(TimeoutError):
@@ -63,15 +63,76 @@ def submit(entry: leaf.Leaf) -> int:
 
 
 def wait(submission_id: int, timeout: float | None = None) -> Receipt:
-    """Block until the submission is integrated, then return its receipt."""
-    deadline = time.monotonic() + (timeout or settings.LEDGER_SUBMIT_TIMEOUT)
-    while True:
-        index = index_of(submission_id)
-        if index is not None:
-            return receipt(index)
-        if time.monotonic() > deadline:
-            raise SubmissionTimeout(f"submission {submission_id} not integrated in time")
-        time.sleep(settings.LEDGER_SUBMIT_POLL)
+    """Block until the submission is integrated, then return its receipt.
+
+    The waiting thread holds no database connection: one poller per process looks for
+    every waiting submission at once (see _Waiters), so hundreds of requests waiting for
+    the next batch cost one query per poll instead of hundreds.
+    """
+    index = index_of(submission_id)
+    if index is None:
+        if not connection.in_atomic_block:
+            connection.close()
+        index = _waiters.wait(submission_id, timeout or settings.LEDGER_SUBMIT_TIMEOUT)
+    if index is None:
+        raise SubmissionTimeout(f"submission {submission_id} not integrated in time")
+    return receipt(index)
+
+
+class _Waiters:
+    """The submissions this process waits for, and the one thread that polls for them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: dict[int, threading.Event] = {}
+        self._found: dict[int, int] = {}
+        self._poller: threading.Thread | None = None
+
+    def wait(self, submission_id: int, timeout: float) -> int | None:
+        event = threading.Event()
+        with self._lock:
+            self._events[submission_id] = event
+            if self._poller is None or not self._poller.is_alive():
+                self._poller = threading.Thread(target=self._poll, name="ledger-waiters")
+                self._poller.daemon = True
+                self._poller.start()
+        try:
+            return self._found.pop(submission_id) if event.wait(timeout) else None
+        finally:
+            with self._lock:
+                self._events.pop(submission_id, None)
+                self._found.pop(submission_id, None)
+
+    def _poll(self) -> None:
+        while True:
+            time.sleep(settings.LEDGER_SUBMIT_POLL)
+            with self._lock:
+                waiting = list(self._events)
+            if not waiting:
+                connection.close()  # idle: give the connection back
+                continue
+            try:
+                found = _indexes_of(waiting)
+            except Exception:
+                log.exception("looking for integrated submissions failed; retrying")
+                connection.close()
+                continue
+            with self._lock:
+                for submission_id, index in found:
+                    if submission_id in self._events:
+                        self._found[submission_id] = index
+                        self._events[submission_id].set()
+
+
+_waiters = _Waiters()
+
+
+def _indexes_of(submission_ids: list[int]) -> list[tuple[int, int]]:
+    found = []
+    for i in range(0, len(submission_ids), _DELETE_CHUNK):
+        chunk = submission_ids[i : i + _DELETE_CHUNK]
+        found += Entry.objects.filter(submission__in=chunk).values_list("submission", "index")
+    return found
 
 
 def index_of(submission_id: int) -> int | None:
