@@ -4,6 +4,8 @@ import hashlib
 import subprocess
 
 import pytest
+import zxingcpp
+from PIL import Image
 
 from anchoring import keys, merkle
 from anchoring.checkpoint import open_checkpoint
@@ -110,6 +112,12 @@ def test_stamped_pdf_carries_a_readable_qr_code_and_is_what_the_ledger_holds(
             check=True,
         ).stdout.split()
         assert found == [body["verification_url"]]
+    # An independent second reader, which also says where the code is: at 150 dpi its
+    # modules must span at least 25 mm, what a phone needs from a printed page.
+    [found] = zxingcpp.read_barcodes(Image.open(tmp_path / "page-1.png"))
+    assert found.text == body["verification_url"]
+    width_px = found.position.top_right.x - found.position.top_left.x
+    assert width_px / 150 * 25.4 >= 25
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
     assert body["code"] in text
     _verify_ledger(body["ledger"], body["sha256"])
