@@ -233,9 +233,10 @@ class ConsistencyProofView(APIView):
 
 
 class CheckpointView(APIView):
-    """The newest checkpoint, parsed, with its signed note."""
+    """The newest checkpoint, or the one of a given size, parsed, with its signed note."""
 
     @extend_schema(
+        parameters=[OpenApiParameter("size", int, description="Default the newest.")],
         responses={
             200: inline_serializer(
                 "LedgerCheckpoint",
@@ -246,8 +247,10 @@ class CheckpointView(APIView):
                     "note": serializers.CharField(),
                 },
             ),
+            400: _ERROR,
+            404: _ERROR,
             503: _ERROR,
-        }
+        },
     )
     def get(self, request: Request) -> Response:
         cp = store.latest_checkpoint()
@@ -258,6 +261,17 @@ class CheckpointView(APIView):
                 "The ledger has no checkpoint yet.",
                 status_code=503,
             )
+        if "size" in request.query_params:
+            size = _int_param(request, "size")
+            cp = Checkpoint.objects.filter(tree_size=size).first()
+            if cp is None:
+                raise ApiError(
+                    "no_such_checkpoint",
+                    f"账本没有大小为 {size} 的检查点。",
+                    f"The ledger signed no checkpoint of size {size}.",
+                    field="size",
+                    status_code=404,
+                )
         return Response(
             {
                 "origin": settings.LEDGER_ORIGIN,

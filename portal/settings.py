@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "anchoring",
     "documents",
+    "verification",
+    "drf_spectacular_sidecar",
 ]
 
 MIDDLEWARE = [
@@ -137,6 +139,15 @@ LEDGER_SUBMIT_TIMEOUT = env.float("LEDGER_SUBMIT_TIMEOUT", default=30.0)
 LEDGER_SUBMIT_POLL = env.float("LEDGER_SUBMIT_POLL", default=0.05)
 LEDGER_CHECKPOINT_MAX_AGE = env.int("LEDGER_CHECKPOINT_MAX_AGE", default=2)
 LEDGER_LOOKUP_LIMIT = env.int("LEDGER_LOOKUP_LIMIT", default=100)
+# Where verification reads the ledger: "local" (this database) or "http" (another
+# deployment's read side at LEDGER_BACKEND_URL), and the key it pins the log to.
+LEDGER_BACKEND = env("LEDGER_BACKEND", default="local")
+if LEDGER_BACKEND not in {"local", "http"}:
+    raise ImproperlyConfigured("LEDGER_BACKEND must be 'local' or 'http'.")
+LEDGER_BACKEND_URL = env("LEDGER_BACKEND_URL", default=PUBLIC_BASE_URL)
+LEDGER_BACKEND_TIMEOUT = env.float("LEDGER_BACKEND_TIMEOUT", default=5.0)
+# The log's verifier key (C2SP vkey). Empty: the key of this deployment's own signing key.
+LEDGER_VERIFIER_KEY = env("LEDGER_VERIFIER_KEY", default="")
 # Tiles whose subtree hashes each process keeps in memory (about 16 KB each).
 LEDGER_TILE_CACHE_SIZE = env.int("LEDGER_TILE_CACHE_SIZE", default=2048)
 
@@ -164,6 +175,14 @@ STAMP_NOTICE = env(
     "STAMP_NOTICE", default="本文书已登记于司法账本 Recorded on the court ledger"
 )
 
+# --- Public verification -------------------------------------------------------------
+VERIFY_MAX_FILE_SIZE = env.int("VERIFY_MAX_FILE_SIZE", default=2 * 1024**3)
+VERIFY_MAX_PHOTO_SIZE = env.int("VERIFY_MAX_PHOTO_SIZE", default=20 * 1024**2)
+VERIFY_MAX_RETRIES = env.int("VERIFY_MAX_RETRIES", default=5)
+VERIFY_BATCH_MAX = env.int("VERIFY_BATCH_MAX", default=1000)
+VERIFY_PAGE_REFRESH = env.int("VERIFY_PAGE_REFRESH", default=2)
+LOGIN_REDIRECT_URL = "/"
+
 # --- REST framework and OpenAPI -------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -171,6 +190,11 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "EXCEPTION_HANDLER": "portal.errors.api_exception_handler",
+    # Per-client limits, counted in the cache (Redis in production).
+    "DEFAULT_THROTTLE_RATES": {
+        "verifications": env("VERIFY_RATE", default="120/minute"),
+        "verification_batches": env("VERIFY_BATCH_RATE", default="30/hour"),
+    },
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -178,6 +202,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Read side of the court ledger and public verification.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The documentation page's scripts are served by the portal itself, no outside assets.
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # --- Internationalisation: Chinese first, English second ------------------------------

@@ -1,0 +1,210 @@
+"""AnchorBackend: the only way verification reaches the ledger.
+
+Everything a backend returns is untrusted input: the verifier recomputes leaves, checks
+proofs and signatures against pinned keys. Two implementations:
+- LocalBackend reads this deployment's own ledger tables;
+- HttpBackend reads another deployment's ledger API, so a public portal can run with no
+  signing key and no write access to the ledger.
+A backend that cannot answer raises BackendUnavailable: "could not check", never "invalid".
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.conf import settings
+
+
+class BackendUnavailable(RuntimeError):
+    """The ledger could not be reached or answered nonsense; try again later."""
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """An entry as a backend reports it: index and leaf bytes (to be rehashed by the caller)."""
+
+    index: int
+    leaf: bytes
+
+
+class AnchorBackend(Protocol):
+    """What verification may ask of a ledger."""
+
+    def entries_by_digest(self, algorithm: str, digest: bytes) -> list[LedgerEntry]:
+        """Entries whose content digest (algorithm "sha256" or "sm3") is `digest`."""
+
+    def entry(self, index: int) -> LedgerEntry:
+        """The entry at `index`."""
+
+    def latest_checkpoint(self) -> str:
+        """The newest signed checkpoint note."""
+
+    def checkpoint(self, size: int) -> str | None:
+        """The signed checkpoint note of exactly `size`, if the log signed one."""
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """RFC 9162 inclusion proof of entry `index` in the tree of `size`."""
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        """RFC 9162 consistency proof from tree size `old` to `new`."""
+
+    def external_anchors(self, size: int) -> list[dict]:
+        """External anchors (timestamp tokens, chain transactions) of a checkpoint."""
+
+
+class LocalBackend:
+    """The ledger in this deployment's own database."""
+
+    def _guard(self, call):
+        from django.db import DatabaseError
+
+        try:
+            return call()
+        except DatabaseError as exc:
+            raise BackendUnavailable(f"ledger database error: {exc}") from exc
+
+    def entries_by_digest(self, algorithm: str, digest: bytes) -> list[LedgerEntry]:
+        from anchoring import store
+        from anchoring.models import Entry
+
+        def find():
+            size = store.tree_size()
+            rows = Entry.objects.filter(**{algorithm: digest}, index__lt=size).order_by("index")
+            return [LedgerEntry(i, bytes(d)) for i, d in rows.values_list("index", "data")]
+
+        return self._guard(find)
+
+    def entry(self, index: int) -> LedgerEntry:
+        from anchoring.models import Entry
+
+        def get():
+            data = Entry.objects.filter(index=index).values_list("data", flat=True).first()
+            if data is None:
+                raise BackendUnavailable(f"the ledger has no entry {index}")
+            return LedgerEntry(index, bytes(data))
+
+        return self._guard(get)
+
+    def latest_checkpoint(self) -> str:
+        from anchoring import store
+
+        def get():
+            cp = store.latest_checkpoint()
+            if cp is None:
+                raise BackendUnavailable("the ledger has no checkpoint yet")
+            return cp.note
+
+        return self._guard(get)
+
+    def checkpoint(self, size: int) -> str | None:
+        from anchoring.models import Checkpoint
+
+        return self._guard(
+            lambda: Checkpoint.objects.filter(tree_size=size).values_list("note", flat=True).first()
+        )
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        from anchoring import store
+
+        return self._guard(lambda: store.inclusion_proof(index, size))
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        from anchoring import store
+
+        return self._guard(lambda: store.consistency_proof(old, new))
+
+    def external_anchors(self, size: int) -> list[dict]:
+        return []  # no timestamp authority or chain anchoring is configured yet
+
+
+class HttpBackend:
+    """Another deployment's ledger, through its JSON API and tlog-tiles read side."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def _get(self, path: str, params: dict | None = None) -> bytes:
+        url = f"{self.base_url}{path}"
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        try:
+            with urllib.request.urlopen(url, timeout=self.timeout) as response:
+                return response.read()
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            raise BackendUnavailable(f"ledger at {self.base_url} unreachable: {exc}") from exc
+
+    def _json(self, path: str, params: dict | None = None) -> dict:
+        try:
+            return json.loads(self._get(path, params))
+        except ValueError as exc:
+            raise BackendUnavailable(f"ledger answered malformed JSON for {path}") from exc
+
+    def entries_by_digest(self, algorithm: str, digest: bytes) -> list[LedgerEntry]:
+        body = self._json("/api/v1/ledger/entries", {algorithm: digest.hex()})
+        try:
+            return [LedgerEntry(e["index"], bytes.fromhex(e["leaf"])) for e in body["entries"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BackendUnavailable("ledger answered malformed entries") from exc
+
+    def entry(self, index: int) -> LedgerEntry:
+        from anchoring.tiles import TILE_WIDTH, TileRef, decode_bundle
+
+        size = self._checkpoint_size(self.latest_checkpoint())
+        tile_index, offset = divmod(index, TILE_WIDTH)
+        width = min(TILE_WIDTH, size - tile_index * TILE_WIDTH)
+        if index >= size:
+            raise BackendUnavailable(f"the ledger has no entry {index}")
+        bundle = self._get("/ledger/" + TileRef(0, tile_index, width).entries_path())
+        try:
+            return LedgerEntry(index, decode_bundle(bundle)[offset])
+        except (ValueError, IndexError) as exc:
+            raise BackendUnavailable("ledger answered a malformed entry bundle") from exc
+
+    @staticmethod
+    def _checkpoint_size(note: str) -> int:
+        try:
+            return int(note.split("\n")[1])
+        except (IndexError, ValueError) as exc:
+            raise BackendUnavailable("ledger answered a malformed checkpoint") from exc
+
+    def latest_checkpoint(self) -> str:
+        return self._get("/ledger/checkpoint").decode("utf-8", "replace")
+
+    def checkpoint(self, size: int) -> str | None:
+        try:
+            return self._json("/api/v1/ledger/checkpoint", {"size": size}).get("note")
+        except BackendUnavailable as exc:
+            if isinstance(exc.__cause__, urllib.error.HTTPError) and exc.__cause__.code == 404:
+                return None
+            raise
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        body = self._json("/api/v1/ledger/proof/inclusion", {"index": index, "size": size})
+        return self._hashes(body)
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        body = self._json("/api/v1/ledger/proof/consistency", {"from": old, "to": new})
+        return self._hashes(body)
+
+    @staticmethod
+    def _hashes(body: dict) -> list[bytes]:
+        try:
+            return [bytes.fromhex(h) for h in body["hashes"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BackendUnavailable("ledger answered a malformed proof") from exc
+
+    def external_anchors(self, size: int) -> list[dict]:
+        return []
+
+
+def get_backend() -> AnchorBackend:
+    """The backend named by LEDGER_BACKEND."""
+    if settings.LEDGER_BACKEND == "http":
+        return HttpBackend(settings.LEDGER_BACKEND_URL, settings.LEDGER_BACKEND_TIMEOUT)
+    return LocalBackend()

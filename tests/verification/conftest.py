@@ -1,0 +1,100 @@
+"""A small ledger with a court, a stamped served judgment, evidence and a plain anchor."""
+
+import hashlib
+import io
+import threading
+from dataclasses import dataclass
+
+import pytest
+
+from anchoring import sequencer
+from anchoring.digest import digests
+from anchoring.leaf import Kind, Leaf
+from documents import registration, service
+from documents.models import Court, Record, ServiceEvent
+from verification.models import Verification
+from verification.tasks import verify
+
+
+@pytest.fixture
+def running_sequencer(settings, transactional_db):
+    settings.LEDGER_SEQUENCER = "off"
+    settings.LEDGER_BATCH_PERIOD = 0.05
+    stop = threading.Event()
+    thread = threading.Thread(target=sequencer.run, args=(stop,))
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=10)
+
+
+@dataclass
+class Ledger:
+    court: Court
+    judgment: Record
+    judgment_pdf: bytes
+    evidence: Record
+    evidence_bytes: bytes
+    anchored: bytes
+
+
+@pytest.fixture
+def ledger(running_sequencer, settings, tmp_path) -> Ledger:
+    from documents.demo import judgment_pdf
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    court = Court.objects.create(
+        code="BJ0105", name_zh="北京市朝阳区人民法院", name_en="Chaoyang Court"
+    )
+    pdf = judgment_pdf(court, "（2026）京0105民初12345号", "民事判决书", ["原告张三诉被告李四。"])
+    judgment = registration.register(
+        registration.NewRecord(
+            court=court,
+            category=Record.Category.LITIGATION_DOCUMENT,
+            title="民事判决书",
+            case_number="（2026）京0105民初12345号",
+            parties=["张三", "李四"],
+            file=io.BytesIO(pdf),
+            filename="judgment.pdf",
+            stamp=True,
+            allow_download=True,
+        )
+    )
+    registration.await_ledger(judgment)
+    service.record_event(judgment, ServiceEvent.Event.ISSUED)
+    sent = service.record_event(
+        judgment, ServiceEvent.Event.SENT, channel="sms", addressee_name="李四"
+    )
+    service.record_event(judgment, ServiceEvent.Event.OPENED, addressee=sent.addressee)
+    service.acknowledge(sent.addressee)
+    for event in judgment.events.all():
+        registration.await_ledger(event)
+    evidence_bytes = "聊天记录 chat log".encode() * 50
+    evidence = registration.register(
+        registration.NewRecord(
+            court=court,
+            category=Record.Category.EVIDENCE,
+            title="聊天记录",
+            file=io.BytesIO(evidence_bytes),
+            filename="chat.txt",
+        )
+    )
+    registration.await_ledger(evidence)
+    anchored = b"annual statistics report 2026"
+    sha, sm = digests(anchored)
+    sequencer.submit_and_wait(Leaf(Kind.ANCHOR, 1_767_225_600_000, sha, sm))
+    judgment.refresh_from_db()
+    return Ledger(court, judgment, judgment.file.read(), evidence, evidence_bytes, anchored)
+
+
+def check(**fields) -> Verification:
+    """Create a verification and run its job in this process (the worker tests run it for real)."""
+    fields.setdefault("source", Verification.Source.DIGEST)
+    v = Verification.objects.create(**fields)
+    verify(v.pk)
+    v.refresh_from_db()
+    return v
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

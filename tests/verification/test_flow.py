@@ -1,0 +1,197 @@
+"""Every outcome of a verification, and every step's reason, on a real ledger."""
+
+import pytest
+from django.db import connection
+
+from anchoring import store
+from anchoring.digest import digests
+from tests.verification.conftest import check, sha
+from verification.models import Verification
+
+V = Verification.Outcome
+
+
+def _steps(v: Verification) -> dict[str, str]:
+    return {s.name: s.status for s in v.steps.all()}
+
+
+def test_a_served_judgment_is_verified_with_every_service_event(ledger):
+    v = check(sha256=sha(ledger.judgment_pdf))
+    assert v.outcome == V.VERIFIED, [(s.name, s.explanation_en) for s in v.steps.all()]
+    assert v.record == ledger.judgment
+    steps = list(v.steps.values_list("name", "status"))
+    names = [name for name, _ in steps]
+    assert names[:7] == [
+        "digest",
+        "lookup",
+        "record",
+        "leaf",
+        "checkpoint",
+        "inclusion",
+        "consistency",
+    ]
+    assert names[7:] == ["service:issued", "service:sent", "service:opened", "service:acknowledged"]
+    assert all(status == "passed" for _, status in steps)
+    assert v.ledger_index == ledger.judgment.ledger_index
+
+
+def test_the_file_against_its_own_code_is_verified_and_sm3_alone_works(ledger):
+    sha256, sm3 = digests(ledger.evidence_bytes)
+    assert check(sha256=sha256.hex(), code=ledger.evidence.code).outcome == V.VERIFIED
+    assert check(sm3=sm3.hex()).outcome == V.VERIFIED
+
+
+def test_a_code_alone_verifies_the_record_itself(ledger):
+    v = check(code=ledger.judgment.code, source=Verification.Source.CODE)
+    assert v.outcome == V.VERIFIED
+    assert "content" not in _steps(v)
+
+
+def test_a_plainly_anchored_file_is_verified_without_a_record(ledger):
+    v = check(sha256=sha(ledger.anchored))
+    assert v.outcome == V.VERIFIED
+    assert v.record is None
+
+
+def test_an_unknown_file_is_not_found(ledger):
+    v = check(sha256=sha(b"a file no court recorded"))
+    assert v.outcome == V.NOT_FOUND
+    assert _steps(v)["lookup"] == "failed"
+
+
+def test_an_unknown_code_is_not_found(ledger):
+    from documents.codes import new_code
+
+    v = check(code=new_code(), sha256=sha(ledger.judgment_pdf))
+    assert v.outcome == V.NOT_FOUND
+    assert _steps(v)["record"] == "failed"
+
+
+def test_a_changed_copy_against_its_code_is_a_mismatch(ledger):
+    changed = bytearray(ledger.judgment_pdf)
+    changed[-10] ^= 1
+    v = check(sha256=sha(bytes(changed)), code=ledger.judgment.code)
+    assert v.outcome == V.MISMATCH
+    assert _steps(v)["content"] == "failed"
+    assert v.record == ledger.judgment
+
+
+def test_the_ledger_unreachable_is_inconclusive_never_invalid(ledger, settings):
+    settings.LEDGER_BACKEND = "http"
+    settings.LEDGER_BACKEND_URL = "http://127.0.0.1:1"  # nothing listens there
+    settings.VERIFY_MAX_RETRIES = 0
+    v = check(sha256=sha(ledger.judgment_pdf))
+    assert v.outcome == V.INCONCLUSIVE
+    [step] = v.steps.all()
+    assert step.status == "inconclusive"
+    assert "does not mean the file is invalid" in step.explanation_en
+
+
+def test_the_http_backend_verifies_against_another_deployment(ledger, settings, live_server):
+    from anchoring import keys
+
+    settings.LEDGER_BACKEND = "http"
+    settings.LEDGER_BACKEND_URL = live_server.url
+    settings.LEDGER_VERIFIER_KEY = keys.vkey()
+    v = check(sha256=sha(ledger.judgment_pdf))
+    assert v.outcome == V.VERIFIED, [(s.name, s.explanation_en) for s in v.steps.all()]
+
+
+def test_a_wrong_pinned_key_makes_the_checkpoint_fail(ledger, settings):
+    from anchoring.note import new_signer_key
+
+    settings.LEDGER_VERIFIER_KEY = new_signer_key(settings.LEDGER_ORIGIN)[1]
+    v = check(sha256=sha(ledger.judgment_pdf))
+    assert v.outcome == V.INCONCLUSIVE
+    assert _steps(v)["checkpoint"] == "failed"
+
+
+# --- Tamper evidence: change the ledger behind the application's back --------------------
+
+
+@pytest.fixture
+def tamper():
+    """Run SQL on the ledger tables with their append-only triggers switched off."""
+
+    def run(sql: str, params=()) -> None:
+        with connection.cursor() as cursor:
+            for table in ("anchoring_entry", "anchoring_tile", "anchoring_checkpoint"):
+                cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+            cursor.execute(sql, params)
+            for table in ("anchoring_entry", "anchoring_tile", "anchoring_checkpoint"):
+                cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+        store.forget_tiles()
+
+    return run
+
+
+def test_an_altered_entry_is_never_verified(ledger, tamper):
+    index = ledger.judgment.ledger_index
+    tamper(
+        "UPDATE anchoring_entry SET data = set_byte(data, 5, get_byte(data, 5) # 1) "
+        'WHERE "index" = %s',
+        [index],
+    )
+    v = check(sha256=sha(ledger.judgment_pdf))
+    assert v.outcome in (V.INCONCLUSIVE, V.NOT_FOUND)
+    assert v.outcome != V.VERIFIED
+
+
+def test_a_swapped_digest_in_an_entry_is_never_verified(ledger, tamper):
+    # A forger rewrites the evidence entry to claim another file's digests.
+    forged = digests(b"forged evidence")
+    tamper(
+        'UPDATE anchoring_entry SET sha256 = %s WHERE "index" = %s',
+        [forged[0], ledger.evidence.ledger_index],
+    )
+    v = check(sha256=forged[0].hex())
+    assert v.outcome != V.VERIFIED
+    assert _steps(v)["leaf"] == "failed"
+
+
+def test_an_altered_full_tile_is_never_verified(ledger, tamper):
+    from tests.anchoring.ledger import grow_ledger
+
+    grow_ledger(300)  # the evidence's tile is now full and stored
+    # Both checks of the portal see the same grown ledger before the tampering.
+    assert check(sha256=sha(ledger.evidence_bytes)).outcome == V.VERIFIED
+    tamper(
+        "UPDATE anchoring_tile SET hashes = set_byte(hashes, 0, get_byte(hashes, 0) # 1) "
+        'WHERE level = 0 AND "index" = 0'
+    )
+    v = check(sha256=sha(ledger.evidence_bytes))
+    assert v.outcome == V.INCONCLUSIVE
+    assert _steps(v)["inclusion"] == "failed"
+
+
+def test_an_altered_entry_under_a_partial_tile_is_never_verified(ledger, tamper):
+    # Entry 0 is the judgment; its hash is a sibling in the evidence's inclusion proof.
+    tamper(
+        "UPDATE anchoring_entry SET data = set_byte(data, 20, get_byte(data, 20) # 1) "
+        'WHERE "index" = 0'
+    )
+    v = check(sha256=sha(ledger.evidence_bytes))
+    assert v.outcome == V.INCONCLUSIVE
+    assert _steps(v)["inclusion"] == "failed"
+
+
+def test_an_altered_checkpoint_is_never_verified(ledger, tamper):
+    tamper(
+        "UPDATE anchoring_checkpoint SET note = replace(note, split_part(note, E'\\n', 3), "
+        "'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=') "
+        "WHERE tree_size = (SELECT max(tree_size) FROM anchoring_checkpoint)"
+    )
+    v = check(sha256=sha(ledger.judgment_pdf))
+    assert v.outcome == V.INCONCLUSIVE
+    assert _steps(v)["checkpoint"] == "failed"
+
+
+def test_a_rolled_back_ledger_fails_consistency(ledger, tamper):
+    assert check(sha256=sha(ledger.anchored)).outcome == V.VERIFIED  # the portal trusts size N
+    tamper(
+        "DELETE FROM anchoring_checkpoint WHERE tree_size = "
+        "(SELECT max(tree_size) FROM anchoring_checkpoint)"
+    )
+    v = check(sha256=sha(ledger.evidence_bytes))
+    assert v.outcome == V.INCONCLUSIVE
+    assert _steps(v)["consistency"] == "failed"

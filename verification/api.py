@@ -1,0 +1,347 @@
+"""The public verification API: anonymous, throttled per client, every error bilingual."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from documents import codes
+from documents.public import face
+from portal.errors import ApiError
+from verification import intake
+from verification.models import Verification
+
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+
+_ERROR = inline_serializer(
+    "VerificationError",
+    {
+        "error": inline_serializer(
+            "VerificationErrorDetail",
+            {
+                "code": serializers.CharField(),
+                "field": serializers.CharField(required=False),
+                "message": inline_serializer(
+                    "VerificationErrorMessage",
+                    {"zh": serializers.CharField(), "en": serializers.CharField()},
+                ),
+            },
+        )
+    },
+)
+_STEP = inline_serializer(
+    "VerificationStep",
+    {
+        "name": serializers.CharField(),
+        "status": serializers.ChoiceField(["passed", "failed", "inconclusive"]),
+        "explanation": inline_serializer(
+            "StepExplanation", {"zh": serializers.CharField(), "en": serializers.CharField()}
+        ),
+        "detail": serializers.DictField(),
+    },
+    many=True,
+)
+_RESULT = inline_serializer(
+    "VerificationResult",
+    {
+        "id": serializers.CharField(),
+        "status": serializers.ChoiceField(Verification.Status.values),
+        "outcome": serializers.ChoiceField(Verification.Outcome.values, allow_null=True),
+        "url": serializers.URLField(),
+        "sha256": serializers.CharField(allow_null=True),
+        "sm3": serializers.CharField(allow_null=True),
+        "code": serializers.CharField(allow_null=True),
+        "ledger_index": serializers.IntegerField(allow_null=True),
+        "tree_size": serializers.IntegerField(allow_null=True),
+        "steps": _STEP,
+        "record": serializers.DictField(allow_null=True),
+        "created_at": serializers.DateTimeField(),
+        "finished_at": serializers.DateTimeField(allow_null=True),
+    },
+)
+
+
+def _digest(value, field: str) -> str:
+    if not isinstance(value, str) or not _HEX64.fullmatch(value):
+        raise ApiError(
+            "malformed_digest",
+            f"{field} 摘要格式错误：应为 64 位十六进制字符。",
+            f"The {field} digest is malformed: it must be 64 hexadecimal characters.",
+            field=field,
+        )
+    return value.lower()
+
+
+def _code(value, field: str = "code") -> str:
+    try:
+        return codes.normalize(str(value))
+    except codes.CodeError as exc:
+        raise ApiError(
+            "malformed_code",
+            "核验码格式不正确，请核对后重新输入（共 18 位，例如 7K3M9Q-XD4RTW-2HVBP8）。",
+            f"The record code is malformed ({exc}); it has 18 characters, "
+            "like 7K3M9Q-XD4RTW-2HVBP8.",
+            field=field,
+        ) from None
+
+
+def _fields_from_json(item: dict, prefix: str = "") -> dict:
+    """Validated digest/code fields of one JSON request (or batch item)."""
+    if not isinstance(item, dict):
+        raise ApiError(
+            "invalid_item",
+            "每一项应为 JSON 对象。",
+            "Each item must be a JSON object.",
+            field=prefix.rstrip(".") or "items",
+        )
+    fields: dict = {}
+    for name in ("sha256", "sm3"):
+        if item.get(name) not in (None, ""):
+            fields[name] = _digest(item[name], prefix + name)
+    if item.get("code") not in (None, ""):
+        fields["code"] = _code(item["code"], prefix + "code")
+    if not fields.get("sha256") and not fields.get("sm3"):
+        raise ApiError(
+            "missing_digest",
+            "请提供文件，或其 sha256 / sm3 摘要。",
+            "Send the file, or its sha256 or sm3 digest.",
+            field=prefix + "sha256",
+        )
+    return fields
+
+
+def result_json(v: Verification, request: Request) -> dict:
+    """A verification as the API shows it."""
+    record = face(v.record) if v.record and v.outcome else None
+    return {
+        "id": v.id,
+        "status": v.status,
+        "outcome": v.outcome or None,
+        "url": request.build_absolute_uri(reverse("verification-page", args=[v.id])),
+        "sha256": v.sha256 or None,
+        "sm3": v.sm3 or None,
+        "code": codes.display(v.code) if v.code else None,
+        "ledger_index": v.ledger_index,
+        "tree_size": v.tree_size,
+        "steps": [
+            {
+                "name": s.name,
+                "status": s.status,
+                "explanation": {"zh": s.explanation_zh, "en": s.explanation_en},
+                "detail": s.detail,
+            }
+            for s in v.steps.all()
+        ],
+        "record": record,
+        "created_at": v.created_at,
+        "finished_at": v.finished_at,
+    }
+
+
+class VerificationsView(APIView):
+    """Start a verification of a file (multipart) or a digest (JSON)."""
+
+    parser_classes = [MultiPartParser, JSONParser]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "verifications"
+
+    def initialize_request(self, request, *args, **kwargs):
+        intake.use_digesting_upload(request)  # before anything reads the body
+        return super().initialize_request(request, *args, **kwargs)
+
+    @extend_schema(
+        request={
+            "multipart/form-data": inline_serializer(
+                "VerificationUpload",
+                {"file": serializers.FileField(), "code": serializers.CharField(required=False)},
+            ),
+            "application/json": inline_serializer(
+                "VerificationDigest",
+                {
+                    "sha256": serializers.CharField(required=False),
+                    "sm3": serializers.CharField(required=False),
+                    "code": serializers.CharField(required=False),
+                    "source": serializers.ChoiceField(["digest", "browser"], required=False),
+                },
+            ),
+        },
+        responses={202: _RESULT, 400: _ERROR, 413: _ERROR, 415: _ERROR, 429: _ERROR},
+    )
+    def post(self, request: Request) -> Response:
+        data = request.data
+        if request.upload_too_large or getattr(request._request, "upload_too_large", False):
+            raise _too_large()
+        upload = data.get("file") if hasattr(data, "get") else None
+        if upload is not None:
+            if not isinstance(upload, intake.DigestedFile):
+                raise ApiError(
+                    "invalid_file", "上传的文件无效。", "The upload is not a file.", field="file"
+                )
+            if upload.size == 0:
+                raise ApiError("empty_file", "文件为空。", "The file is empty.", field="file")
+            fields = {
+                "sha256": upload.sha256.hex(),
+                "sm3": upload.sm3.hex(),
+                "size": upload.size,
+                "filename": upload.name[:255],
+                "source": Verification.Source.UPLOAD,
+            }
+            if data.get("code"):
+                fields["code"] = _code(data.get("code"))
+        else:
+            if request.content_type.startswith("multipart/"):
+                raise ApiError(
+                    "missing_file", "请选择要核验的文件。", "Choose a file to verify.", field="file"
+                )
+            fields = _fields_from_json(data)
+            # The portal's own page says when it computed the digest in the browser.
+            browser = isinstance(data, dict) and data.get("source") == "browser"
+            fields["source"] = (
+                Verification.Source.BROWSER if browser else Verification.Source.DIGEST
+            )
+        v = intake.start(**fields)
+        v.refresh_from_db()
+        response = Response(result_json(v, request), status=status.HTTP_202_ACCEPTED)
+        response["Location"] = reverse("api-verification", args=[v.id])
+        return response
+
+
+def _too_large() -> ApiError:
+    limit = settings.VERIFY_MAX_FILE_SIZE / (1 << 30)
+    return ApiError(
+        "file_too_large",
+        f"文件超过 {limit:g} GiB 的上限，未被处理。可在浏览器中计算摘要后核验。",
+        f"The file is over the {limit:g} GiB limit and was not processed. Compute its digest "
+        "in your browser instead.",
+        field="file",
+        status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    )
+
+
+class VerificationView(APIView):
+    """The state, outcome and steps of one verification."""
+
+    @extend_schema(responses={200: _RESULT, 404: _ERROR})
+    def get(self, request: Request, verification_id: str) -> Response:
+        v = Verification.objects.select_related("record__court").filter(pk=verification_id).first()
+        if v is None:
+            raise ApiError(
+                "verification_not_found",
+                "没有这个核验编号。",
+                "There is no verification with this id.",
+                status_code=404,
+            )
+        return Response(result_json(v, request))
+
+
+class BatchView(APIView):
+    """Verify up to VERIFY_BATCH_MAX digests at once (for lawyers); outcomes per item."""
+
+    parser_classes = [JSONParser]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "verification_batches"
+
+    @extend_schema(
+        request=inline_serializer(
+            "VerificationBatch", {"items": serializers.ListField(child=serializers.DictField())}
+        ),
+        responses={
+            202: inline_serializer(
+                "VerificationBatchAccepted",
+                {
+                    "batch": serializers.CharField(),
+                    "url": serializers.URLField(),
+                    "items": serializers.ListField(child=serializers.DictField()),
+                },
+            ),
+            400: _ERROR,
+            429: _ERROR,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        items = request.data.get("items") if isinstance(request.data, dict) else None
+        if not isinstance(items, list) or not items:
+            raise ApiError(
+                "missing_items",
+                "请在 items 中列出要核验的摘要。",
+                "List the digests to verify in 'items'.",
+                field="items",
+            )
+        if len(items) > settings.VERIFY_BATCH_MAX:
+            raise ApiError(
+                "too_many_items",
+                f"一次最多核验 {settings.VERIFY_BATCH_MAX} 项。",
+                f"At most {settings.VERIFY_BATCH_MAX} items per batch.",
+                field="items",
+            )
+        validated = [_fields_from_json(item, f"items.{i}.") for i, item in enumerate(items)]
+        batch = secrets.token_urlsafe(16)
+        made = [
+            intake.start(source=Verification.Source.BATCH, batch=batch, batch_position=i, **f)
+            for i, f in enumerate(validated)
+        ]
+        url = reverse("api-verification-batch", args=[batch])
+        response = Response(
+            {
+                "batch": batch,
+                "url": request.build_absolute_uri(url),
+                "items": [
+                    {"id": v.id, "sha256": v.sha256 or None, "sm3": v.sm3 or None} for v in made
+                ],
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
+        response["Location"] = url
+        return response
+
+
+class BatchResultView(APIView):
+    """Per-item outcomes of a batch, in the order the items were sent."""
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "VerificationBatchResult",
+                {
+                    "batch": serializers.CharField(),
+                    "done": serializers.BooleanField(),
+                    "items": serializers.ListField(child=serializers.DictField()),
+                },
+            ),
+            404: _ERROR,
+        }
+    )
+    def get(self, request: Request, batch: str) -> Response:
+        rows = list(Verification.objects.filter(batch=batch).order_by("batch_position"))
+        if not rows:
+            raise ApiError(
+                "batch_not_found",
+                "没有这个批量核验编号。",
+                "There is no batch with this id.",
+                status_code=404,
+            )
+        items = [
+            {
+                "id": v.id,
+                "sha256": v.sha256 or None,
+                "sm3": v.sm3 or None,
+                "status": v.status,
+                "outcome": v.outcome or None,
+                "ledger_index": v.ledger_index,
+                "code": codes.display(v.record.code) if v.record else None,
+            }
+            for v in rows
+        ]
+        return Response(
+            {"batch": batch, "done": all(v.status == "done" for v in rows), "items": items}
+        )

@@ -1,0 +1,132 @@
+"""How files, digests, codes and photos come in, and how a verification is started.
+
+An uploaded file is hashed as it arrives (SHA-256 in a second thread, SM3 here, so both
+run at once) and dropped chunk by chunk: memory stays bounded and the file is never
+stored. A photo of a printed page is read for its QR code with zxing-cpp.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import queue
+import re
+import threading
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives import hashes
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.db import transaction
+
+from documents import codes
+from verification.models import Verification
+
+
+class FileTooLarge(Exception):
+    """The upload passed VERIFY_MAX_FILE_SIZE; the rest of it was not read."""
+
+
+class DigestedFile(UploadedFile):
+    """What remains of an upload: its name, size and digests. The bytes are gone."""
+
+    def __init__(self, name: str, size: int, sha256: bytes, sm3: bytes) -> None:
+        super().__init__(file=io.BytesIO(), name=name, size=size)
+        self.sha256, self.sm3 = sha256, sm3
+
+
+class _ParallelDigests:
+    """SHA-256 in a worker thread (hashlib releases the GIL) while SM3 runs in the caller."""
+
+    def __init__(self) -> None:
+        self.sha = hashlib.sha256()
+        self.sm = hashes.Hash(hashes.SM3())
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+        self._worker = threading.Thread(target=self._sha_loop, daemon=True)
+        self._worker.start()
+
+    def _sha_loop(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            self.sha.update(chunk)
+
+    def update(self, chunk: bytes) -> None:
+        self._chunks.put(chunk)  # blocks when SHA-256 falls 4 chunks behind: bounded memory
+        self.sm.update(chunk)
+
+    def finish(self) -> tuple[bytes, bytes]:
+        self._chunks.put(None)
+        self._worker.join()
+        return self.sha.digest(), self.sm.finalize()
+
+
+class DigestingUploadHandler(FileUploadHandler):
+    """A Django upload handler that hashes each file as it streams in and keeps nothing."""
+
+    chunk_size = 1 << 20
+
+    def new_file(self, *args, **kwargs) -> None:
+        super().new_file(*args, **kwargs)
+        self._digests = _ParallelDigests()
+        self._size = 0
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
+        self._size += len(raw_data)
+        if self._size > settings.VERIFY_MAX_FILE_SIZE:
+            self._digests.finish()
+            self.request.upload_too_large = True
+            raise StopUpload(connection_reset=True)
+        self._digests.update(raw_data)
+        return None  # no other handler gets the bytes
+
+    def file_complete(self, file_size: int) -> DigestedFile:
+        sha, sm = self._digests.finish()
+        return DigestedFile(self.file_name or "", file_size, sha, sm)
+
+
+def use_digesting_upload(request) -> None:
+    """Make this request hash its uploads instead of storing them (before it is parsed)."""
+    request.upload_handlers = [DigestingUploadHandler(request)]
+    request.upload_too_large = False
+
+
+_CODE_IN_URL = re.compile(r"/v/([^/?#]+)/?$")
+
+
+def code_from_url(text: str) -> str:
+    """The record code in one of our verification URLs (CodeError if there is none)."""
+    match = _CODE_IN_URL.search(urlsplit(text.strip()).path)
+    if match is None:
+        raise codes.CodeError("url", "this QR code does not hold a record's verification URL")
+    return codes.normalize(match.group(1))
+
+
+def code_from_photo(data: bytes) -> str:
+    """Read the QR code in a photo or scan of a page and return its record code."""
+    import zxingcpp
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError):
+        raise codes.CodeError("image", "the file is not a picture we can read") from None
+    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    if not found:
+        raise codes.CodeError("no_qr", "no QR code could be read in the picture")
+    errors = []
+    for result in found:
+        try:
+            return code_from_url(result.text)
+        except codes.CodeError as exc:
+            errors.append(exc)
+    raise errors[0]
+
+
+def start(**fields) -> Verification:
+    """Create a verification and run its job once the row is committed."""
+    from verification.tasks import verify
+
+    verification = Verification.objects.create(**fields)
+    transaction.on_commit(lambda: verify.delay(verification.pk))
+    return verification

@@ -1,0 +1,104 @@
+"""Verifications, their steps, and the newest checkpoint this portal has verified."""
+
+import secrets
+
+from django.db import models
+
+
+def new_id() -> str:
+    """An unguessable verification id (128 random bits, URL-safe)."""
+    return secrets.token_urlsafe(16)
+
+
+class Verification(models.Model):
+    """One request to check a file, a digest or a record code against the ledger."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "排队中 Pending"
+        RUNNING = "running", "核验中 Running"
+        DONE = "done", "已完成 Done"
+
+    class Outcome(models.TextChoices):
+        VERIFIED = "verified", "核验通过 Verified"
+        NOT_FOUND = "not_found", "未找到 Not found"
+        MISMATCH = "mismatch", "内容不一致 Not identical"
+        INCONCLUSIVE = "inconclusive", "无法核验 Could not be checked"
+
+    class Source(models.TextChoices):
+        UPLOAD = "upload", "文件上传 File upload"
+        BROWSER = "browser", "浏览器计算摘要 Digest computed in the browser"
+        DIGEST = "digest", "摘要 Digest"
+        CODE = "code", "核验码 Record code"
+        PHOTO = "photo", "二维码照片 QR photo"
+        BATCH = "batch", "批量 Batch"
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_id, editable=False)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    sha256 = models.CharField(max_length=64, blank=True)
+    sm3 = models.CharField(max_length=64, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    filename = models.CharField(max_length=255, blank=True)
+    code = models.CharField(max_length=18, blank=True, help_text="record code given, canonical")
+    record = models.ForeignKey(
+        "documents.Record",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="verifications",
+    )
+    batch = models.CharField(max_length=32, blank=True, db_index=True)
+    batch_position = models.PositiveIntegerField(null=True, blank=True)
+    ledger_index = models.BigIntegerField(null=True, blank=True)
+    tree_size = models.BigIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [
+            ("view_full_record", "Can see records unmasked and their verification history"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.outcome or self.status}"
+
+
+class VerificationStep(models.Model):
+    """One check of a verification, with its result and plain explanation."""
+
+    class Status(models.TextChoices):
+        PASSED = "passed", "通过 Passed"
+        FAILED = "failed", "未通过 Failed"
+        INCONCLUSIVE = "inconclusive", "未能核验 Could not be checked"
+
+    verification = models.ForeignKey(Verification, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=40)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    explanation_zh = models.TextField()
+    explanation_en = models.TextField()
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["verification", "position"], name="one_step_per_position"
+            )
+        ]
+
+
+class TrustedCheckpoint(models.Model):
+    """The newest checkpoint this portal verified; later ones must be consistent with it."""
+
+    tree_size = models.BigIntegerField(primary_key=True)
+    root_hash = models.CharField(max_length=64)
+    note = models.TextField()
+    seen_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        get_latest_by = "tree_size"

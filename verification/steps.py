@@ -1,0 +1,184 @@
+"""The checks of a verification, each with its result explained in Chinese and English.
+
+Plain Python (no Django): the same checks run in the Celery job and, later, in the offline
+verifier. A check that cannot be completed is INCONCLUSIVE, never PASSED.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from anchoring import leaf as leaf_format
+from anchoring import merkle
+from anchoring.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from anchoring.note import NoteError, Verifier
+
+PASSED, FAILED, INCONCLUSIVE = "passed", "failed", "inconclusive"
+
+
+@dataclass
+class Step:
+    """One check: a stable name, its status, and what it means in both languages."""
+
+    name: str
+    status: str
+    zh: str
+    en: str
+    detail: dict = field(default_factory=dict)
+
+
+def digest_step(sha256: bytes | None, sm3: bytes | None, how: str) -> Step:
+    """Record how the file's digests were obtained."""
+    shown = {k: v.hex() for k, v in (("sha256", sha256), ("sm3", sm3)) if v}
+    where = {
+        "upload": (
+            "文件上传后在服务器上逐块计算，文件未被保存。",
+            "computed on the server as the upload arrived; the file was not kept.",
+        ),
+        "browser": (
+            "在您的浏览器中计算，文件没有离开您的设备。",
+            "computed in your browser; the file never left your device.",
+        ),
+        "given": ("由请求方提供。", "given by the requester."),
+    }[how]
+    return Step(
+        "digest",
+        PASSED,
+        f"已取得文件的摘要：{where[0]}",
+        f"File digests obtained: {where[1]}",
+        shown,
+    )
+
+
+def leaf_step(
+    data: bytes, sha256: bytes | None, sm3: bytes | None, expect: dict[int, bytes] | None = None
+) -> tuple[Step, leaf_format.Leaf | None]:
+    """Decode the ledger entry and check it commits to these digests (and record fields)."""
+    try:
+        parsed = leaf_format.decode(data)
+    except leaf_format.LeafError as exc:
+        return Step(
+            "leaf", FAILED, "账本条目格式错误，无法核对。", f"The ledger entry is malformed: {exc}."
+        ), None
+    wrong = []
+    if sha256 and parsed.sha256 != sha256:
+        wrong.append("sha256")
+    if sm3 and parsed.sm3 != sm3:
+        wrong.append("sm3")
+    fields = dict(parsed.fields)
+    for tag, value in (expect or {}).items():
+        if fields.get(tag) != value:
+            wrong.append(f"field {tag}")
+    detail = {
+        "leaf_hash": merkle.leaf_hash(data).hex(),
+        "kind": parsed.kind.name.lower(),
+        "time": parsed.time.isoformat(),
+    }
+    if wrong:
+        return Step(
+            "leaf",
+            FAILED,
+            "账本条目记载的内容与本文件或记录不符。",
+            f"The ledger entry does not commit to this file or record ({', '.join(wrong)}).",
+            detail,
+        ), parsed
+    return Step(
+        "leaf",
+        PASSED,
+        "已重新计算账本条目：它记载的正是本文件的 SHA-256 与 SM3 摘要。",
+        "Ledger entry recomputed: it records exactly this file's SHA-256 and SM3 digests.",
+        detail,
+    ), parsed
+
+
+def checkpoint_step(note: str, verifier: Verifier) -> tuple[Step, Checkpoint | None]:
+    """Verify the checkpoint's signature with the pinned log key."""
+    try:
+        cp = open_checkpoint(note, verifier, origin=verifier.name)
+    except (NoteError, CheckpointError) as exc:
+        return Step(
+            "checkpoint",
+            FAILED,
+            "账本检查点的签名无法用固定的账本公钥验证：检查点可能被伪造。",
+            f"The checkpoint's signature does not verify with the pinned log key: "
+            f"it may be forged ({exc}).",
+            {},
+        ), None
+    return Step(
+        "checkpoint",
+        PASSED,
+        f"账本检查点（共 {cp.size} 条）的签名已用固定的账本公钥验证。",
+        f"The checkpoint (tree size {cp.size}) is signed by the pinned log key.",
+        {
+            "origin": cp.origin,
+            "tree_size": cp.size,
+            "root_hash": cp.root_hash.hex(),
+            "key_id": f"{verifier.key_id:08x}",
+        },
+    ), cp
+
+
+def inclusion_step(
+    data: bytes, index: int, cp: Checkpoint, proof: list[bytes], name: str = "inclusion"
+) -> Step:
+    """Verify the entry's RFC 9162 inclusion proof against the signed checkpoint's root."""
+    try:
+        merkle.verify_inclusion(merkle.leaf_hash(data), index, cp.size, proof, cp.root_hash)
+    except (merkle.ProofError, ValueError) as exc:
+        return Step(
+            name,
+            FAILED,
+            "包含证明未通过：账本返回的证明与已签名的检查点不一致。",
+            f"The inclusion proof failed: the ledger's proof does not match the signed "
+            f"checkpoint ({exc}).",
+            {"index": index},
+        )
+    return Step(
+        name,
+        PASSED,
+        f"包含证明已验证：第 {index} 条记录包含在已签名的账本中。",
+        f"Inclusion proof verified: entry {index} is in the signed ledger.",
+        {"index": index, "tree_size": cp.size, "proof": [h.hex() for h in proof]},
+    )
+
+
+def consistency_step(old: Checkpoint | None, new: Checkpoint, proof: list[bytes]) -> Step:
+    """Verify the log only grew since the last checkpoint this portal trusted."""
+    if old is None:
+        return Step(
+            "consistency",
+            PASSED,
+            "这是本平台首次见到的账本检查点，已记录以便今后核对一致性。",
+            "This is the first checkpoint this portal has seen; it is kept to check "
+            "that the ledger only grows from now on.",
+            {"to": new.size},
+        )
+    try:
+        merkle.verify_consistency(old.size, new.size, old.root_hash, new.root_hash, proof)
+    except (merkle.ProofError, ValueError) as exc:
+        return Step(
+            "consistency",
+            FAILED,
+            "一致性证明未通过：账本的历史可能被改写。",
+            f"The consistency proof failed: the ledger's history may have been rewritten ({exc}).",
+            {"from": old.size, "to": new.size},
+        )
+    return Step(
+        "consistency",
+        PASSED,
+        f"一致性证明已验证：账本从 {old.size} 条增长到 {new.size} 条，历史记录未被改写。",
+        f"Consistency verified: the ledger grew from {old.size} to {new.size} entries "
+        "without rewriting its history.",
+        {"from": old.size, "to": new.size},
+    )
+
+
+def unavailable_step(name: str, reason: str) -> Step:
+    """A check that could not be made because the ledger did not answer."""
+    return Step(
+        name,
+        INCONCLUSIVE,
+        "账本服务暂时无法访问，此项未能核验。请稍后重试，这并不表示文件无效。",
+        f"The ledger could not be reached, so this was not checked. Try again later; "
+        f"this does not mean the file is invalid ({reason}).",
+    )

@@ -1,0 +1,27 @@
+from django.urls import path
+
+from verification import api, views
+
+api_patterns = [
+    path("verifications", api.VerificationsView.as_view(), name="api-verifications"),
+    path("verifications/batch", api.BatchView.as_view(), name="api-verifications-batch"),
+    path(
+        "verifications/batch/<str:batch>",
+        api.BatchResultView.as_view(),
+        name="api-verification-batch",
+    ),
+    path(
+        "verifications/<str:verification_id>",
+        api.VerificationView.as_view(),
+        name="api-verification",
+    ),
+]
+
+page_patterns = [
+    path("verify", views.upload, name="verify-upload"),
+    path("verify/photo", views.photo, name="verify-photo"),
+    path("lookup", views.lookup, name="lookup"),
+    path("v/<str:code>", views.record_page, name="record-page"),
+    path("v/<str:code>/file", views.record_file, name="record-file"),
+    path("verifications/<str:verification_id>", views.verification_page, name="verification-page"),
+]

@@ -1,0 +1,175 @@
+"""The public pages: intake (upload, code, photo), the record page, the result page.
+
+No login is needed for any of them. Judges who are logged in see records unmasked and
+the history of their verifications.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_POST, require_safe
+
+from documents import codes
+from documents.public import face, find
+from verification import intake
+from verification.models import Verification
+
+FULL_RECORD = "verification.view_full_record"
+
+
+def _bad_code(request: HttpRequest, exc: codes.CodeError, back: str = "home") -> HttpResponse:
+    text = {
+        "length": ("核验码应有 18 位字母或数字。", "A record code has 18 letters or digits."),
+        "character": (
+            "核验码中有无效字符。",
+            "The record code contains a character it cannot have.",
+        ),
+        "check": (
+            "核验码有一位抄错了：请逐位核对。",
+            "One character of the code is mistyped: check it again.",
+        ),
+        "url": (
+            "这个二维码不是本平台的核验码。",
+            "This QR code is not a record code of this portal.",
+        ),
+        "no_qr": (
+            "照片中没有识别到二维码：请对准二维码、保持清晰后重拍。",
+            "No QR code could be read in the picture: retake it closer and sharper.",
+        ),
+        "image": (
+            "无法读取这张图片，请上传 JPEG 或 PNG 照片。",
+            "This picture cannot be read; upload a JPEG or PNG photo.",
+        ),
+    }.get(exc.reason, ("核验码无效。", "The record code is invalid."))
+    messages.error(request, f"{text[0]} {text[1]}")
+    return redirect(back)
+
+
+@require_GET
+def lookup(request: HttpRequest) -> HttpResponse:
+    """A typed record code: go to its record page."""
+    try:
+        code = codes.normalize(request.GET.get("code", ""))
+    except codes.CodeError as exc:
+        return _bad_code(request, exc)
+    return redirect("record-page", code=codes.display(code))
+
+
+@require_safe
+def record_page(request: HttpRequest, code: str) -> HttpResponse:
+    """/v/<code>: the record's public face, its service timeline, a place to check a file."""
+    try:
+        record = find(code)
+    except codes.CodeError as exc:
+        return _bad_code(request, exc)
+    if record is None:
+        return render(request, "verification/record_missing.html", {"code": code}, status=404)
+    if codes.display(record.code) != code:
+        return redirect("record-page", code=codes.display(record.code))
+    judge = request.user.has_perm(FULL_RECORD)
+    context = {
+        "record": face(record, full=judge),
+        "judge": judge,
+        "code": codes.display(record.code),
+    }
+    if judge:
+        context["history"] = record.verifications.order_by("-created_at")[:100]
+    return render(request, "verification/record.html", context)
+
+
+@require_safe
+def record_file(request: HttpRequest, code: str) -> FileResponse:
+    """The recorded file itself, where the court allowed it."""
+    record = find(code)
+    if record is None or not (record.allow_download and record.file):
+        raise Http404("no downloadable file")
+    suffix = ".pdf" if record.media_type == "application/pdf" else ""
+    return FileResponse(
+        record.file.open("rb"),
+        as_attachment=True,
+        filename=f"{codes.display(record.code)}{suffix}",
+        content_type=record.media_type or "application/octet-stream",
+    )
+
+
+@csrf_exempt
+@require_POST
+def upload(request: HttpRequest) -> HttpResponse:
+    """A file uploaded from a form: hashed as it arrives (see intake), never stored."""
+    intake.use_digesting_upload(request)  # before CSRF or anything else reads the body
+    return _upload(request)
+
+
+@csrf_protect
+def _upload(request: HttpRequest) -> HttpResponse:
+    back = request.POST.get("back") or reverse("home")
+    if request.upload_too_large:
+        limit = settings.VERIFY_MAX_FILE_SIZE / (1 << 30)
+        messages.error(
+            request,
+            f"文件超过 {limit:g} GiB 的上限。请改用“在浏览器中计算摘要”。 "
+            f"The file is over the {limit:g} GiB limit; use the in-browser digest.",
+        )
+        return redirect(back)
+    upload_file = request.FILES.get("file")
+    if upload_file is None or upload_file.size == 0:
+        messages.error(request, "请选择一个非空的文件。 Choose a file that is not empty.")
+        return redirect(back)
+    fields = {
+        "sha256": upload_file.sha256.hex(),
+        "sm3": upload_file.sm3.hex(),
+        "size": upload_file.size,
+        "filename": upload_file.name[:255],
+        "source": Verification.Source.UPLOAD,
+    }
+    if request.POST.get("code"):
+        try:
+            fields["code"] = codes.normalize(request.POST["code"])
+        except codes.CodeError as exc:
+            return _bad_code(request, exc)
+    v = intake.start(**fields)
+    return redirect("verification-page", verification_id=v.id)
+
+
+@require_POST
+def photo(request: HttpRequest) -> HttpResponse:
+    """A photo or scan of a page bearing a QR code: read it and open the record."""
+    picture = request.FILES.get("photo")
+    if picture is None:
+        messages.error(request, "请选择一张照片。 Choose a photo.")
+        return redirect("home")
+    if picture.size > settings.VERIFY_MAX_PHOTO_SIZE:
+        messages.error(
+            request, "照片太大，请压缩后再试。 The photo is too large; shrink it and retry."
+        )
+        return redirect("home")
+    try:
+        code = intake.code_from_photo(picture.read())
+    except codes.CodeError as exc:
+        return _bad_code(request, exc)
+    return redirect("record-page", code=codes.display(code))
+
+
+@require_safe
+def verification_page(request: HttpRequest, verification_id: str) -> HttpResponse:
+    """/verifications/<id>: progress while it runs, then the outcome and every step."""
+    v = get_object_or_404(Verification.objects.select_related("record__court"), pk=verification_id)
+    judge = request.user.has_perm(FULL_RECORD)
+    return render(
+        request,
+        "verification/result.html",
+        {
+            "v": v,
+            "steps": v.steps.all(),
+            "record": face(v.record, full=judge) if v.record else None,
+            "code": codes.display(v.code) if v.code else None,
+            "refresh": settings.VERIFY_PAGE_REFRESH
+            if v.status != Verification.Status.DONE
+            else None,
+        },
+    )
