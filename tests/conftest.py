@@ -1,7 +1,12 @@
 """Fixtures shared by the whole suite. Database tests run on real PostgreSQL only."""
 
+import threading
+
 import pytest
 from django.db import connection
+
+# A small court ledger (court, served judgment, evidence, anchor) for any test folder.
+pytest_plugins = ["tests.court_ledger"]
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +25,20 @@ def _fresh_tile_cache():
     store.forget_tiles()
     yield
     store.forget_tiles()
+
+
+@pytest.fixture
+def running_sequencer(settings, transactional_db):
+    """The real sequencer loop in a thread at a short period, stopped after the test.
+
+    Code under test waits for the ledger, so these tests commit (transactional_db)."""
+    from anchoring import sequencer
+
+    settings.LEDGER_SEQUENCER = "off"
+    settings.LEDGER_BATCH_PERIOD = 0.05
+    stop = threading.Event()
+    thread = threading.Thread(target=sequencer.run, args=(stop,))
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=10)

@@ -1,30 +1,16 @@
 """Operator commands: ledger_vkey, ledger_keygen and anchor, run as an operator would."""
 
 import json
-import threading
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from anchoring import keys, merkle, sequencer
+from anchoring import keys, merkle
 from anchoring.checkpoint import open_checkpoint
 from anchoring.digest import digests
 from anchoring.models import Entry, Submission
 from anchoring.note import parse_verifier_key
-
-
-@pytest.fixture
-def running_sequencer(settings):
-    """The real sequencer loop in a thread, at a short period, stopped after the test."""
-    settings.LEDGER_SEQUENCER = "off"
-    settings.LEDGER_BATCH_PERIOD = 0.05
-    stop = threading.Event()
-    thread = threading.Thread(target=sequencer.run, args=(stop,))
-    thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=10)
 
 
 def test_ledger_vkey_prints_the_verifier_key_of_the_signing_key():

@@ -1,29 +1,14 @@
 """Courts and their clients for the court API tests: owner, other court, revoked, nobody.
 
-The API waits for the ledger, so these tests run the real sequencer loop in a thread
-(at a short period) and use committed transactions it can see.
+The API waits for the ledger, so these tests use the suite's `running_sequencer`.
 """
 
 import io
-import threading
 
 import pytest
 from rest_framework.test import APIClient
 
-from anchoring import sequencer
 from documents.models import Court, CourtToken
-
-
-@pytest.fixture
-def running_sequencer(settings, transactional_db):
-    settings.LEDGER_SEQUENCER = "off"
-    settings.LEDGER_BATCH_PERIOD = 0.05
-    stop = threading.Event()
-    thread = threading.Thread(target=sequencer.run, args=(stop,))
-    thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from django.db import connection
 
 from anchoring import store
 from anchoring.digest import digests
-from tests.verification.conftest import check, sha
+from tests.court_ledger import check, sha
 from verification.models import Verification
 
 V = Verification.Outcome

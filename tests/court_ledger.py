@@ -1,8 +1,8 @@
 """A small ledger with a court, a stamped served judgment, evidence and a plain anchor."""
 
+import functools
 import hashlib
 import io
-import threading
 from dataclasses import dataclass
 
 import pytest
@@ -16,18 +16,6 @@ from verification.models import Verification
 from verification.tasks import verify
 
 
-@pytest.fixture
-def running_sequencer(settings, transactional_db):
-    settings.LEDGER_SEQUENCER = "off"
-    settings.LEDGER_BATCH_PERIOD = 0.05
-    stop = threading.Event()
-    thread = threading.Thread(target=sequencer.run, args=(stop,))
-    thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=10)
-
-
 @dataclass
 class Ledger:
     court: Court
@@ -38,15 +26,22 @@ class Ledger:
     anchored: bytes
 
 
-@pytest.fixture
-def ledger(running_sequencer, settings, tmp_path) -> Ledger:
+@functools.cache
+def _judgment_pdf() -> bytes:
+    """The judgment PDF, rendered once per test session (WeasyPrint takes seconds)."""
     from documents.demo import judgment_pdf
 
+    court = Court(name_zh="北京市朝阳区人民法院")
+    return judgment_pdf(court, "（2026）京0105民初12345号", "民事判决书", ["原告张三诉被告李四。"])
+
+
+@pytest.fixture
+def ledger(running_sequencer, settings, tmp_path) -> Ledger:
     settings.MEDIA_ROOT = tmp_path / "media"
     court = Court.objects.create(
         code="BJ0105", name_zh="北京市朝阳区人民法院", name_en="Chaoyang Court"
     )
-    pdf = judgment_pdf(court, "（2026）京0105民初12345号", "民事判决书", ["原告张三诉被告李四。"])
+    pdf = _judgment_pdf()
     judgment = registration.register(
         registration.NewRecord(
             court=court,
