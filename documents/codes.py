@@ -3,7 +3,7 @@
 A code is 85 random bits written as 17 characters of Crockford's base32 alphabet (no I,
 L, O or U, so nothing looks alike), plus one Luhn mod 32 check character that catches
 any single mistyped character and most swapped neighbours. It is shown in three groups
-of six: 7K3M9Q-XD4RTW-2HVBP8. Typing is forgiving: case, spaces and hyphens are ignored
+of six: 7K3M9Q-XD4RTW-2HVBPZ. Typing is forgiving: case, spaces and hyphens are ignored
 and I, L, O are read as 1, 1, 0.
 """
 
@@ -55,5 +55,5 @@ def normalize(text: str) -> str:
 
 
 def display(code: str) -> str:
-    """The grouped form printed under a QR code: 7K3M9Q-XD4RTW-2HVBP8."""
+    """The grouped form printed under a QR code: 7K3M9Q-XD4RTW-2HVBPZ."""
     return "-".join(code[i : i + GROUP] for i in range(0, len(code), GROUP))

@@ -88,9 +88,9 @@ def _code(value, field: str = "code") -> str:
     except codes.CodeError as exc:
         raise ApiError(
             "malformed_code",
-            "核验码格式不正确，请核对后重新输入（共 18 位，例如 7K3M9Q-XD4RTW-2HVBP8）。",
+            "核验码格式不正确，请核对后重新输入（共 18 位，例如 7K3M9Q-XD4RTW-2HVBPZ）。",
             f"The record code is malformed ({exc}); it has 18 characters, "
-            "like 7K3M9Q-XD4RTW-2HVBP8.",
+            "like 7K3M9Q-XD4RTW-2HVBPZ.",
             field=field,
         ) from None
 
