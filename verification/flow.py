@@ -13,6 +13,7 @@ import contextlib
 
 from django.conf import settings
 from django.db import IntegrityError
+from django.utils import timezone
 
 from anchoring import keys
 from anchoring.backend import AnchorBackend, LedgerEntry
@@ -277,7 +278,7 @@ def _service_steps(
             continue
         proven = inclusion_step(data, index, cp, backend.inclusion_proof(index, cp.size), name)
         if proven.status == PASSED:
-            when = event.occurred_at.strftime("%Y-%m-%d %H:%M")
+            when = timezone.localtime(event.occurred_at).strftime("%Y-%m-%d %H:%M %Z")
             proven.zh = f"送达事件“{label}”（{when}）已在账本第 {index} 条得到证明。"
             proven.en = f'Service event "{label}" ({when}) is proven by ledger entry {index}.'
         steps.append(proven)
