@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from anchoring import keys, leaf, merkle, store
@@ -30,8 +30,8 @@ from anchoring.tiles import edge_reader, grow, tree_root
 log = logging.getLogger(__name__)
 
 # Any fixed 64-bit number; it names the advisory lock that serialises batches.
-_ADVISORY_LOCK_ID = 0x4A564C_5345510  # "JVL SEQ"
-_DELETE_CHUNK = 900  # ids per statement: under SQLite's bound-parameter limit
+_ADVISORY_LOCK_ID = 0x4A564C_5345510  # any fixed number, the same in every process
+_IDS_PER_STATEMENT = 900  # under SQLite's bound-parameter limit
 
 
 class SubmissionTimeout(TimeoutError):
@@ -65,15 +65,18 @@ def submit(entry: leaf.Leaf) -> int:
 def wait(submission_id: int, timeout: float | None = None) -> Receipt:
     """Block until the submission is integrated, then return its receipt.
 
-    The waiting thread holds no database connection: one poller per process looks for
-    every waiting submission at once (see _Waiters), so hundreds of requests waiting for
-    the next batch cost one query per poll instead of hundreds.
+    The waiting thread gives back its database connection (it is reopened for the
+    receipt): one poller per process looks for every waiting submission at once (see
+    _Waiters), so hundreds of requests waiting for the next batch cost one query per poll.
     """
+    if connection.in_atomic_block:
+        # The pool row would not be visible to the sequencer before this block commits.
+        raise RuntimeError("wait() inside a transaction can never see its submission integrated")
     index = index_of(submission_id)
     if index is None:
-        if not connection.in_atomic_block:
-            connection.close()
-        index = _waiters.wait(submission_id, timeout or settings.LEDGER_SUBMIT_TIMEOUT)
+        connection.close()
+        limit = settings.LEDGER_SUBMIT_TIMEOUT if timeout is None else timeout
+        index = _waiters.wait(submission_id, limit)
     if index is None:
         raise SubmissionTimeout(f"submission {submission_id} not integrated in time")
     return receipt(index)
@@ -84,30 +87,34 @@ class _Waiters:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._events: dict[int, threading.Event] = {}
+        # Several threads may wait for the same submission (a retried request, say).
+        self._events: dict[int, list[threading.Event]] = {}
         self._found: dict[int, int] = {}
         self._poller: threading.Thread | None = None
 
     def wait(self, submission_id: int, timeout: float) -> int | None:
         event = threading.Event()
         with self._lock:
-            self._events[submission_id] = event
+            self._events.setdefault(submission_id, []).append(event)
             if self._poller is None or not self._poller.is_alive():
                 self._poller = threading.Thread(target=self._poll, name="ledger-waiters")
                 self._poller.daemon = True
                 self._poller.start()
-        try:
-            return self._found.pop(submission_id) if event.wait(timeout) else None
-        finally:
-            with self._lock:
-                self._events.pop(submission_id, None)
+        event.wait(timeout)
+        with self._lock:
+            index = self._found.get(submission_id)
+            waiting = self._events[submission_id]
+            waiting.remove(event)
+            if not waiting:
+                del self._events[submission_id]
                 self._found.pop(submission_id, None)
+        return index
 
     def _poll(self) -> None:
         while True:
             time.sleep(settings.LEDGER_SUBMIT_POLL)
             with self._lock:
-                waiting = list(self._events)
+                waiting = [s for s in self._events if s not in self._found]
             if not waiting:
                 connection.close()  # idle: give the connection back
                 continue
@@ -121,7 +128,8 @@ class _Waiters:
                 for submission_id, index in found:
                     if submission_id in self._events:
                         self._found[submission_id] = index
-                        self._events[submission_id].set()
+                        for event in self._events[submission_id]:
+                            event.set()
 
 
 _waiters = _Waiters()
@@ -129,8 +137,8 @@ _waiters = _Waiters()
 
 def _indexes_of(submission_ids: list[int]) -> list[tuple[int, int]]:
     found = []
-    for i in range(0, len(submission_ids), _DELETE_CHUNK):
-        chunk = submission_ids[i : i + _DELETE_CHUNK]
+    for i in range(0, len(submission_ids), _IDS_PER_STATEMENT):
+        chunk = submission_ids[i : i + _IDS_PER_STATEMENT]
         found += Entry.objects.filter(submission__in=chunk).values_list("submission", "index")
     return found
 
@@ -236,23 +244,23 @@ def _delete_submissions(ids: list[int]) -> None:
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM anchoring_submission WHERE id = ANY(%s)", [ids])
         return
-    for i in range(0, len(ids), _DELETE_CHUNK):
-        Submission.objects.filter(id__in=ids[i : i + _DELETE_CHUNK]).delete()
+    for i in range(0, len(ids), _IDS_PER_STATEMENT):
+        Submission.objects.filter(id__in=ids[i : i + _IDS_PER_STATEMENT]).delete()
 
 
 def run(stop: threading.Event | None = None) -> None:
-    """Integrate forever: a full batch is followed at once by the next, else wait a period."""
+    """Integrate forever: a batch every LEDGER_BATCH_PERIOD, or at once after a full one."""
     stop = stop or threading.Event()
     while not stop.is_set():
+        started = time.monotonic()
         try:
             added = integrate()
         except Exception:
             log.exception("ledger batch failed; the pool is kept and retried")
+            connection.close()  # a broken connection is reopened by the next batch
             added = 0
-        finally:
-            close_old_connections()
         if added < settings.LEDGER_BATCH_SIZE:
-            stop.wait(settings.LEDGER_BATCH_PERIOD)
+            stop.wait(max(0.0, settings.LEDGER_BATCH_PERIOD - (time.monotonic() - started)))
     connection.close()
 
 
