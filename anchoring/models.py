@@ -39,11 +39,17 @@ class Entry(models.Model):
 
 
 class Tile(models.Model):
-    """A full tile: 256 hashes at one level, and the Merkle root of those hashes."""
+    """A full tile: 256 hashes at one level, the 255 hashes above them, and their root.
+
+    The inner hashes are what a proof needs from a tile; storing them (computed once, when
+    the tile is made) spares every proof that reads a tile cold from rehashing it.
+    """
 
     level = models.PositiveSmallIntegerField()
     index = models.BigIntegerField()
     hashes = models.BinaryField()
+    # Null on tiles made before the column existed: their inner hashes are recomputed.
+    inner = models.BinaryField(null=True)
     root = models.BinaryField(max_length=32)
 
     class Meta:

@@ -145,9 +145,7 @@ def _indexes_of(submission_ids: list[int]) -> list[tuple[int, int]]:
 
 def index_of(submission_id: int) -> int | None:
     """The ledger index a submission was given, or None while it is pooled."""
-    return (
-        Entry.objects.filter(submission=submission_id).values_list("index", flat=True).first()
-    )
+    return Entry.objects.filter(submission=submission_id).values_list("index", flat=True).first()
 
 
 def receipt(index: int) -> Receipt:
@@ -210,8 +208,8 @@ def integrate(batch_size: int | None = None) -> int:
             )
         _insert_entries(rows, now)
         Tile.objects.bulk_create(
-            Tile(level=ref.level, index=ref.index, hashes=data, root=tile_root)
-            for ref, data, tile_root in growth.full_tiles
+            Tile(level=ref.level, index=ref.index, hashes=n.data, inner=n.inner, root=n.root)
+            for ref, n in growth.full_tiles
         )
         Checkpoint.objects.create(
             tree_size=growth.tree_size,
@@ -226,10 +224,13 @@ def integrate(batch_size: int | None = None) -> int:
 def _insert_entries(rows: list[tuple], now) -> None:
     """Write a batch's entries: COPY on PostgreSQL (the ORM costs most of a batch's time)."""
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor, cursor.copy(
-            'COPY anchoring_entry ("index", data, kind, sha256, sm3, submission, integrated_at) '
-            "FROM STDIN"
-        ) as copy:
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(
+                'COPY anchoring_entry ("index", data, kind, sha256, sm3, submission, '
+                "integrated_at) FROM STDIN"
+            ) as copy,
+        ):
             for row in rows:
                 copy.write_row((*row, now))
         return

@@ -11,6 +11,7 @@ from anchoring.tiles import (
     TILE_WIDTH,
     NodeCache,
     TileError,
+    TileNodes,
     TileRef,
     right_edge_refs,
     split_hashes,
@@ -43,6 +44,13 @@ def read_tiles(refs: list[TileRef]) -> dict[TileRef, bytes]:
 
     A partial tile of width W is the first W hashes of its tile, whether or not that tile
     has since become full, so historical tree sizes read the same way as the newest.
+    """
+    return {ref: nodes.data for ref, nodes in _read_nodes(refs).items()}
+
+
+def _read_nodes(refs: list[TileRef]) -> dict[TileRef, TileNodes]:
+    """TileNodes for each ref, from the stored inner hashes where a full tile has them.
+
     Plain SQL: this is the hot path of every proof.
     """
     if not refs:
@@ -50,15 +58,22 @@ def read_tiles(refs: list[TileRef]) -> dict[TileRef, bytes]:
     pairs = sorted({(ref.level, ref.index) for ref in refs})
     with connection.cursor() as cursor:
         cursor.execute(
-            'SELECT level, "index", hashes FROM anchoring_tile WHERE '
+            'SELECT level, "index", hashes, "inner" FROM anchoring_tile WHERE '
             + " OR ".join(['(level = %s AND "index" = %s)'] * len(pairs)),
             [n for pair in pairs for n in pair],
         )
-        stored = {(level, index): bytes(data) for level, index, data in cursor.fetchall()}
+        stored = {
+            (lv, ix): (bytes(data), bytes(inner)) for lv, ix, data, inner in cursor.fetchall()
+        }
     out = {}
     for ref in refs:
-        data = stored.get((ref.level, ref.index))
-        out[ref] = data[: ref.width * 32] if data is not None else _partial_tile(ref)
+        found = stored.get((ref.level, ref.index))
+        if found is None:
+            out[ref] = TileNodes(_partial_tile(ref))
+        elif ref.full and found[1]:
+            out[ref] = TileNodes.from_stored(*found)
+        else:  # an older tree's narrower view of a tile that is full now
+            out[ref] = TileNodes(found[0][: ref.width * 32])
     return out
 
 
@@ -105,20 +120,16 @@ def root_hash(size: int) -> bytes:
     """The Merkle root of the first `size` entries."""
     if size == 0:
         return merkle.EMPTY_ROOT
-    return with_tiles(size, lambda subtree: subtree(0, size), read_tiles, _nodes)
+    return with_tiles(size, lambda subtree: subtree(0, size), _read_nodes, _nodes)
 
 
 def inclusion_proof(index: int, size: int) -> list[bytes]:
     """RFC 9162 inclusion proof of entry `index` in the tree of `size` entries."""
-    return with_tiles(
-        size, lambda st: merkle.inclusion_proof(index, size, st), read_tiles, _nodes
-    )
+    return with_tiles(size, lambda st: merkle.inclusion_proof(index, size, st), _read_nodes, _nodes)
 
 
 def consistency_proof(old: int, new: int) -> list[bytes]:
     """RFC 9162 consistency proof between the trees of `old` and `new` entries."""
     if old == 0 or old == new:
         return []
-    return with_tiles(
-        new, lambda st: merkle.consistency_proof(old, new, st), read_tiles, _nodes
-    )
+    return with_tiles(new, lambda st: merkle.consistency_proof(old, new, st), _read_nodes, _nodes)

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
 from anchoring.merkle import EMPTY_ROOT, HASH_SIZE, node_hash
-from anchoring.merkle import root as merkle_root
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
@@ -150,7 +149,8 @@ def split_hashes(data: bytes) -> list[bytes]:
 
 # --- Subtree hashes from tiles ---------------------------------------------------------
 
-TileReader = Callable[[list[TileRef]], Mapping[TileRef, bytes]]
+# Returns each tile's bytes, or its TileNodes when the reader has them already.
+TileReader = Callable[[list[TileRef]], Mapping[TileRef, "bytes | TileNodes"]]
 
 
 def _complete_subtrees(start: int, end: int) -> list[tuple[int, int]]:
@@ -196,6 +196,31 @@ class TileNodes:
                 )
             )
         self.levels = levels
+
+    @classmethod
+    def from_stored(cls, data: bytes, inner: bytes) -> TileNodes:
+        """A full tile from its hashes and its stored inner nodes (no hashing at all)."""
+        nodes = cls.__new__(cls)
+        nodes.levels, offset, width = [data], 0, TILE_WIDTH // 2
+        while width:
+            nodes.levels.append(inner[offset : offset + width * HASH_SIZE])
+            offset, width = offset + width * HASH_SIZE, width // 2
+        return nodes
+
+    @property
+    def data(self) -> bytes:
+        """The tile itself: its hashes at its own level."""
+        return self.levels[0]
+
+    @property
+    def inner(self) -> bytes:
+        """Every hash above the tile's own level, lowest level first, as stored."""
+        return b"".join(self.levels[1:])
+
+    @property
+    def root(self) -> bytes:
+        """The Merkle root of a full tile (the hash one tile level up)."""
+        return self.levels[-1]
 
     def hash(self, height: int, position: int) -> bytes:
         """The hash of the complete subtree of `height` at `position` within the tile."""
@@ -254,7 +279,7 @@ def with_tiles[T](
         if found is not None:
             nodes[ref] = found
     for ref, data in read(sorted(wanted - nodes.keys())).items():
-        nodes[ref] = TileNodes(data)
+        nodes[ref] = data if isinstance(data, TileNodes) else TileNodes(data)
         if cache:
             cache.put(ref, nodes[ref])
 
@@ -282,9 +307,9 @@ def tree_root(tree_size: int, read: TileReader) -> bytes:
 
 
 class Growth(NamedTuple):
-    """What appending leaves produced: new full tiles (ref, bytes, root) and the new edge."""
+    """What appending leaves produced: new full tiles with all their nodes, and the new edge."""
 
-    full_tiles: list[tuple[TileRef, bytes, bytes]]
+    full_tiles: list[tuple[TileRef, TileNodes]]
     edge: dict[int, list[bytes]]
     tree_size: int
 
@@ -304,7 +329,7 @@ def grow(tree_size: int, edge: Mapping[int, list[bytes]], leaf_hashes: list[byte
     """Append leaf hashes to a tree given its right edge (partial tile hashes per level)."""
     new_size = tree_size + len(leaf_hashes)
     carry = list(leaf_hashes)
-    full: list[tuple[TileRef, bytes, bytes]] = []
+    full: list[tuple[TileRef, TileNodes]] = []
     new_edge: dict[int, list[bytes]] = {}
     level = 0
     while carry or edge.get(level):
@@ -313,10 +338,9 @@ def grow(tree_size: int, edge: Mapping[int, list[bytes]], leaf_hashes: list[byte
         carry = []
         whole = len(row) // TILE_WIDTH
         for i in range(whole):
-            chunk = row[i * TILE_WIDTH : (i + 1) * TILE_WIDTH]
-            chunk_root = merkle_root(chunk)
-            full.append((TileRef(level, first_index + i, TILE_WIDTH), b"".join(chunk), chunk_root))
-            carry.append(chunk_root)
+            nodes = TileNodes(b"".join(row[i * TILE_WIDTH : (i + 1) * TILE_WIDTH]))
+            full.append((TileRef(level, first_index + i, TILE_WIDTH), nodes))
+            carry.append(nodes.root)
         rest = row[whole * TILE_WIDTH :]
         if rest:
             new_edge[level] = rest

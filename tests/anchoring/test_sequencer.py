@@ -32,12 +32,17 @@ def test_batches_write_contiguous_entries_full_tiles_and_signed_checkpoints():
     assert not Submission.objects.exists()
 
 
-def test_stored_tiles_hold_leaf_hashes_and_their_roots():
+def test_stored_tiles_hold_leaf_hashes_inner_hashes_and_their_roots():
     datas = grow_ledger(512, batch=300)
     tile = Tile.objects.get(level=0, index=1)
     hashes = [merkle.leaf_hash(d) for d in datas[256:512]]
     assert bytes(tile.hashes) == b"".join(hashes)
     assert bytes(tile.root) == merkle.root(hashes)
+    # Inner hashes, level by level: 128 pairs, then 64, ..., then the root itself.
+    inner = bytes(tile.inner)
+    assert len(inner) == 255 * 32
+    assert inner[:32] == merkle.node_hash(hashes[0], hashes[1])
+    assert inner[-32:] == bytes(tile.root)
 
 
 def test_each_checkpoint_is_consistent_with_the_next():

@@ -155,9 +155,11 @@ def test_an_altered_full_tile_is_never_verified(ledger, tamper):
     grow_ledger(300)  # the evidence's tile is now full and stored
     # Both checks of the portal see the same grown ledger before the tampering.
     assert check(sha256=sha(ledger.evidence_bytes)).outcome == V.VERIFIED
+    # Alter the stored hash of entries 0-3, which the evidence's proof (entry 5) reads:
+    # in the tile's inner hashes, after the 128 hashes of the level above the leaves.
     tamper(
-        "UPDATE anchoring_tile SET hashes = set_byte(hashes, 0, get_byte(hashes, 0) # 1) "
-        'WHERE level = 0 AND "index" = 0'
+        'UPDATE anchoring_tile SET "inner" = set_byte("inner", 128 * 32, '
+        'get_byte("inner", 128 * 32) # 1) WHERE level = 0 AND "index" = 0'
     )
     v = check(sha256=sha(ledger.evidence_bytes))
     assert v.outcome == V.INCONCLUSIVE
