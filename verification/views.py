@@ -131,7 +131,7 @@ def _upload(request: HttpRequest) -> HttpResponse:
         try:
             fields["code"] = codes.normalize(request.POST["code"])
         except codes.CodeError as exc:
-            return _bad_code(request, exc)
+            return _bad_code(request, exc, back)
     v = intake.start(**fields)
     return redirect("verification-page", verification_id=v.id)
 

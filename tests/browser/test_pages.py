@@ -1,0 +1,181 @@
+"""The public pages in a real browser, with every verification run by a real worker."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+
+import pytest
+from playwright.sync_api import Page, Request, expect
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+CORE_STEPS = ["digest", "lookup", "record", "leaf", "checkpoint", "inclusion", "consistency"]
+SERVICE_STEPS = ["service:issued", "service:sent", "service:opened", "service:acknowledged"]
+RESULT_TIMEOUT_MS = 30_000  # the worker takes well under a second; this only bounds a hang
+
+
+def _steps(page: Page) -> dict[str, str]:
+    items = page.locator("[data-step]")
+    return {
+        items.nth(i).get_attribute("data-step"): items.nth(i).get_attribute("data-step-status")
+        for i in range(items.count())
+    }
+
+
+def _outcome(page: Page, outcome: str) -> None:
+    """Wait until the result page, refreshing itself, shows the outcome."""
+    expect(page.locator(f"[data-outcome={outcome}]")).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    expect(page.locator("[data-verification]")).to_have_attribute("data-status", "done")
+
+
+def test_upload_from_the_home_page_is_verified_with_every_step(page, portal):
+    page.goto(portal.url + "/")
+    form = page.locator("#check-file form")
+    form.locator("input[type=file]").set_input_files(portal.stamped)
+    form.get_by_role("button", name="上传并核验 Upload and check").click()
+
+    page.wait_for_url("**/verifications/*")
+    _outcome(page, "verified")
+    heading = page.locator("h1.outcome")
+    expect(heading).to_contain_text("核验通过")
+    expect(heading).to_contain_text("Verified")
+    expect(page.locator("main")).to_contain_text(f"《{portal.title}》")
+
+    steps = _steps(page)
+    assert list(steps) == CORE_STEPS + SERVICE_STEPS, steps
+    assert steps["inclusion"] == "passed"
+    assert set(steps.values()) == {"passed"}, steps
+    expect(page.locator("main")).to_contain_text(
+        hashlib.sha256(portal.stamped.read_bytes()).hexdigest()
+    )
+
+
+def test_a_changed_copy_from_the_record_page_is_not_identical(page, portal):
+    changed = bytearray(portal.stamped.read_bytes())
+    changed[len(changed) // 2] ^= 0x01
+    copy = portal.file("judgment.pdf", bytes(changed))
+
+    page.goto(f"{portal.url}/v/{portal.code}")
+    expect(page.locator("h1")).to_have_text(portal.title)
+    form = page.locator("form[data-digest-form]")
+    expect(form.locator("input[name=code]")).to_have_value(portal.code)
+    form.locator("input[type=file]").set_input_files(copy)
+    form.get_by_role("button", name="上传并核对 Upload and check").click()
+
+    page.wait_for_url("**/verifications/*")
+    _outcome(page, "mismatch")
+    heading = page.locator("h1.outcome")
+    expect(heading).to_contain_text("与登记文件不一致")
+    expect(heading).to_contain_text("Not identical")
+    expect(page.locator("main")).to_contain_text(portal.code)
+    assert _steps(page)["content"] == "failed"
+
+
+def test_the_in_browser_digest_never_uploads_the_file(page, portal):
+    content = portal.stamped.read_bytes()
+    posts: list[Request] = []
+    page.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
+
+    page.goto(portal.url + "/")
+    form = page.locator("#check-file form")
+    button = form.get_by_role("button", name="只在浏览器中计算摘要 Check without uploading")
+    expect(button).to_be_visible()  # hidden in the HTML, shown by the script
+    form.locator("input[type=file]").set_input_files(portal.stamped)
+    button.click()
+
+    page.wait_for_url("**/verifications/*")
+    _outcome(page, "verified")
+    assert "Verified" in page.locator("h1.outcome").inner_text()
+    assert _steps(page)["inclusion"] == "passed"
+    digests = page.locator("dl.digests")
+    expect(digests).to_contain_text(hashlib.sha256(content).hexdigest())
+    expect(digests).not_to_contain_text("SM3")  # the server never had the bytes to hash
+
+    assert [(r.url.removeprefix(portal.url), r.resource_type) for r in posts] == [
+        ("/api/v1/verifications", "fetch")
+    ]
+    [sent] = posts
+    assert sent.headers["content-type"] == "application/json"
+    assert json.loads(sent.post_data) == {
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "source": "browser",
+    }
+    assert len(sent.post_data_buffer) < 200  # the digest, never the file
+
+
+def test_a_photo_of_the_printed_qr_code_opens_the_record(page, portal):
+    subprocess.run(
+        [
+            "pdftoppm",
+            *["-r", "150", "-png", "-f", "1", "-l", "1"],
+            portal.stamped,
+            portal.tmp / "page",
+        ],
+        check=True,
+        timeout=60,
+    )
+    [photo] = portal.tmp.glob("page*.png")
+
+    page.goto(portal.url + "/")
+    form = page.locator("#check-photo form")
+    form.locator("input[type=file]").set_input_files(photo)
+    form.get_by_role("button", name="识别二维码 Read the QR code").click()
+
+    page.wait_for_url(f"{portal.url}/v/{portal.code}")
+    expect(page.locator("h1")).to_have_text(portal.title)
+    facts = page.locator("dl.facts")
+    expect(facts).to_contain_text(portal.code)
+    expect(facts).to_contain_text("（2026）示0105民初**24号")  # masked for the public
+    assert portal.case_number not in page.content()
+
+
+def test_a_photo_without_a_qr_code_says_so_in_both_languages(page, portal):
+    from PIL import Image
+
+    blank = portal.tmp / "blank.png"
+    Image.new("RGB", (400, 300), "white").save(blank)
+
+    page.goto(portal.url + "/")
+    form = page.locator("#check-photo form")
+    form.locator("input[type=file]").set_input_files(blank)
+    form.get_by_role("button", name="识别二维码 Read the QR code").click()
+
+    page.wait_for_url(portal.url + "/")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("照片中没有识别到二维码")
+    expect(alert).to_contain_text("No QR code could be read in the picture")
+
+
+def test_without_javascript_the_upload_and_the_refresh_work(page_without_javascript, portal):
+    page = page_without_javascript
+    shown: list[str] = []  # each result page the browser loaded, pending or done
+    page.on(
+        "response",
+        lambda r: shown.append(r.text()) if "/verifications/" in r.url else None,
+    )
+    page.goto(portal.url + "/")
+    form = page.locator("#check-file form")
+    form.locator("input[type=file]").set_input_files(portal.stamped)
+    form.get_by_role("button", name="上传并核验 Upload and check").click()
+
+    page.wait_for_url("**/verifications/*")
+    _outcome(page, "verified")
+    expect(page.locator("h1.outcome")).to_contain_text("核验通过")
+    assert set(_steps(page).values()) == {"passed"}
+    # A pending page can only have come back by its meta refresh: no script ran.
+    assert shown, "no result page was loaded"
+    for body in shown[:-1]:
+        assert '<meta http-equiv="refresh"' in body and "正在核验" in body
+    assert 'http-equiv="refresh"' not in shown[-1]
+
+
+def test_without_javascript_the_in_browser_digest_button_is_not_offered(
+    page_without_javascript, live_server
+):
+    page = page_without_javascript
+    page.goto(live_server.url + "/")
+    button = page.locator("#check-file [data-browser-digest]")
+    assert button.get_attribute("hidden") is not None  # the page asks for it to be hidden
+    assert not button.is_visible()
