@@ -39,3 +39,12 @@ def test_home_page_shows_the_ledger_size_in_both_languages(client):
     page = client.get("/").content.decode()
     assert "核验法院文书的真实性" in page
     assert "The ledger holds <strong>0</strong> entries" in page
+
+
+def test_the_api_documentation_uses_no_outside_assets(client):
+    import re
+
+    page = client.get("/api/docs/").content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert assets, "the page loads its script"
+    assert all(a.startswith("/") for a in assets), assets
