@@ -10,6 +10,7 @@ from anchoring import merkle
 from anchoring.tiles import (
     TILE_WIDTH,
     TileError,
+    TileNodes,
     TileRef,
     decode_bundle,
     edge_reader,
@@ -35,8 +36,11 @@ class TileStore:
 
     def append(self, leaf_hashes: list[bytes]) -> None:
         growth = grow(self.size, self.edge, leaf_hashes)
-        for ref, data, root in growth.full_tiles:
-            assert root == merkle.root([data[i : i + 32] for i in range(0, len(data), 32)])
+        for ref, nodes in growth.full_tiles:
+            data = nodes.data
+            assert nodes.root == merkle.root([data[i : i + 32] for i in range(0, len(data), 32)])
+            # Stored inner hashes rebuild the same nodes as hashing the tile again.
+            assert TileNodes.from_stored(data, nodes.inner).levels == TileNodes(data).levels
             self.full[(ref.level, ref.index)] = data
         self.edge, self.size = growth.edge, growth.tree_size
 
