@@ -7,6 +7,7 @@ another court's record answers 404, exactly like a record that does not exist.
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -30,14 +31,18 @@ def _registration_error(exc: registration.RegistrationError) -> ApiError:
     return ApiError(exc.code, exc.zh, exc.en, field=exc.field)
 
 
-def _ledger_delayed(code: str) -> ApiError:
-    return ApiError(
+def _ledger_delayed(record: Record) -> ApiError:
+    code = codes.display(record.code)
+    error = ApiError(
         "ledger_delayed",
         f"已登记（核验码 {code}），但账本暂未写入；稍后可用此核验码查询，无需重新提交。",
         f"Recorded (code {code}) but not yet written to the ledger; look it up later "
         "by this code, do not submit it again.",
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
     )
+    error.body["error"]["record_code"] = code
+    error.record_code = record.code  # lets an Idempotency-Key retry resume this record
+    return error
 
 
 class CourtAPIView(APIView):
@@ -86,7 +91,21 @@ class RecordsView(CourtAPIView):
 
     @extend_schema(request=RecordInput, responses={201: dict, 400: dict, 401: dict})
     def post(self, request: Request) -> Response:
-        return run_once(request, self.court, lambda: self._create(request))
+        return run_once(
+            request,
+            self.court,
+            lambda: self._create(request),
+            lambda code: self._resume(request, code),
+        )
+
+    def _resume(self, request: Request, code: str) -> Response:
+        """A retry of a request whose record exists: answer for it once it is in the ledger."""
+        record = self.own_record(code)
+        try:
+            receipt = registration.await_ledger(record)
+        except (SubmissionTimeout, DatabaseError):
+            raise _ledger_delayed(record) from None
+        return Response(record_json(record, request, receipt), status=status.HTTP_201_CREATED)
 
     def _create(self, request: Request) -> Response:
         data = RecordInput(data=request.data)
@@ -104,10 +123,11 @@ class RecordsView(CourtAPIView):
             record = registration.register(new)
         except registration.RegistrationError as exc:
             raise _registration_error(exc) from None
+        # The record is committed: from here on a failure must answer with its code.
         try:
             receipt = registration.await_ledger(record)
-        except SubmissionTimeout:
-            raise _ledger_delayed(codes.display(record.code)) from None
+        except (SubmissionTimeout, DatabaseError):
+            raise _ledger_delayed(record) from None
         return Response(record_json(record, request, receipt), status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -207,8 +227,8 @@ class EventsView(CourtAPIView):
             raise _registration_error(exc) from None
         try:
             receipt = registration.await_ledger(event)
-        except SubmissionTimeout:
-            raise _ledger_delayed(codes.display(record.code)) from None
+        except (SubmissionTimeout, DatabaseError):
+            raise _ledger_delayed(record) from None
         body = event_json(event, receipt)
         if event.addressee is not None:
             body["service_link"] = service.service_link(event.addressee)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from documents.models import Court, CourtToken, token_digest
+
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,10 @@ class CourtTokenAuthentication(authentication.BaseAuthentication):
         )
         if token is None or not token.active:
             raise exceptions.AuthenticationFailed("Unknown or revoked token.")
-        CourtToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        now = timezone.now()
+        # At most once a minute: every request of a court would otherwise queue on this row.
+        if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
+            CourtToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return CourtSystem(token.court, token), token
 
     def authenticate_header(self, request) -> str:

@@ -41,8 +41,18 @@ def fingerprint(request: Request) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def run_once(request: Request, court: Court, handle: Callable[[], Response]) -> Response:
-    """Run handle() unless this key was used before; answer as the first time did."""
+def run_once(
+    request: Request,
+    court: Court,
+    handle: Callable[[], Response],
+    resume: Callable[[str], Response] | None = None,
+) -> Response:
+    """Run handle() unless this key was used before; answer as the first time did.
+
+    A first request that made its record but could not wait for the ledger (an ApiError
+    carrying `record_code`) keeps its key: a retry calls resume(code) to answer for that
+    same record instead of recording the file twice.
+    """
     key = request.headers.get(HEADER)
     if key is None:
         return handle()
@@ -67,6 +77,8 @@ def run_once(request: Request, court: Court, handle: Callable[[], Response]) -> 
                 field=HEADER,
                 status_code=422,
             ) from None
+        if first.status is None and resume and (first.body or {}).get("record_code"):
+            return resume(first.body["record_code"])
         if first.status is None:
             raise ApiError(
                 "request_in_progress",
@@ -81,7 +93,10 @@ def run_once(request: Request, court: Court, handle: Callable[[], Response]) -> 
     try:
         response = handle()
     except ApiError as exc:
-        if exc.status_code >= 500:
+        if getattr(exc, "record_code", None):
+            claim.body = {"record_code": exc.record_code}
+            claim.save(update_fields=["body"])
+        elif exc.status_code >= 500:
             claim.delete()
         else:
             claim.status, claim.body = exc.status_code, exc.body

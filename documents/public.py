@@ -85,5 +85,3 @@ def find(code_text: str) -> Record | None:
     """The record a typed or scanned code names, or None (CodeError for malformed codes)."""
     code = codes.normalize(code_text)
     return Record.objects.select_related("court").filter(code=code).first()
-
-

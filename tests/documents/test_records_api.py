@@ -420,3 +420,34 @@ def test_malformed_json_is_a_clear_400(owner):
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "parse_error"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_after_a_ledger_delay_answers_for_the_same_record(settings, tmp_path):
+    """The ledger is slow: the first answer is 503 with the code; the retry resumes it."""
+    from rest_framework.test import APIClient
+
+    from anchoring import sequencer
+    from documents.models import Court, CourtToken
+
+    settings.LEDGER_SEQUENCER = "off"  # nothing integrates until the test says so
+    settings.LEDGER_SUBMIT_TIMEOUT = 0.2
+    court = Court.objects.create(code="BJ0105", name_zh="朝阳法院", name_en="Chaoyang")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {CourtToken.issue(court)[1]}")
+    payload = {"sha256": "aa" * 32, "sm3": "bb" * 32, "category": "evidence", "title": "t"}
+
+    first = client.post("/api/v1/records", payload, format="json", HTTP_IDEMPOTENCY_KEY="slow")
+    error = _error_of(first, 503)
+    assert error["code"] == "ledger_delayed" and error["record_code"]
+
+    sequencer.integrate()
+    again = client.post("/api/v1/records", payload, format="json", HTTP_IDEMPOTENCY_KEY="slow")
+    assert again.status_code == 201, again.content
+    assert again.json()["code"] == error["record_code"]
+    assert Record.objects.count() == 1 and Entry.objects.count() == 1
+
+
+def _error_of(response, status: int) -> dict:
+    assert response.status_code == status, response.content
+    return response.json()["error"]
