@@ -17,6 +17,7 @@ setup: .venv/.installed
 run: setup
 	$(PY) manage.py migrate --noinput
 	@echo "Ledger verifier key: $$($(PY) manage.py ledger_vkey)"
+	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 test: setup
@@ -30,7 +31,11 @@ test: setup
 	STATIC_MANIFEST=0 WHITENOISE_USE_FINDERS=1 \
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# bench: bench/ledger.py gets BENCH_ARGS; bench/court_api.py gets --quick if BENCH_ARGS has it,
+# plus COURT_BENCH_ARGS (e.g. COURT_BENCH_ARGS="--clients 600 --threads 300").
 bench: setup
 	scripts/services
-	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench PORTAL_DATA_DIR=$(CURDIR)/.test-data \
-	LEDGER_GENERATE_KEY=1 $(PY) bench/ledger.py
+	BENCH_DATABASE_URL=$(TEST_DATABASE_URL)_bench SECRET_KEY=bench PORTAL_DATA_DIR=$(CURDIR)/bench/.data \
+	LEDGER_GENERATE_KEY=1 LEDGER_SEQUENCER=off $(PY) bench/ledger.py $(BENCH_ARGS)
+	BENCH_COURT_DATABASE_URL=$(TEST_DATABASE_URL)_bench_court SECRET_KEY=bench PORTAL_DATA_DIR=$(CURDIR)/bench/.data \
+	LEDGER_GENERATE_KEY=1 LEDGER_SEQUENCER=off $(PY) bench/court_api.py $(filter --quick,$(BENCH_ARGS)) $(COURT_BENCH_ARGS)
