@@ -12,23 +12,9 @@ from rest_framework.views import APIView
 from anchoring import leaf, merkle, store
 from anchoring.checkpoint import format_proof
 from anchoring.models import Checkpoint, Entry
-from portal.errors import ApiError
+from portal.errors import ERROR_SCHEMA, ApiError
 
-_ERROR = inline_serializer(
-    "Error",
-    {
-        "error": inline_serializer(
-            "ErrorDetail",
-            {
-                "code": serializers.CharField(),
-                "field": serializers.CharField(required=False),
-                "message": inline_serializer(
-                    "ErrorMessage", {"zh": serializers.CharField(), "en": serializers.CharField()}
-                ),
-            },
-        )
-    },
-)
+_ERROR = ERROR_SCHEMA
 
 
 def _int_param(request: Request, name: str, *, default: int | None = None) -> int:

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -24,7 +25,21 @@ from documents.auth import CourtTokenAuthentication
 from documents.idempotency import run_once
 from documents.models import Record, TokenUse
 from documents.serializers import EventInput, RecordInput, event_json, record_json
-from portal.errors import ApiError
+from portal.errors import ERROR_SCHEMA, ApiError
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    location=OpenApiParameter.HEADER,
+    description="A retry with the same key gets the first answer and records nothing twice.",
+)
+WRITE_ERRORS = {
+    400: ERROR_SCHEMA,
+    401: ERROR_SCHEMA,
+    409: ERROR_SCHEMA,  # request_in_progress
+    422: ERROR_SCHEMA,  # idempotency_key_reused
+    503: ERROR_SCHEMA,  # ledger_delayed
+}
 
 
 def _registration_error(exc: registration.RegistrationError) -> ApiError:
@@ -89,7 +104,11 @@ class RecordsView(CourtAPIView):
 
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
-    @extend_schema(request=RecordInput, responses={201: dict, 400: dict, 401: dict})
+    @extend_schema(
+        request=RecordInput,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: dict, **WRITE_ERRORS},
+    )
     def post(self, request: Request) -> Response:
         return run_once(
             request,
@@ -138,7 +157,7 @@ class RecordsView(CourtAPIView):
             OpenApiParameter("recorded_before", str, description="ISO 8601"),
             OpenApiParameter("page", int),
         ],
-        responses={200: dict},
+        responses={200: dict, 400: ERROR_SCHEMA, 401: ERROR_SCHEMA},
     )
     def get(self, request: Request) -> Response:
         records = self._filtered(request)
@@ -186,7 +205,7 @@ class RecordsView(CourtAPIView):
 class RecordView(CourtAPIView):
     """One of the court's records, with its ledger proof and service timeline."""
 
-    @extend_schema(responses={200: dict, 404: dict})
+    @extend_schema(responses={200: dict, 401: ERROR_SCHEMA, 404: ERROR_SCHEMA})
     def get(self, request: Request, code: str) -> Response:
         return Response(record_json(self.own_record(code), request))
 
@@ -196,7 +215,11 @@ class EventsView(CourtAPIView):
 
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
-    @extend_schema(request=EventInput, responses={201: dict, 400: dict, 404: dict})
+    @extend_schema(
+        request=EventInput,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: dict, 404: ERROR_SCHEMA, **WRITE_ERRORS},
+    )
     def post(self, request: Request, code: str) -> Response:
         record = self.own_record(code)
         return run_once(request, self.court, lambda: self._create(request, record))
@@ -238,7 +261,14 @@ class EventsView(CourtAPIView):
 class QRView(CourtAPIView):
     """The record's QR code, PNG or SVG, to print on the document."""
 
-    @extend_schema(responses={(200, "image/png"): bytes, (200, "image/svg+xml"): bytes})
+    @extend_schema(
+        responses={
+            (200, "image/png"): OpenApiTypes.BINARY,
+            (200, "image/svg+xml"): OpenApiTypes.BINARY,
+            401: ERROR_SCHEMA,
+            404: ERROR_SCHEMA,
+        }
+    )
     def get(self, request: Request, code: str, fmt: str) -> HttpResponse:
         url = registration.verification_url(self.own_record(code).code)
         level = settings.QR_ERROR_CORRECTION
@@ -250,7 +280,9 @@ class QRView(CourtAPIView):
 class FileView(CourtAPIView):
     """The file the portal keeps for a record: the stamped PDF, to be served."""
 
-    @extend_schema(responses={(200, "application/octet-stream"): bytes, 404: dict})
+    @extend_schema(
+        responses={(200, "*/*"): OpenApiTypes.BINARY, 401: ERROR_SCHEMA, 404: ERROR_SCHEMA}
+    )
     def get(self, request: Request, code: str) -> FileResponse:
         record = self.own_record(code)
         if not record.file:

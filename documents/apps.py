@@ -6,3 +6,6 @@ class DocumentsConfig(AppConfig):
 
     name = "documents"
     verbose_name = "Court records 法院记录"
+
+    def ready(self) -> None:
+        from documents import schema  # noqa: F401  (registers the token in the OpenAPI schema)

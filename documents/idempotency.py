@@ -54,8 +54,8 @@ def run_once(
     same record instead of recording the file twice.
     """
     key = request.headers.get(HEADER)
-    if key is None:
-        return handle()
+    if key is None or not hasattr(request.data, "keys"):
+        return handle()  # without a key, or with a body the handler refuses anyway
     if not key or len(key) > MAX_KEY_LENGTH:
         raise ApiError(
             "invalid_idempotency_key",

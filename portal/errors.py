@@ -10,9 +10,28 @@ type...) are rewritten into the same shape by api_exception_handler.
 from __future__ import annotations
 
 from django.http import JsonResponse
-from rest_framework import exceptions, status
+from drf_spectacular.utils import inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+# The error body in the OpenAPI schema, for every API view's error answers.
+ERROR_SCHEMA = inline_serializer(
+    "Error",
+    {
+        "error": inline_serializer(
+            "ErrorDetail",
+            {
+                "code": serializers.CharField(),
+                "field": serializers.CharField(required=False),
+                "record_code": serializers.CharField(required=False),
+                "message": inline_serializer(
+                    "ErrorMessage", {"zh": serializers.CharField(), "en": serializers.CharField()}
+                ),
+            },
+        )
+    },
+)
 
 
 class ApiError(exceptions.APIException):

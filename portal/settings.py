@@ -181,9 +181,7 @@ STAMP_FONT_FILE = env(
     "STAMP_FONT_FILE", default="/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 )
 STAMP_FONT_FACE = env("STAMP_FONT_FACE", default="Noto Sans CJK SC")
-STAMP_NOTICE = env(
-    "STAMP_NOTICE", default="本文书已登记于司法账本 Recorded on the court ledger"
-)
+STAMP_NOTICE = env("STAMP_NOTICE", default="本文书已登记于司法账本 Recorded on the court ledger")
 
 # --- Public verification -------------------------------------------------------------
 VERIFY_MAX_FILE_SIZE = env.int("VERIFY_MAX_FILE_SIZE", default=2 * 1024**3)
@@ -212,6 +210,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Read side of the court ledger and public verification.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Upload fields are files in requests, not URLs.
+    "COMPONENT_SPLIT_REQUEST": True,
     # The documentation page's scripts are served by the portal itself, no outside assets.
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_DIST": "SIDECAR",

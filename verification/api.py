@@ -17,28 +17,14 @@ from rest_framework.views import APIView
 
 from documents import codes
 from documents.public import face
-from portal.errors import ApiError
+from portal.errors import ERROR_SCHEMA, ApiError
 from verification import intake
 from verification.models import Verification
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
-_ERROR = inline_serializer(
-    "VerificationError",
-    {
-        "error": inline_serializer(
-            "VerificationErrorDetail",
-            {
-                "code": serializers.CharField(),
-                "field": serializers.CharField(required=False),
-                "message": inline_serializer(
-                    "VerificationErrorMessage",
-                    {"zh": serializers.CharField(), "en": serializers.CharField()},
-                ),
-            },
-        )
-    },
-)
+_ERROR = ERROR_SCHEMA
+
 _STEP = inline_serializer(
     "VerificationStep",
     {
