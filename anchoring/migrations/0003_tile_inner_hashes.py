@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('anchoring', '0002_append_only'),
+        ("anchoring", "0002_append_only"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='tile',
-            name='inner',
+            model_name="tile",
+            name="inner",
             field=models.BinaryField(null=True),
         ),
     ]
