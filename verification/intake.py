@@ -36,6 +36,9 @@ class DigestedFile(UploadedFile):
         self.sha256, self.sm3 = sha256, sm3
 
 
+_IDLE_TIMEOUT = 60  # seconds without a chunk before the SHA-256 thread gives up
+
+
 class _ParallelDigests:
     """SHA-256 in a worker thread (hashlib releases the GIL) while SM3 runs in the caller."""
 
@@ -47,8 +50,13 @@ class _ParallelDigests:
         self._worker.start()
 
     def _sha_loop(self) -> None:
-        while (chunk := self._chunks.get()) is not None:
-            self.sha.update(chunk)
+        # A dropped upload never calls finish(): give up after a silence instead of waiting
+        # forever, so aborted uploads leave no thread behind.
+        try:
+            while (chunk := self._chunks.get(timeout=_IDLE_TIMEOUT)) is not None:
+                self.sha.update(chunk)
+        except queue.Empty:
+            pass
 
     def update(self, chunk: bytes) -> None:
         self._chunks.put(chunk)  # blocks when SHA-256 falls 4 chunks behind: bounded memory
