@@ -102,11 +102,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
 # A per-process pool of PostgreSQL connections (psycopg_pool): opening a connection costs
-# about 10 ms of server CPU, which dominated a court API request. 0 turns it off. Keep
-# processes x DATABASE_POOL_SIZE under the server's max_connections.
-DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=0)
-if DATABASE_POOL_SIZE and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+# 5 to 10 ms of server CPU, which dominated both the court API and verification requests,
+# so production pools by default (unless CONN_MAX_AGE keeps connections instead). 0 turns
+# it off. Keep processes x DATABASE_POOL_SIZE under the server's max_connections (100 by
+# default): a thread holds a connection only while it queries, so 10 serve 200 threads.
+_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+DATABASE_POOL_SIZE = env.int(
+    "DATABASE_POOL_SIZE",
+    default=10 if _POSTGRES and not DATABASES["default"]["CONN_MAX_AGE"] else 0,
+)
+if DATABASE_POOL_SIZE and _POSTGRES:
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": DATABASE_POOL_SIZE,
@@ -128,6 +135,11 @@ CELERY_TASK_DEFAULT_QUEUE = "portal"
 CELERY_RESULT_BACKEND = None
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
+# Celery's Django fixup closes the database connection before and after every task unless
+# this is set (and with prefork it also drops the process's pool), so each task opened a
+# new PostgreSQL connection. Reused, a connection is still closed after this many tasks,
+# and portal/celery.py checks it between tasks the way Django does between requests.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000) or None
 
 # --- The ledger (anchoring) -----------------------------------------------------------
 # The checkpoint origin names the log; by C2SP tlog-tiles it is the read side's URL
@@ -190,6 +202,25 @@ VERIFY_MAX_RETRIES = env.int("VERIFY_MAX_RETRIES", default=5)
 VERIFY_BATCH_MAX = env.int("VERIFY_BATCH_MAX", default=1000)
 VERIFY_PAGE_REFRESH = env.int("VERIFY_PAGE_REFRESH", default=2)
 LOGIN_REDIRECT_URL = "/"
+
+# --- Verification certificates ---------------------------------------------------------
+# The portal signs certificate PDFs with its own key and certificate, never the log key.
+# PEM files; the chain file holds the issuing CA certificate(s). Only the embedded default
+# may create a development CA and certificate here (every PDF it signs then says so).
+CERTIFICATE_KEY_FILE = Path(
+    env("CERTIFICATE_KEY_FILE", default=str(DATA_DIR / "keys" / "certificate.key"))
+)
+CERTIFICATE_CERT_FILE = Path(
+    env("CERTIFICATE_CERT_FILE", default=str(DATA_DIR / "keys" / "certificate.pem"))
+)
+CERTIFICATE_CHAIN_FILE = Path(
+    env("CERTIFICATE_CHAIN_FILE", default=str(DATA_DIR / "keys" / "certificate-ca.pem"))
+)
+CERTIFICATE_DEV_CA = env.bool("CERTIFICATE_DEV_CA", default=EMBEDDED)
+# An RFC 3161 timestamp authority (URL); empty: certificates carry the signing time only.
+CERTIFICATE_TSA_URL = env("CERTIFICATE_TSA_URL", default="")
+CERTIFICATE_FONT_FAMILY = env("CERTIFICATE_FONT_FAMILY", default="Noto Sans CJK SC")
+CERTIFICATE_SIGNER_LOCATION = env("CERTIFICATE_SIGNER_LOCATION", default=urlsplit(PUBLIC_BASE_URL).netloc)
 
 # --- REST framework and OpenAPI -------------------------------------------------------
 REST_FRAMEWORK = {
