@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from anchoring import keys, leaf, merkle, store
@@ -32,6 +33,12 @@ log = logging.getLogger(__name__)
 # Any fixed 64-bit number; it names the advisory lock that serialises batches.
 _ADVISORY_LOCK_ID = 0x4A564C_5345510  # any fixed number, the same in every process
 _IDS_PER_STATEMENT = 900  # under SQLite's bound-parameter limit
+
+
+# Sent inside a batch's transaction with `first` and `end`, the indexes it added
+# [first, end): apps that keep a row per submission note where it landed in the same
+# commit, without anchoring knowing them (the documents app fills ledger_index).
+integrated = Signal()
 
 
 class SubmissionTimeout(TimeoutError):
@@ -65,21 +72,20 @@ def submit(entry: leaf.Leaf) -> int:
 def wait(submission_id: int, timeout: float | None = None) -> Receipt:
     """Block until the submission is integrated, then return its receipt.
 
-    The waiting thread gives back its database connection (it is reopened for the
-    receipt): one poller per process looks for every waiting submission at once (see
-    _Waiters), so hundreds of requests waiting for the next batch cost one query per poll.
+    The waiting thread gives back its database connection: one poller per process looks
+    for every waiting submission at once and builds their receipts against one checkpoint
+    (see _Waiters), so hundreds of requests waiting for the next batch cost a few queries
+    per poll, not several each.
     """
     if connection.in_atomic_block:
         # The pool row would not be visible to the sequencer before this block commits.
         raise RuntimeError("wait() inside a transaction can never see its submission integrated")
-    index = index_of(submission_id)
-    if index is None:
-        connection.close()
-        limit = settings.LEDGER_SUBMIT_TIMEOUT if timeout is None else timeout
-        index = _waiters.wait(submission_id, limit)
-    if index is None:
+    connection.close()
+    limit = settings.LEDGER_SUBMIT_TIMEOUT if timeout is None else timeout
+    found = _waiters.wait(submission_id, limit)
+    if found is None:
         raise SubmissionTimeout(f"submission {submission_id} not integrated in time")
-    return receipt(index)
+    return found
 
 
 class _Waiters:
@@ -89,10 +95,10 @@ class _Waiters:
         self._lock = threading.Lock()
         # Several threads may wait for the same submission (a retried request, say).
         self._events: dict[int, list[threading.Event]] = {}
-        self._found: dict[int, int] = {}
+        self._found: dict[int, Receipt] = {}
         self._poller: threading.Thread | None = None
 
-    def wait(self, submission_id: int, timeout: float) -> int | None:
+    def wait(self, submission_id: int, timeout: float) -> Receipt | None:
         event = threading.Event()
         with self._lock:
             self._events.setdefault(submission_id, []).append(event)
@@ -102,13 +108,13 @@ class _Waiters:
                 self._poller.start()
         event.wait(timeout)
         with self._lock:
-            index = self._found.get(submission_id)
+            found = self._found.get(submission_id)
             waiting = self._events[submission_id]
             waiting.remove(event)
             if not waiting:
                 del self._events[submission_id]
                 self._found.pop(submission_id, None)
-        return index
+        return found
 
     def _poll(self) -> None:
         while True:
@@ -119,15 +125,15 @@ class _Waiters:
                 connection.close()  # idle: give the connection back
                 continue
             try:
-                found = _indexes_of(waiting)
+                found = _receipts_of(waiting)
             except Exception:
                 log.exception("looking for integrated submissions failed; retrying")
                 connection.close()
                 continue
             with self._lock:
-                for submission_id, index in found:
+                for submission_id, found_receipt in found:
                     if submission_id in self._events:
-                        self._found[submission_id] = index
+                        self._found[submission_id] = found_receipt
                         for event in self._events[submission_id]:
                             event.set()
 
@@ -135,12 +141,23 @@ class _Waiters:
 _waiters = _Waiters()
 
 
-def _indexes_of(submission_ids: list[int]) -> list[tuple[int, int]]:
-    found = []
+def _receipts_of(submission_ids: list[int]) -> list[tuple[int, Receipt]]:
+    """Receipts of the integrated ones among these submissions, against one checkpoint.
+
+    The checkpoint is read after the entries: an entry commits with the checkpoint of its
+    batch, so the newest checkpoint covers every entry found.
+    """
+    rows = []
     for i in range(0, len(submission_ids), _IDS_PER_STATEMENT):
         chunk = submission_ids[i : i + _IDS_PER_STATEMENT]
-        found += Entry.objects.filter(submission__in=chunk).values_list("submission", "index")
-    return found
+        found = Entry.objects.filter(submission__in=chunk)
+        rows += found.values_list("submission", "index", "data")
+    if not rows:
+        return []
+    cp = store.latest_checkpoint()
+    return [
+        (submission_id, _receipt(index, bytes(data), cp)) for submission_id, index, data in rows
+    ]
 
 
 def index_of(submission_id: int) -> int | None:
@@ -152,6 +169,10 @@ def receipt(index: int) -> Receipt:
     """The receipt of an integrated entry against the newest checkpoint."""
     cp = store.latest_checkpoint()
     data = bytes(Entry.objects.values_list("data", flat=True).get(index=index))
+    return _receipt(index, data, cp)
+
+
+def _receipt(index: int, data: bytes, cp: Checkpoint) -> Receipt:
     return Receipt(
         index=index,
         leaf_hash=merkle.leaf_hash(data),
@@ -218,6 +239,7 @@ def integrate(batch_size: int | None = None) -> int:
             created_at=now,
         )
         _delete_submissions([submission_id for submission_id, _ in pending])
+        integrated.send(sender=Entry, first=old_size, end=growth.tree_size)
     return len(pending)
 
 
