@@ -147,7 +147,8 @@ class RecordsView(CourtAPIView):
             receipt = registration.await_ledger(record)
         except (SubmissionTimeout, DatabaseError):
             raise _ledger_delayed(record) from None
-        return Response(record_json(record, request, receipt), status=status.HTTP_201_CREATED)
+        body = record_json(record, request, receipt, events=[])  # none yet
+        return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         parameters=[

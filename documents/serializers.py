@@ -125,8 +125,16 @@ def event_json(event: ServiceEvent, receipt: Receipt | None = None) -> dict:
     }
 
 
-def record_json(record: Record, request, receipt: Receipt | None = None) -> dict:
-    """A record as its own court sees it through the API."""
+def record_json(
+    record: Record, request, receipt: Receipt | None = None, events: list | None = None
+) -> dict:
+    """A record as its own court sees it through the API.
+
+    `events`: the record's service events when the caller knows them (none for a record
+    just made), else they are read.
+    """
+    if events is None:
+        events = record.events.select_related("addressee")
     code = codes.display(record.code)
     api = request.build_absolute_uri(f"/api/v1/records/{code}")
     return {
@@ -152,5 +160,5 @@ def record_json(record: Record, request, receipt: Receipt | None = None) -> dict
         "allow_download": record.allow_download,
         "recorded_at": record.recorded_at.isoformat(),
         "ledger": ledger_json(record, receipt),
-        "events": [event_json(e) for e in record.events.select_related("addressee")],
+        "events": [event_json(e) for e in events],
     }
