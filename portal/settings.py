@@ -199,6 +199,10 @@ STAMP_NOTICE = env("STAMP_NOTICE", default="本文书已登记于司法账本 Re
 VERIFY_MAX_FILE_SIZE = env.int("VERIFY_MAX_FILE_SIZE", default=2 * 1024**3)
 VERIFY_MAX_PHOTO_SIZE = env.int("VERIFY_MAX_PHOTO_SIZE", default=20 * 1024**2)
 VERIFY_MAX_RETRIES = env.int("VERIFY_MAX_RETRIES", default=5)
+# Check a digest sent to the API in the request itself when the ledger is local (a few
+# queries), instead of a Celery job the client then polls; the job remains for uploads,
+# batches, pages and a ledger that cannot be reached.
+VERIFY_INLINE = env.bool("VERIFY_INLINE", default=True)
 VERIFY_BATCH_MAX = env.int("VERIFY_BATCH_MAX", default=1000)
 VERIFY_PAGE_REFRESH = env.int("VERIFY_PAGE_REFRESH", default=2)
 LOGIN_REDIRECT_URL = "/"

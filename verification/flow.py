@@ -226,7 +226,7 @@ def run(v: Verification, backend: AnchorBackend) -> tuple[str, list[Step], Recor
     else:
         proof = backend.consistency_proof(trusted.size, cp.size) if trusted else []
         steps.append(consistency_step(trusted, cp, proof))
-        if steps[-1].status == PASSED:
+        if steps[-1].status == PASSED and (trusted is None or trusted.size < cp.size):
             _trust(cp, note)
 
     if record is not None and record.category == Record.Category.LITIGATION_DOCUMENT:

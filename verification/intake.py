@@ -131,10 +131,18 @@ def code_from_photo(data: bytes) -> str:
     raise errors[0]
 
 
-def start(**fields) -> Verification:
-    """Create a verification and run its job once the row is committed."""
-    from verification.tasks import verify
+def start(inline: bool = False, **fields) -> Verification:
+    """Create a verification and run its job once the row is committed.
 
+    inline: check it in this process instead when the ledger is this deployment's own
+    (VERIFY_INLINE), queueing the job only if the ledger cannot be reached.
+    """
+    from verification.tasks import verify, verify_now
+
+    if inline and settings.VERIFY_INLINE and settings.LEDGER_BACKEND == "local":
+        done = verify_now(**fields)
+        if done is not None:
+            return done
     verification = Verification.objects.create(**fields)
     transaction.on_commit(lambda: verify.delay(verification.pk))
     return verification

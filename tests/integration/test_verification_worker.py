@@ -90,6 +90,8 @@ def test_the_ledger_down_is_inconclusive_through_the_api(client, ledger, tmp_pat
     env = environment(
         LEDGER_BACKEND="http", LEDGER_BACKEND_URL="http://127.0.0.1:1", VERIFY_MAX_RETRIES="1"
     )
+    # The web side reads the same unreachable ledger, so the digest goes to the worker.
+    settings.LEDGER_BACKEND, settings.LEDGER_BACKEND_URL = "http", "http://127.0.0.1:1"
     import sys
 
     worker = [
