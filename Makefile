@@ -17,6 +17,8 @@ setup: .venv/.installed
 run: setup
 	$(PY) manage.py migrate --noinput
 	@echo "Ledger verifier key: $$($(PY) manage.py ledger_vkey)"
+	@echo "Trust policy for judicial-verify (also: manage.py trust_policy):"
+	@$(PY) manage.py trust_policy
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver 127.0.0.1:8000
 
@@ -27,7 +29,7 @@ test: setup
 	CACHE_URL=$(TEST_REDIS_URL)/1 \
 	SECRET_KEY=test-only-secret \
 	PORTAL_DATA_DIR=$(CURDIR)/.test-data \
-	LEDGER_GENERATE_KEY=1 \
+	LEDGER_GENERATE_KEY=1 CERTIFICATE_DEV_CA=1 \
 	STATIC_MANIFEST=0 WHITENOISE_USE_FINDERS=1 \
 	$(PY) -m pytest $(PYTEST_ARGS)
 

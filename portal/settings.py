@@ -223,6 +223,8 @@ CERTIFICATE_CHAIN_FILE = Path(
 CERTIFICATE_DEV_CA = env.bool("CERTIFICATE_DEV_CA", default=EMBEDDED)
 # An RFC 3161 timestamp authority (URL); empty: certificates carry the signing time only.
 CERTIFICATE_TSA_URL = env("CERTIFICATE_TSA_URL", default="")
+# The TSA's CA certificate (PEM), pinned by `manage.py trust_policy` as a tsa-ca line.
+CERTIFICATE_TSA_CA_FILE = env("CERTIFICATE_TSA_CA_FILE", default="")
 CERTIFICATE_FONT_FAMILY = env("CERTIFICATE_FONT_FAMILY", default="Noto Sans CJK SC")
 CERTIFICATE_SIGNER_LOCATION = env("CERTIFICATE_SIGNER_LOCATION", default=urlsplit(PUBLIC_BASE_URL).netloc)
 

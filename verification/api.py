@@ -51,6 +51,16 @@ _RESULT = inline_serializer(
         "tree_size": serializers.IntegerField(allow_null=True),
         "steps": _STEP,
         "record": serializers.DictField(allow_null=True),
+        "certificate": inline_serializer(
+            "CertificateLinks",
+            {
+                "number": serializers.CharField(),
+                "url": serializers.URLField(),
+                "pdf": serializers.URLField(),
+                "bundle": serializers.URLField(),
+            },
+            allow_null=True,
+        ),
         "created_at": serializers.DateTimeField(),
         "finished_at": serializers.DateTimeField(allow_null=True),
     },
@@ -106,6 +116,24 @@ def _fields_from_json(item: dict, prefix: str = "") -> dict:
     return fields
 
 
+def _certificate_links(v: Verification, request: Request) -> dict | None:
+    """Where the finished verification's certificate, its PDF and bundle are (None until made)."""
+    certificate = getattr(v, "certificate", None) if v.status == Verification.Status.DONE else None
+    if certificate is None:
+        return None
+    number = codes.display(certificate.number)
+
+    def link(name: str) -> str:
+        return request.build_absolute_uri(reverse(name, args=[number]))
+
+    return {
+        "number": number,
+        "url": link("certificate-page"),
+        "pdf": link("certificate-pdf"),
+        "bundle": link("certificate-bundle"),
+    }
+
+
 def result_json(v: Verification, request: Request) -> dict:
     """A verification as the API shows it."""
     record = face(v.record) if v.record and v.outcome else None
@@ -129,6 +157,7 @@ def result_json(v: Verification, request: Request) -> dict:
             for s in v.steps.all()
         ],
         "record": record,
+        "certificate": _certificate_links(v, request),
         "created_at": v.created_at,
         "finished_at": v.finished_at,
     }

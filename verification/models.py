@@ -102,3 +102,30 @@ class TrustedCheckpoint(models.Model):
 
     class Meta:
         get_latest_by = "tree_size"
+
+
+def new_certificate_number() -> str:
+    """A certificate number: unguessable like a record code (85 bits, check character)."""
+    from documents.codes import new_code
+
+    return new_code()
+
+
+class Certificate(models.Model):
+    """The signed PDF and the proof bundle issued for a finished verification."""
+
+    number = models.CharField(
+        primary_key=True, max_length=18, default=new_certificate_number, editable=False
+    )
+    verification = models.OneToOneField(
+        Verification, on_delete=models.CASCADE, related_name="certificate"
+    )
+    pdf = models.FileField(upload_to="certificates/")
+    bundle = models.TextField(help_text="the proof bundle, JSON (also attached to the PDF)")
+    development = models.BooleanField(
+        default=False, help_text="signed with the embedded default's development CA"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.number

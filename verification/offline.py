@@ -1,8 +1,10 @@
 """judicial-verify: the offline verifier, a console command of this package.
 
 It imports nothing from Django and touches no database or network: what it checks, it
-checks with the published keys it is given. This part verifies any C2SP checkpoint and
-any C2SP tlog-proof, from any log (the Go checksum database's, Sigstore's, ours).
+checks with the published keys it is given. `certificate` and `bundle` check this
+portal's certificates and proof bundles against a trust policy (verification/policy.py);
+`checkpoint` and `proof` verify any C2SP checkpoint and tlog-proof, from any log (the Go
+checksum database's, Sigstore's, ours).
 
 Exit codes: 0 everything verified; 1 something failed to verify (the step is named);
 2 the input cannot be used (unreadable file, malformed key, not the expected document).
@@ -23,6 +25,9 @@ from anchoring.checkpoint import (
     parse_proof,
 )
 from anchoring.note import NoteError, Verifier, parse_verifier_key
+from verification import bundle as bundles
+from verification import pades
+from verification.policy import Policy, PolicyError, parse_policy
 
 VERIFIED, FAILED, UNUSABLE = 0, 1, 2
 
@@ -101,6 +106,115 @@ def check_proof(args, say) -> None:
     say(f"ok  entry {proof.index} is included in the tree of size {cp.size}")
 
 
+def _policy(path: str) -> Policy:
+    try:
+        return parse_policy(_read(path).decode("utf-8"))
+    except UnicodeDecodeError:
+        raise Unusable(f"the policy {path} is not UTF-8 text") from None
+    except PolicyError as exc:
+        raise Unusable(f"the policy {path}: {exc}") from None
+
+
+def _original(path: str | None, say) -> bundles.Digests | None:
+    if path is None:
+        return None
+    from anchoring.digest import stream_digests
+
+    try:
+        with open(path, "rb") as f:
+            sha, sm, size = stream_digests(f)
+    except OSError as exc:
+        raise Unusable(f"cannot read {path}: {exc.strerror}") from None
+    say(f"    {path}: {size} bytes, SHA-256 {sha.hex()}, SM3 {sm.hex()}")
+    return bundles.Digests(sha, sm)
+
+
+def _verify_bundle(data: bytes, args, say) -> None:
+    policy = _policy(args.policy)
+    try:
+        bundle = bundles.loads(data)
+    except bundles.BundleError as exc:
+        raise Unusable(str(exc)) from None
+    original = _original(args.file, say)
+    try:
+        outcome = bundles.verify_bundle(bundle, policy, say, original)
+    except bundles.ProofFailed as exc:
+        raise Failed(str(exc)) from None
+    except bundles.BundleError as exc:
+        raise Unusable(f"the bundle is incomplete: {exc}") from None
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise Unusable(f"the bundle is malformed ({type(exc).__name__}: {exc})") from None
+    if original is not None:
+        say("ok  the original file's SHA-256 and SM3 are the ones recorded in the ledger")
+    if outcome != "verified":
+        raise Failed(
+            f"outcome: the certificate is genuine, and it records that the file was "
+            f"{OUTCOMES.get(outcome, outcome)}, not verified"
+        )
+
+
+OUTCOMES = {
+    "not_found": "not found in the ledger",
+    "mismatch": "not identical to the recorded one",
+    "inconclusive": "not checkable at the time",
+}
+
+
+def check_bundle(args, say) -> None:
+    """`judicial-verify bundle BUNDLE.json [--file ORIGINAL] --policy POLICY`."""
+    _verify_bundle(_read(args.bundle), args, say)
+
+
+def check_certificate(args, say) -> None:
+    """`judicial-verify certificate CERT.pdf [--file ORIGINAL] --policy POLICY`."""
+    pdf = _read(args.certificate)
+    policy = _policy(args.policy)
+    try:
+        signature = pades.check(pdf, policy.portal_cas, policy.tsa_cas)
+    except pades.PdfUnusable as exc:
+        if pdf.startswith(b"%PDF-"):
+            raise Failed(f"PDF signature: {exc}") from None
+        raise Unusable(f"{args.certificate}: {exc}") from None
+    if not signature.intact:
+        raise Failed("PDF signature: the signed content was changed after signing")
+    if not signature.whole_file:
+        raise Failed("PDF signature: content was added to the PDF after it was signed")
+    if not signature.trusted:
+        raise Failed(
+            f"PDF signature: the signer ({signature.signer}) does not chain to a portal CA "
+            "of the policy ('portal-ca' lines)"
+        )
+    when = f", signed {signature.signed_at:%Y-%m-%d %H:%M:%S %Z}" if signature.signed_at else ""
+    say(f"ok  PDF signature intact, covers the whole file, by {signature.signer}{when}")
+    say(f"    chains to the portal CA {signature.ca}")
+    _timestamp(signature, policy, say)
+    data = pades.embedded_file(pdf, BUNDLE_NAME)
+    if data is None:
+        raise Failed(f"PDF: the signed certificate carries no {BUNDLE_NAME}")
+    say(f"ok  proof bundle {BUNDLE_NAME} taken from the signed PDF")
+    _verify_bundle(data, args, say)
+
+
+BUNDLE_NAME = "proof-bundle.json"
+
+
+def _timestamp(signature: pades.SignatureCheck, policy: Policy, say) -> None:
+    """An attached RFC 3161 timestamp must be intact, and trusted when the policy names TSAs."""
+    if not signature.timestamped:
+        if policy.tsa_cas:
+            raise Failed("timestamp: the policy requires one ('tsa-ca'), the PDF has none")
+        say("    no RFC 3161 timestamp (none was configured when it was signed)")
+        return
+    if not signature.timestamp_intact:
+        raise Failed("timestamp: the RFC 3161 timestamp does not match the signature")
+    if policy.tsa_cas and not signature.timestamp_trusted:
+        raise Failed("timestamp: its authority does not chain to a 'tsa-ca' of the policy")
+    trust = (
+        "by a trusted authority" if signature.timestamp_trusted else "(no 'tsa-ca' in the policy)"
+    )
+    say(f"ok  RFC 3161 timestamp {signature.timestamp_at:%Y-%m-%d %H:%M:%S %Z} {trust}")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="judicial-verify",
@@ -116,6 +230,17 @@ def _parser() -> argparse.ArgumentParser:
     leaf.add_argument("--leaf-hash", help="the RFC 9162 leaf hash, hex")
     leaf.add_argument("--entry", help="a file holding the log entry itself")
     proof.set_defaults(run=check_proof)
+    certificate = commands.add_parser(
+        "certificate", help="verify a certificate PDF: its signature and every proof it carries"
+    )
+    certificate.add_argument("certificate", help="the certificate PDF")
+    certificate.set_defaults(run=check_certificate)
+    bundle = commands.add_parser("bundle", help="verify a proof bundle (JSON) on its own")
+    bundle.add_argument("bundle", help="the proof bundle (a file, or - for stdin)")
+    bundle.set_defaults(run=check_bundle)
+    for sub in (certificate, bundle):
+        sub.add_argument("--file", help="the original file, to check it is the one recorded")
+        sub.add_argument("--policy", required=True, help="the trust policy: log and portal CA keys")
     for sub in (checkpoint, proof):
         sub.add_argument(
             "--vkey",

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from anchoring.backend import BackendUnavailable, get_backend
-from verification import flow
+from verification import certificate, flow
 from verification.models import Verification, VerificationStep
 from verification.steps import Step, unavailable_step
+
+log = logging.getLogger(__name__)
 
 
 def _save(v: Verification, outcome: str, steps: list[Step], record) -> None:
@@ -36,6 +40,7 @@ def _save(v: Verification, outcome: str, steps: list[Step], record) -> None:
             )
             for i, s in enumerate(steps)
         )
+        transaction.on_commit(lambda: issue_certificate.delay(v.pk))
 
 
 def verify_now(**fields) -> Verification | None:
@@ -77,3 +82,22 @@ def verify(self, verification_id: str) -> str:
         )
     _save(v, outcome, steps, record)
     return outcome
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def issue_certificate(self, verification_id: str) -> str | None:
+    """Render and sign the certificate of a finished verification; retry backend outages."""
+    v = Verification.objects.select_related("record__court").filter(pk=verification_id).first()
+    if v is None or v.status != Verification.Status.DONE:
+        return None
+    try:
+        return certificate.issue(v).number
+    except BackendUnavailable as exc:
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            # In-process (embedded default) there is no queue to retry from; the page
+            # says the certificate is not ready and `manage.py issue_certificates` makes it.
+            log.warning("certificate of %s not made: %s", verification_id, exc)
+            return None
+        if self.request.retries < settings.VERIFY_MAX_RETRIES:
+            raise self.retry(exc=exc, countdown=min(2 ** (self.request.retries + 1), 30)) from None
+        raise

@@ -24,4 +24,8 @@ page_patterns = [
     path("v/<str:code>", views.record_page, name="record-page"),
     path("v/<str:code>/file", views.record_file, name="record-file"),
     path("verifications/<str:verification_id>", views.verification_page, name="verification-page"),
+    path("c/<str:number>", views.certificate_page, name="certificate-page"),
+    path("c/<str:number>/certificate.pdf", views.certificate_pdf, name="certificate-pdf"),
+    path("c/<str:number>/bundle.json", views.certificate_bundle, name="certificate-bundle"),
+    path("c/<str:number>/reverify", views.certificate_reverify, name="certificate-reverify"),
 ]

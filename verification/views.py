@@ -6,20 +6,25 @@ the history of their verifications.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from documents import codes
 from documents.public import face, find
 from verification import intake
-from verification.models import Verification
+from verification.models import Certificate, Verification
 
 FULL_RECORD = "verification.view_full_record"
+# How long a result page refreshes itself waiting for the certificate job.
+CERTIFICATE_WAIT = timedelta(minutes=1)
 
 
 def _bad_code(request: HttpRequest, exc: codes.CodeError, back: str = "home") -> HttpResponse:
@@ -168,8 +173,90 @@ def verification_page(request: HttpRequest, verification_id: str) -> HttpRespons
             "steps": v.steps.all(),
             "record": face(v.record, full=judge) if v.record else None,
             "code": codes.display(v.code) if v.code else None,
-            "refresh": settings.VERIFY_PAGE_REFRESH
-            if v.status != Verification.Status.DONE
+            "refresh": settings.VERIFY_PAGE_REFRESH if _still_working(v) else None,
+            "certificate": getattr(v, "certificate", None),
+            "certificate_number": codes.display(v.certificate.number)
+            if hasattr(v, "certificate")
             else None,
         },
     )
+
+
+def _still_working(v: Verification) -> bool:
+    """Running, or finished so recently that its certificate is still being made."""
+    if v.status != Verification.Status.DONE:
+        return True
+    recent = v.finished_at and timezone.now() - v.finished_at < CERTIFICATE_WAIT
+    return bool(recent) and not hasattr(v, "certificate")
+
+
+def _certificate(number: str) -> Certificate:
+    try:
+        canonical = codes.normalize(number)
+    except codes.CodeError:
+        raise Http404("no such certificate") from None
+    return get_object_or_404(
+        Certificate.objects.select_related("verification__record__court"), number=canonical
+    )
+
+
+@require_safe
+def certificate_page(request: HttpRequest, number: str) -> HttpResponse:
+    """/c/<number>: what the certificate says, its PDF and bundle, and a fresh check."""
+    try:
+        cert = _certificate(number)
+    except Http404:
+        return render(
+            request, "verification/certificate_missing.html", {"number": number}, status=404
+        )
+    if codes.display(cert.number) != number:
+        return redirect("certificate-page", number=codes.display(cert.number))
+    v = cert.verification
+    return render(
+        request,
+        "verification/certificate_page.html",
+        {
+            "certificate": cert,
+            "number": codes.display(cert.number),
+            "v": v,
+            "steps": v.steps.all(),
+            "record": face(v.record) if v.record else None,
+        },
+    )
+
+
+@require_safe
+def certificate_pdf(request: HttpRequest, number: str) -> FileResponse:
+    """The signed certificate PDF."""
+    cert = _certificate(number)
+    return FileResponse(
+        cert.pdf.open("rb"),
+        as_attachment=True,
+        filename=f"certificate-{codes.display(cert.number)}.pdf",
+        content_type="application/pdf",
+    )
+
+
+@require_safe
+def certificate_bundle(request: HttpRequest, number: str) -> HttpResponse:
+    """The proof bundle on its own (the same bytes as the PDF's attachment)."""
+    cert = _certificate(number)
+    response = HttpResponse(cert.bundle.encode(), content_type="application/json; charset=utf-8")
+    name = f"proof-bundle-{codes.display(cert.number)}.json"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@require_POST
+def certificate_reverify(request: HttpRequest, number: str) -> HttpResponse:
+    """Check the same file or record again, now, against the current ledger."""
+    v = _certificate(number).verification
+    again = intake.start(
+        sha256=v.sha256,
+        sm3=v.sm3,
+        size=v.size,
+        filename=v.filename,
+        code=v.code,
+        source=v.source if v.source != Verification.Source.BATCH else Verification.Source.DIGEST,
+    )
+    return redirect("verification-page", verification_id=again.id)

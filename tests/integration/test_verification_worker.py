@@ -58,6 +58,16 @@ def test_each_outcome_through_the_api(client, ledger, worker, case, outcome):
     if outcome != "not_found":
         assert body["record"]["code"]
         assert "*" in body["record"]["case_number"]  # the public face is masked
+    # The worker then renders and signs the certificate; the answer links it.
+    deadline = time.monotonic() + 30
+    while (links := client.get(response["Location"]).json()["certificate"]) is None:
+        assert time.monotonic() < deadline, "no certificate 30 s after the verification"
+        time.sleep(0.2)
+    pdf = client.get(links["pdf"])
+    assert pdf.status_code == 200
+    assert b"".join(pdf.streaming_content).startswith(b"%PDF-")
+    page = client.get(links["url"]).content.decode()
+    assert links["number"] in page and f'data-outcome="{outcome}"' in page
 
 
 def test_digest_json_and_batch_through_the_api(client, ledger, worker):
@@ -142,9 +152,11 @@ def test_each_outcome_through_the_pages(client, ledger, worker, case, outcome, t
     page_url = response["Location"]
     deadline = time.monotonic() + 30
     while 'http-equiv="refresh"' in (page := client.get(page_url).content.decode()):
-        assert "正在核验" in page
+        # Checking, or done and waiting for the certificate job.
+        assert "正在核验" in page or "正在生成签名的核验证书" in page
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert f'data-outcome="{outcome}"' in page
     assert title in page
     assert "received.pdf" in page
+    assert "data-certificate=" in page  # the refreshing stopped when the certificate came

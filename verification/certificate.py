@@ -1,0 +1,218 @@
+"""Certificates: the signed PDF and proof bundle issued for a finished verification.
+
+issue() gathers the proofs again through the AnchorBackend (the same ones the
+verification checked: its entry, its checkpoint, the consistency proof from the
+checkpoint trusted before, each service event), writes them into a proof bundle,
+renders the certificate with WeasyPrint, attaches the bundle, signs the PDF with the
+portal's key (PAdES) and keeps both. Safe to run twice: a verification has one certificate.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from anchoring.backend import AnchorBackend, get_backend
+from anchoring.checkpoint import parse_checkpoint
+from anchoring.note import parse_note, verifier_key
+from documents import codes, qr
+from documents.public import face
+from verification import bundle as bundles
+from verification import pades, signing
+from verification.flow import pinned_verifier
+from verification.models import Certificate, Verification
+
+BUNDLE_NAME = "proof-bundle.json"
+
+
+def url(number: str) -> str:
+    """The online certificate page printed in the certificate's QR code."""
+    return f"{settings.PUBLIC_BASE_URL}/c/{codes.display(number)}"
+
+
+def _plain(value):
+    """Dates and other Django values as JSON would write them."""
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def _record_json(v: Verification) -> dict | None:
+    if v.record is None:
+        return None
+    public = face(v.record)
+    public.pop("download", None)
+    return _plain(public)
+
+
+def build_bundle(v: Verification, number: str, backend: AnchorBackend) -> dict:
+    """The proof bundle of a finished verification; raises BackendUnavailable."""
+    steps = list(v.steps.all())
+    verifier = pinned_verifier()
+    checkpoint = entry = consistency = None
+    events = []
+    size = v.tree_size
+    if size:
+        checkpoint = backend.checkpoint(size)
+    if v.ledger_index is not None and checkpoint:
+        data = backend.entry(v.ledger_index).leaf
+        proof = backend.inclusion_proof(v.ledger_index, size)
+        entry = bundles.entry_json(v.ledger_index, data, proof, checkpoint)
+        old = next((s.detail.get("from") for s in steps if s.name == "consistency"), None)
+        if old and old < size and (old_note := backend.checkpoint(old)):
+            consistency = {
+                "checkpoint": old_note,
+                "proof": [
+                    base64.b64encode(h).decode() for h in backend.consistency_proof(old, size)
+                ],
+            }
+        if v.record is not None:
+            for event in v.record.events.all():
+                if event.ledger_index is None or event.ledger_index >= size:
+                    continue
+                event_data = backend.entry(event.ledger_index).leaf
+                event_proof = backend.inclusion_proof(event.ledger_index, size)
+                events.append(
+                    {
+                        "event": event.event,
+                        "occurred_at": _plain(event.occurred_at),
+                        **bundles.entry_json(
+                            event.ledger_index, event_data, event_proof, checkpoint
+                        ),
+                    }
+                )
+    origin = parse_checkpoint(parse_note(checkpoint).text).origin if checkpoint else None
+    return bundles.make_bundle(
+        certificate={
+            "number": codes.display(number),
+            "url": url(number),
+            "issued_at": _plain(timezone.now()),
+        },
+        verification={
+            "id": v.id,
+            "outcome": v.outcome,
+            "source": v.source,
+            "finished_at": _plain(v.finished_at),
+            "steps": [
+                {"name": s.name, "status": s.status, "zh": s.explanation_zh, "en": s.explanation_en}
+                for s in steps
+            ],
+        },
+        file={"name": v.filename, "size": v.size, "sha256": v.sha256, "sm3": v.sm3}
+        if v.sha256 or v.sm3
+        else None,
+        record=_record_json(v),
+        log={
+            "origin": origin or settings.LEDGER_ORIGIN,
+            "vkey": verifier_key(verifier) if verifier else None,
+        },
+        checkpoint=checkpoint,
+        entry=entry,
+        consistency=consistency,
+        service_events=events,
+    )
+
+
+def render(v: Verification, bundle: dict, number: str, development: bool) -> bytes:
+    """The certificate PDF (A4, Chinese first, CJK font embedded), the bundle attached."""
+    from weasyprint import HTML, Attachment
+
+    checkpoint = (
+        parse_checkpoint(parse_note(bundle["checkpoint"]).text) if bundle["checkpoint"] else None
+    )
+    identity = signing.identity()
+    html = render_to_string(
+        "verification/certificate.html",
+        {
+            "v": v,
+            "steps": list(v.steps.all()),
+            "bundle": bundle,
+            # A record code alone has no file digests of its own: show the recorded ones.
+            "sha256": v.sha256 or (bundle["entry"] or {}).get("inputs", {}).get("sha256"),
+            "sm3": v.sm3 or (bundle["entry"] or {}).get("inputs", {}).get("sm3"),
+            "record": face(v.record) if v.record else None,
+            "checkpoint": checkpoint,
+            "log_key_id": _key_id(bundle["log"]["vkey"]),
+            "number": codes.display(number),
+            "url": url(number),
+            "qr": base64.b64encode(qr.svg(url(number), settings.QR_ERROR_CORRECTION)).decode(),
+            "development": development,
+            "ca_fingerprints": identity.ca_fingerprints,
+            "font_family": settings.CERTIFICATE_FONT_FAMILY,
+            "events": bundle["service_events"],
+            "bundle_name": BUNDLE_NAME,
+        },
+    )
+    attachment = Attachment(
+        string=bundles.dumps(bundle).decode(),
+        name=BUNDLE_NAME,
+        description="Proof bundle: re-check offline with judicial-verify",
+    )
+    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(
+        attachments=[attachment], font_config=_font_config()
+    )
+
+
+_fonts = threading.local()
+
+
+def _font_config():
+    """WeasyPrint's font configuration, made once per thread (it costs ~100 ms each time)."""
+    from weasyprint.text.fonts import FontConfiguration
+
+    if not hasattr(_fonts, "config"):
+        _fonts.config = FontConfiguration()
+    return _fonts.config
+
+
+def _key_id(vkey: str | None) -> str | None:
+    """name+hexid: how the key is named in the checkpoint's signature line."""
+    return vkey.rsplit("+", 1)[0] if vkey else None
+
+
+def sign(pdf: bytes) -> bytes:
+    """Sign a certificate PDF with the portal's key, timestamped when a TSA is configured."""
+    identity = signing.identity()
+    return pades.sign(
+        pdf,
+        identity.key_pem,
+        identity.cert_pem,
+        identity.chain_pem,
+        reason="司法文书核验证书 Judicial verification certificate",
+        location=settings.CERTIFICATE_SIGNER_LOCATION,
+        timestamp_url=settings.CERTIFICATE_TSA_URL or None,
+    )
+
+
+def issue(v: Verification, backend: AnchorBackend | None = None) -> Certificate:
+    """The certificate of a finished verification, made once (BackendUnavailable retries)."""
+    existing = Certificate.objects.filter(verification=v).first()
+    if existing is not None:
+        return existing
+    if v.status != Verification.Status.DONE:
+        raise ValueError(f"verification {v.id} is not finished")
+    number = codes.new_code()
+    development = signing.identity().development
+    bundle = build_bundle(v, number, backend or get_backend())
+    pdf = sign(render(v, bundle, number, development))
+    certificate = Certificate(
+        number=number,
+        verification=v,
+        bundle=bundles.dumps(bundle).decode(),
+        development=development,
+    )
+    certificate.pdf.save(f"{number}.pdf", ContentFile(pdf), save=False)
+    try:
+        with transaction.atomic():
+            certificate.save(force_insert=True)
+    except IntegrityError:
+        # Another run of the same task got there first; keep its certificate.
+        certificate.pdf.delete(save=False)
+        return Certificate.objects.get(verification=v)
+    return certificate

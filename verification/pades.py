@@ -1,0 +1,166 @@
+"""PAdES signatures on certificate PDFs (pyHanko), and reading them back offline.
+
+The portal signs each certificate PDF with its own certificate and key (never the log
+key), with an RFC 3161 timestamp when a timestamp authority is configured. check()
+validates a signature against pinned CA fingerprints, trusting nothing in the document
+itself, and embedded_file() takes the proof bundle out of the PDF.
+
+Plain Python with no Django import, so `judicial-verify certificate` can use it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from asn1crypto import x509
+from pyhanko.keys import load_certs_from_pemder_data, load_private_key_from_pemder_data
+from pyhanko.pdf_utils.generic import ArrayObject, DictionaryObject
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, signers, timestamps
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.errors import SignatureValidationError
+from pyhanko.sign.validation.status import SignatureCoverageLevel
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+FIELD_NAME = "PortalSignature"
+
+# pyHanko logs every validation detail at WARNING; the verifier prints its own verdict.
+logging.getLogger("pyhanko").setLevel(logging.ERROR)
+logging.getLogger("pyhanko_certvalidator").setLevel(logging.ERROR)
+
+
+class PdfUnusable(ValueError):
+    """Not a PDF at all, or a PDF with no portal signature to check."""
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 of the certificate's DER: how a policy pins a portal CA."""
+    return hashlib.sha256(cert.dump()).hexdigest()
+
+
+def sign(
+    pdf: bytes,
+    key_pem: bytes,
+    cert_pem: bytes,
+    chain_pem: list[bytes],
+    *,
+    reason: str,
+    location: str,
+    timestamp_url: str | None = None,
+) -> bytes:
+    """Sign a PDF (PAdES baseline B, or B-T with a timestamp) as an incremental update."""
+    chain = [cert for pem in chain_pem for cert in load_certs_from_pemder_data(pem)]
+    signer = signers.SimpleSigner(
+        signing_cert=next(iter(load_certs_from_pemder_data(cert_pem))),
+        signing_key=load_private_key_from_pemder_data(key_pem, passphrase=None),
+        cert_registry=SimpleCertificateStore.from_certs(chain),
+    )
+    meta = signers.PdfSignatureMetadata(
+        field_name=FIELD_NAME,
+        md_algorithm="sha256",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        reason=reason,
+        location=location,
+    )
+    timestamper = timestamps.HTTPTimeStamper(timestamp_url) if timestamp_url else None
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    return signers.sign_pdf(writer, meta, signer=signer, timestamper=timestamper).getvalue()
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """What check() found about the portal's signature on a PDF."""
+
+    intact: bool  # the signed bytes are unchanged
+    whole_file: bool  # nothing was added after the signature
+    trusted: bool  # the signer chains to a pinned CA
+    signer: str
+    ca: str | None  # fingerprint of the pinned CA it chains to
+    signed_at: datetime | None
+    timestamped: bool  # an RFC 3161 signature timestamp is attached
+    timestamp_intact: bool
+    timestamp_trusted: bool  # its authority chains to a pinned TSA CA
+    timestamp_at: datetime | None
+
+
+def _reader(pdf: bytes) -> PdfFileReader:
+    if not pdf.startswith(b"%PDF-"):
+        raise PdfUnusable("not a PDF file")
+    try:
+        return PdfFileReader(io.BytesIO(pdf), strict=False)
+    except (PdfError, ValueError, KeyError) as exc:
+        raise PdfUnusable(f"the PDF cannot be read ({exc})") from None
+
+
+def _pinned(certs, pinned: set[str]) -> list[x509.Certificate]:
+    return [c for c in certs if fingerprint(c) in pinned]
+
+
+def _context(roots: list[x509.Certificate]) -> ValidationContext:
+    return ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
+
+
+def check(pdf: bytes, pinned_cas: set[str], pinned_tsas: set[str] = frozenset()) -> SignatureCheck:
+    """Validate the portal's signature on a PDF (and its timestamp, if any) against CAs
+    pinned by fingerprint; nothing the document carries is trusted for itself."""
+    reader = _reader(pdf)
+    try:
+        signatures = [s for s in reader.embedded_signatures if s.field_name == FIELD_NAME]
+    except (PdfError, ValueError, KeyError) as exc:
+        raise PdfUnusable(f"the PDF's signature fields cannot be read ({exc})") from None
+    if not signatures:
+        raise PdfUnusable("the PDF carries no portal signature")
+    embedded = signatures[0]
+    roots = _pinned([embedded.signer_cert, *embedded.other_embedded_certs], pinned_cas)
+    token = embedded.attached_timestamp_data
+    tsa_roots = _pinned([c.chosen for c in token["certificates"]], pinned_tsas) if token else []
+    try:
+        status = validate_pdf_signature(
+            embedded,
+            signer_validation_context=_context(roots),
+            ts_validation_context=_context(tsa_roots),
+        )
+    except (SignatureValidationError, PdfError, ValueError):
+        subject = _subject(embedded.signer_cert)
+        return SignatureCheck(False, False, False, subject, None, None, False, False, False, None)
+    stamp = status.timestamp_validity
+    return SignatureCheck(
+        intact=status.intact and status.valid,
+        whole_file=status.coverage == SignatureCoverageLevel.ENTIRE_FILE,
+        trusted=bool(roots) and status.trusted,
+        signer=_subject(embedded.signer_cert),
+        ca=fingerprint(roots[0]) if roots and status.trusted else None,
+        signed_at=status.signer_reported_dt,
+        timestamped=stamp is not None,
+        timestamp_intact=bool(stamp and stamp.intact and stamp.valid),
+        timestamp_trusted=bool(stamp and tsa_roots and stamp.trusted),
+        timestamp_at=stamp.timestamp if stamp else None,
+    )
+
+
+def _subject(cert: x509.Certificate) -> str:
+    return cert.subject.human_friendly
+
+
+def embedded_file(pdf: bytes, name: str) -> bytes | None:
+    """The content of the file attached to the PDF under `name`, or None."""
+    reader = _reader(pdf)
+    try:
+        names = reader.root["/Names"]["/EmbeddedFiles"]["/Names"]
+    except KeyError:
+        return None
+    if not isinstance(names, ArrayObject):
+        return None
+    for i in range(0, len(names) - 1, 2):
+        if str(names[i]) == name:
+            spec = names[i + 1].get_object()
+            if isinstance(spec, DictionaryObject) and "/EF" in spec:
+                return spec["/EF"]["/F"].get_object().data
+    return None
