@@ -225,6 +225,10 @@ CERTIFICATE_DEV_CA = env.bool("CERTIFICATE_DEV_CA", default=EMBEDDED)
 CERTIFICATE_TSA_URL = env("CERTIFICATE_TSA_URL", default="")
 # The TSA's CA certificate (PEM), pinned by `manage.py trust_policy` as a tsa-ca line.
 CERTIFICATE_TSA_CA_FILE = env("CERTIFICATE_TSA_CA_FILE", default="")
+# Certificate jobs have a queue of their own, so that rendering (a few per second per
+# core) never delays verifications; run a worker for it (`-Q certificates`).
+CERTIFICATE_QUEUE = env("CERTIFICATE_QUEUE", default="certificates")
+CELERY_TASK_ROUTES = {"verification.tasks.issue_certificate": {"queue": CERTIFICATE_QUEUE}}
 CERTIFICATE_FONT_FAMILY = env("CERTIFICATE_FONT_FAMILY", default="Noto Sans CJK SC")
 CERTIFICATE_SIGNER_LOCATION = env("CERTIFICATE_SIGNER_LOCATION", default=urlsplit(PUBLIC_BASE_URL).netloc)
 

@@ -71,6 +71,8 @@ def worker_and_sequencer(tmp_path: Path) -> Iterator[None]:
             "-A",
             "portal",
             "worker",
+            "--queues",
+            "portal,certificates",
             "--pool",
             "threads",
             "--concurrency",
