@@ -229,6 +229,7 @@ CERTIFICATE_TSA_CA_FILE = env("CERTIFICATE_TSA_CA_FILE", default="")
 # core) never delays verifications; run a worker for it (`-Q certificates`).
 CERTIFICATE_QUEUE = env("CERTIFICATE_QUEUE", default="certificates")
 CELERY_TASK_ROUTES = {"verification.tasks.issue_certificate": {"queue": CERTIFICATE_QUEUE}}
+CERTIFICATE_FONT_FILE = env("CERTIFICATE_FONT_FILE", default=STAMP_FONT_FILE)
 CERTIFICATE_FONT_FAMILY = env("CERTIFICATE_FONT_FAMILY", default="Noto Sans CJK SC")
 CERTIFICATE_SIGNER_LOCATION = env("CERTIFICATE_SIGNER_LOCATION", default=urlsplit(PUBLIC_BASE_URL).netloc)
 

@@ -15,6 +15,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
+from anchoring import keys
 from documents import codes
 from tests.court_ledger import check, sha
 from verification import certificate, pades
@@ -67,6 +68,8 @@ def test_pdftotext_reads_chinese_english_and_the_digest(issued):
     assert codes.display(cert.number) in text
     assert "北京市朝阳区人民法院" in text
     assert "DEVELOPMENT" in text  # signed with the development CA, and it says so
+    log_key_id = "+".join(keys.vkey().split("+")[:2])  # origin+key id, as in signatures
+    assert log_key_id in text
 
 
 def test_every_font_is_embedded(issued):
