@@ -43,3 +43,5 @@ bench: setup
 	LEDGER_GENERATE_KEY=1 LEDGER_SEQUENCER=off $(PY) bench/court_api.py $(filter --quick,$(BENCH_ARGS)) $(COURT_BENCH_ARGS)
 	BENCH_VERIFY_DATABASE_URL=$(TEST_DATABASE_URL)_bench_verify SECRET_KEY=bench PORTAL_DATA_DIR=$(CURDIR)/bench/.data \
 	LEDGER_GENERATE_KEY=1 LEDGER_SEQUENCER=off $(PY) bench/verify.py $(filter --quick,$(BENCH_ARGS)) $(VERIFY_BENCH_ARGS)
+	BENCH_CERTIFICATE_DATABASE_URL=$(TEST_DATABASE_URL)_bench_certificate SECRET_KEY=bench PORTAL_DATA_DIR=$(CURDIR)/bench/.data \
+	$(PY) bench/certificate.py $(filter --quick,$(BENCH_ARGS))
