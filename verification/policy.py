@@ -4,7 +4,7 @@ A small text file in the style of Sigsum's policy file, with C2SP vkeys for the 
 its witnesses. One statement per line; `#` starts a comment:
 
     log <vkey>                          a log key; checkpoints must carry its signature
-    witness <name> <vkey>               a witness key (cosigns checkpoints)
+    witness <name> <vkey>               a witness key: C2SP tlog-cosignature/v1 (type 0x04)
     group <name> <k|all|any> <member>...  k of the members (witnesses or groups)
     quorum <name|none>                  the witness or group that must be satisfied
     portal-ca <sha256 hex>              a CA whose certificates may sign certificate PDFs
@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from anchoring.cosignature import CosignatureVerifier, parse_witness_key
 from anchoring.note import NoteError, Verifier, parse_verifier_key
 
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
@@ -41,7 +42,7 @@ class Policy:
     """The keys the offline verifier trusts, and the witness quorum it requires."""
 
     logs: list[Verifier] = field(default_factory=list)
-    witnesses: dict[str, Verifier] = field(default_factory=dict)
+    witnesses: dict[str, CosignatureVerifier | Verifier] = field(default_factory=dict)
     groups: dict[str, Group] = field(default_factory=dict)
     quorum: str | None = None
     portal_cas: set[str] = field(default_factory=set)
@@ -69,7 +70,7 @@ def parse_policy(text: str) -> Policy:
                 policy.logs.append(parse_verifier_key(args[0]))
             elif keyword == "witness" and len(args) == 2:
                 _new_name(policy, args[0], where)
-                policy.witnesses[args[0]] = parse_verifier_key(args[1])
+                policy.witnesses[args[0]] = parse_witness_key(args[1])
             elif keyword == "group" and len(args) >= 3:
                 _new_name(policy, args[0], where)
                 policy.groups[args[0]] = _group(policy, args, where)

@@ -368,3 +368,26 @@ def test_with_a_timestamp_authority_the_signature_is_timestamped(
     relaxed = tmp_path / "relaxed.txt"
     relaxed.write_text(policy.read_text().replace(tsa_line, ""))
     assert judicial_verify("certificate", plain, "--policy", relaxed).returncode == 0
+
+
+def test_a_policy_can_require_witness_cosignatures(issued, policy, tmp_path):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from anchoring import cosignature
+
+    key = Ed25519PrivateKey.generate()
+    witness = cosignature.vkey("witness.procuratorate.example", key.public_key().public_bytes_raw())
+    strict = tmp_path / "strict.txt"
+    strict.write_text(policy.read_text().replace("quorum none", f"witness p {witness}\nquorum p"))
+    # The portal's checkpoint carries no cosignature: the quorum is not met.
+    _failed(judicial_verify("bundle", issued[3], "--policy", strict), "witness quorum")
+
+    def cosign(bundle):
+        proof = bundle["entry"]["inclusion_proof"]
+        body = proof.partition("\n\n")[2].split("\n\n")[0] + "\n"
+        line = cosignature.cosign(body, "witness.procuratorate.example", key, 1_767_225_600)
+        bundle["entry"]["inclusion_proof"] = proof + line
+
+    done = judicial_verify("bundle", _tampered_bundle(issued, tmp_path, cosign), "--policy", strict)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "witness quorum 'p' satisfied by p" in done.stdout
