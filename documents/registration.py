@@ -76,7 +76,7 @@ def stamp_font() -> Path:
         Path(settings.STAMP_FONT_FILE),
         settings.STAMP_FONT_FACE,
         stamp_lines(""),
-        settings.DATA_DIR / "fonts",
+        settings.FONT_CACHE_DIR,
     )
 
 

@@ -183,7 +183,7 @@ def _common_subset() -> Path:
         Path(settings.CERTIFICATE_FONT_FILE),
         settings.CERTIFICATE_FONT_FAMILY,
         "".join(chars) + "“”‘’—…·•",
-        settings.DATA_DIR / "fonts",
+        settings.FONT_CACHE_DIR,
     )
 
 

@@ -48,6 +48,7 @@ def test_demo_seed_has_every_category_and_a_served_stamped_judgment(
     call_command("seed_demo", stdout=out)
     text = out.getvalue()
     assert "court API token" in text and "/s/" in text
+    assert f"{settings.PUBLIC_BASE_URL}/c/" in text  # the judgment's certificate
     assert set(Record.objects.values_list("category", flat=True)) == set(Record.Category.values)
     judgment = Record.objects.get(stamped=True)
     assert judgment.file.read().startswith(b"%PDF-")

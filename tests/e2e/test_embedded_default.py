@@ -6,6 +6,7 @@ first command runs, so the SQLite paths of the ledger are exercised for real.
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,10 +26,11 @@ SERVICE_VARIABLES = (
 
 
 @pytest.fixture
-def embedded(tmp_path):
+def embedded(tmp_path, settings):
     env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
     env["PORTAL_DATA_DIR"] = str(tmp_path / "data")
     env["LEDGER_BATCH_PERIOD"] = "0.1"
+    env["FONT_CACHE_DIR"] = str(settings.FONT_CACHE_DIR)  # cut the fonts once per suite
 
     def manage(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -70,3 +72,35 @@ def test_append_only_triggers_hold_on_sqlite(embedded, tmp_path):
     for sql in ("UPDATE anchoring_entry SET kind = 2", "DELETE FROM anchoring_checkpoint"):
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             db.execute(sql)
+
+
+def test_make_runs_demo_certificate_passes_the_offline_verifier(embedded, tmp_path):
+    """The seeded judgment's certificate, from the embedded default's development CA,
+    checked by `judicial-verify` with the policy `manage.py trust_policy` prints."""
+    seeded = embedded("seed_demo")
+    assert seeded.returncode == 0, seeded.stderr
+    number = re.search(r"/c/([0-9A-Z-]+)", seeded.stdout).group(1).replace("-", "")
+    stamped = re.search(r"stamped PDF: (\S+)", seeded.stdout).group(1)
+    policy = embedded("trust_policy")
+    assert policy.returncode == 0 and "portal-ca " in policy.stdout, policy.stderr
+    (tmp_path / "policy.txt").write_text(policy.stdout)
+    pdf = tmp_path / "data" / "media" / "certificates" / f"{number}.pdf"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "verification.offline",
+            "certificate",
+            str(pdf),
+            "--file",
+            stamped,
+            "--policy",
+            str(tmp_path / "policy.txt"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.rstrip().endswith("VERIFIED")
