@@ -18,7 +18,10 @@ log = logging.getLogger(__name__)
 
 
 def _save(v: Verification, outcome: str, steps: list[Step], record) -> None:
-    """Store the outcome and steps; a row checked in the request is inserted here, done."""
+    """Store the outcome and steps; a row checked in the request is inserted here, done.
+
+    The step rows stay on the instance (`checked_steps`) for the answer to use.
+    """
     v.outcome, v.record = outcome, record
     v.status = Verification.Status.DONE
     v.finished_at = timezone.now()
@@ -28,7 +31,7 @@ def _save(v: Verification, outcome: str, steps: list[Step], record) -> None:
         else:
             v.steps.all().delete()
             v.save()
-        VerificationStep.objects.bulk_create(
+        rows = [
             VerificationStep(
                 verification=v,
                 position=i,
@@ -39,8 +42,10 @@ def _save(v: Verification, outcome: str, steps: list[Step], record) -> None:
                 detail=s.detail,
             )
             for i, s in enumerate(steps)
-        )
+        ]
+        VerificationStep.objects.bulk_create(rows)
         transaction.on_commit(lambda: issue_certificate.delay(v.pk))
+    v.checked_steps = rows
 
 
 def verify_now(**fields) -> Verification | None:
@@ -92,12 +97,16 @@ def issue_certificate(self, verification_id: str) -> str | None:
         return None
     try:
         return certificate.issue(v).number
-    except BackendUnavailable as exc:
+    except Exception as exc:
         if settings.CELERY_TASK_ALWAYS_EAGER:
-            # In-process (embedded default) there is no queue to retry from; the page
-            # says the certificate is not ready and `manage.py issue_certificates` makes it.
-            log.warning("certificate of %s not made: %s", verification_id, exc)
+            # In-process (embedded default) the job runs inside the request that finished
+            # the verification: its answer must not fail with it, and there is no queue to
+            # retry from. The page says the certificate is not ready;
+            # `manage.py issue_certificates` makes it later.
+            log.exception("certificate of %s not made", verification_id)
             return None
+        if not isinstance(exc, BackendUnavailable):
+            raise
         if self.request.retries < settings.VERIFY_MAX_RETRIES:
             raise self.retry(exc=exc, countdown=min(2 ** (self.request.retries + 1), 30)) from None
         raise

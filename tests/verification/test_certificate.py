@@ -391,3 +391,27 @@ def test_a_policy_can_require_witness_cosignatures(issued, policy, tmp_path):
     done = judicial_verify("bundle", _tampered_bundle(issued, tmp_path, cosign), "--policy", strict)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "witness quorum 'p' satisfied by p" in done.stdout
+
+
+def test_in_process_a_failed_certificate_never_fails_the_verification_and_is_backfilled(
+    ledger, settings, monkeypatch, caplog
+):
+    from io import StringIO
+
+    from verification import tasks
+
+    v = check(sha256=sha(ledger.evidence_bytes))
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+
+    def broken(verification, backend=None):
+        raise RuntimeError("the renderer fell over")
+
+    monkeypatch.setattr(certificate, "issue", broken)
+    assert tasks.issue_certificate(v.pk) is None  # logged, not raised into the request
+    assert "the renderer fell over" in caplog.text
+    assert not Certificate.objects.filter(verification=v).exists()
+    monkeypatch.undo()
+    out = StringIO()
+    call_command("issue_certificates", stdout=out)
+    assert "1 certificate(s) issued" in out.getvalue()
+    assert Certificate.objects.get(verification=v).pdf.read().startswith(b"%PDF-")
