@@ -8,8 +8,14 @@ class DocumentsConfig(AppConfig):
     verbose_name = "Court records 法院记录"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_save
+
         from anchoring.sequencer import integrated
+        from documents import auth
         from documents import schema  # noqa: F401  (registers the token in the OpenAPI schema)
+        from documents.models import CourtToken
         from documents.registration import note_indexes
 
         integrated.connect(note_indexes, dispatch_uid="documents.note_indexes")
+        # A token revoked here stops working here at once, not after the cache period.
+        post_save.connect(auth.forget, sender=CourtToken, dispatch_uid="documents.auth.forget")

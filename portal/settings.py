@@ -186,6 +186,9 @@ if LEDGER_SEQUENCER == "celery":
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(DATA_DIR / "media")))
 RECORD_MAX_FILE_SIZE = env.int("RECORD_MAX_FILE_SIZE", default=50 * 1024 * 1024)
 COURT_API_PAGE_SIZE = env.int("COURT_API_PAGE_SIZE", default=50)
+# Seconds a process keeps a court token it looked up (0: a query per request). A token
+# revoked elsewhere keeps working in other processes for at most this long.
+COURT_TOKEN_CACHE_SECONDS = env.float("COURT_TOKEN_CACHE_SECONDS", default=5.0)
 QR_ERROR_CORRECTION = env("QR_ERROR_CORRECTION", default="Q")
 if QR_ERROR_CORRECTION not in {"L", "M", "Q", "H"}:
     raise ImproperlyConfigured("QR_ERROR_CORRECTION must be one of L, M, Q, H.")

@@ -225,6 +225,21 @@ def test_permission_matrix(owner, outsider, revoked, anonymous, owned_code, path
     assert missing.json()["error"]["code"] == "not_authenticated"
 
 
+def test_a_token_revoked_in_this_process_stops_working_at_once(court, settings):
+    """The token cache (COURT_TOKEN_CACHE_SECONDS) forgets a token this process revokes."""
+    from documents.models import CourtToken
+    from tests.documents.conftest import _client
+
+    settings.COURT_TOKEN_CACHE_SECONDS = 3600
+    row, token = CourtToken.issue(court, "soon revoked")
+    client = _client(token)
+    assert client.get("/api/v1/records").status_code == 200  # now cached
+    row.revoke()
+    refused = client.get("/api/v1/records")
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "authentication_failed"
+
+
 def test_other_court_cannot_add_events_or_see_records_in_its_list(outsider, owned_code):
     response = outsider.post(
         f"/api/v1/records/{owned_code}/events", {"event": "issued"}, format="json"
