@@ -20,10 +20,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from anchoring.sequencer import SubmissionTimeout
-from documents import codes, qr, registration, service
+from documents import audit, codes, qr, registration, service
 from documents.auth import CourtTokenAuthentication
 from documents.idempotency import run_once
-from documents.models import Record, TokenUse
+from documents.models import Record
 from documents.serializers import EventInput, RecordInput, event_json, record_json
 from portal.errors import ERROR_SCHEMA, ApiError
 
@@ -88,13 +88,13 @@ class CourtAPIView(APIView):
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         token = getattr(request, "auth", None)
-        if token is not None:
-            TokenUse.objects.create(
-                token=token,
-                method=request.method,
-                path=request.path[:300],
-                status=response.status_code,
-                ip=request.META.get("REMOTE_ADDR"),
+        if token is not None:  # buffered and written in bulk (documents/audit.py)
+            audit.log_use(
+                token,
+                request.method,
+                request.path,
+                response.status_code,
+                request.META.get("REMOTE_ADDR"),
             )
         return response
 

@@ -71,7 +71,9 @@ class TokenUse(models.Model):
     """One use of a court credential: who called what, and how it ended."""
 
     token = models.ForeignKey(CourtToken, on_delete=models.CASCADE, related_name="uses")
-    at = models.DateTimeField(auto_now_add=True)
+    # Set when the row is made (the request), not when it is written: rows are written in
+    # bulk up to COURT_AUDIT_FLUSH_SECONDS later (documents/audit.py).
+    at = models.DateTimeField(default=timezone.now, editable=False)
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=300)
     status = models.PositiveSmallIntegerField()

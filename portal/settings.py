@@ -189,6 +189,11 @@ COURT_API_PAGE_SIZE = env.int("COURT_API_PAGE_SIZE", default=50)
 # Seconds a process keeps a court token it looked up (0: a query per request). A token
 # revoked elsewhere keeps working in other processes for at most this long.
 COURT_TOKEN_CACHE_SECONDS = env.float("COURT_TOKEN_CACHE_SECONDS", default=5.0)
+# Token uses are logged in bulk: a process writes its buffered TokenUse rows every this
+# many seconds, or at once when it holds COURT_AUDIT_FLUSH_ROWS (0 seconds: one INSERT
+# per request). A process killed outright loses at most its last interval's rows.
+COURT_AUDIT_FLUSH_SECONDS = env.float("COURT_AUDIT_FLUSH_SECONDS", default=1.0)
+COURT_AUDIT_FLUSH_ROWS = env.int("COURT_AUDIT_FLUSH_ROWS", default=1000)
 QR_ERROR_CORRECTION = env("QR_ERROR_CORRECTION", default="Q")
 if QR_ERROR_CORRECTION not in {"L", "M", "Q", "H"}:
     raise ImproperlyConfigured("QR_ERROR_CORRECTION must be one of L, M, Q, H.")

@@ -18,6 +18,13 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def _token_uses_written_at_once(settings):
+    """Each test's token uses are written in its requests, so none lands in a later test's
+    database; the buffered writing has tests of its own (tests/documents)."""
+    settings.COURT_AUDIT_FLUSH_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def _fresh_tile_cache():
     """Each test builds its own log in a fresh database; cached tiles of the last one lie."""
     from anchoring import store

@@ -261,6 +261,24 @@ def test_each_use_of_a_token_is_logged(owner, owned_code):
     assert uses == [("POST", 201), ("GET", 200)]
 
 
+def test_token_uses_are_buffered_and_written_in_bulk_with_their_request_times(
+    owner, owned_code, settings
+):
+    """With COURT_AUDIT_FLUSH_SECONDS above 0 a use waits in the process's buffer; a flush
+    (the background thread's, or the one at exit) writes every use, in order."""
+    from documents import audit
+
+    settings.COURT_AUDIT_FLUSH_SECONDS = 3600  # the thread will not flush during the test
+    settings.COURT_AUDIT_FLUSH_ROWS = 1000
+    assert owner.get(f"/api/v1/records/{owned_code}").status_code == 200
+    assert owner.get("/api/v1/records/NOSUCH").status_code == 404
+    assert TokenUse.objects.count() == 1  # the POST of owned_code, written at once
+    assert audit.flush() == 2
+    uses = list(TokenUse.objects.order_by("at").values_list("method", "status"))
+    assert uses == [("POST", 201), ("GET", 200), ("GET", 404)]
+    assert audit.flush() == 0
+
+
 # --- Idempotency -------------------------------------------------------------------------
 
 
