@@ -10,6 +10,8 @@ Plain Python with no Django import, so `judicial-verify certificate` can use it.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import hashlib
 import io
 import logging
@@ -76,9 +78,22 @@ def sign(
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     # Reserving the space saves pyHanko a dry-run signature to measure it (half the time).
     reserved = SIGNATURE_SPACE * (2 if timestamper else 1)
-    return signers.sign_pdf(
-        writer, meta, signer=signer, timestamper=timestamper, bytes_reserved=reserved
-    ).getvalue()
+    return _outside_event_loop(
+        lambda: signers.sign_pdf(
+            writer, meta, signer=signer, timestamper=timestamper, bytes_reserved=reserved
+        ).getvalue()
+    )
+
+
+def _outside_event_loop(work):
+    """Run pyHanko's synchronous API, which calls asyncio.run(), even from a thread that
+    already runs an event loop (an async server, a Playwright script): then in a thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return work()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
 
 
 @dataclass(frozen=True)
@@ -129,10 +144,12 @@ def check(pdf: bytes, pinned_cas: set[str], pinned_tsas: set[str] = frozenset())
     token = embedded.attached_timestamp_data
     tsa_roots = _pinned([c.chosen for c in token["certificates"]], pinned_tsas) if token else []
     try:
-        status = validate_pdf_signature(
-            embedded,
-            signer_validation_context=_context(roots),
-            ts_validation_context=_context(tsa_roots),
+        status = _outside_event_loop(
+            lambda: validate_pdf_signature(
+                embedded,
+                signer_validation_context=_context(roots),
+                ts_validation_context=_context(tsa_roots),
+            )
         )
     except (SignatureValidationError, PdfError, ValueError):
         subject = _subject(embedded.signer_cert)

@@ -415,3 +415,18 @@ def test_in_process_a_failed_certificate_never_fails_the_verification_and_is_bac
     call_command("issue_certificates", stdout=out)
     assert "1 certificate(s) issued" in out.getvalue()
     assert Certificate.objects.get(verification=v).pdf.read().startswith(b"%PDF-")
+
+
+def test_signing_works_from_a_thread_that_runs_an_event_loop(issued):
+    """pyHanko's synchronous API calls asyncio.run(); Playwright scripts and async servers
+    already run a loop in their thread."""
+    import asyncio
+
+    v, cert = issued[0], issued[1]
+    unsigned = certificate.render(v, json.loads(cert.bundle), cert.number, development=True)
+
+    async def sign_in_a_loop() -> bytes:
+        return certificate.sign(unsigned)
+
+    signed = asyncio.run(sign_in_a_loop())
+    assert pades.check(signed, set()).intact
