@@ -27,7 +27,7 @@ from anchoring.checkpoint import (
     parse_proof,
 )
 from anchoring.leaf import Kind, LeafError, decode
-from anchoring.note import NoteError, open_note
+from anchoring.note import NoteError
 from documents import entries
 from verification.policy import Policy
 
@@ -197,13 +197,7 @@ def _witnesses(note: str, policy: Policy, say: Callable[[str], None]) -> None:
     if policy.quorum is None:
         say("ok  witnesses: the policy requires none")
         return
-    cosigned = set()
-    for name, verifier in policy.witnesses.items():
-        try:
-            open_note(note, [verifier])
-        except NoteError:
-            continue
-        cosigned.add(name)
+    cosigned = policy.cosigners(note)
     if not policy.satisfied(policy.quorum, cosigned):
         raise ProofFailed(
             f"witness quorum: {policy.quorum!r} is not satisfied "

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from anchoring.cosignature import CosignatureVerifier, parse_witness_key
-from anchoring.note import NoteError, Verifier, parse_verifier_key
+from anchoring.note import NoteError, Verifier, open_note, parse_verifier_key
 
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 
@@ -47,6 +47,17 @@ class Policy:
     quorum: str | None = None
     portal_cas: set[str] = field(default_factory=set)
     tsa_cas: set[str] = field(default_factory=set)
+
+    def cosigners(self, note: str) -> set[str]:
+        """The policy's witnesses whose valid cosignature the signed note carries."""
+        cosigned = set()
+        for name, verifier in self.witnesses.items():
+            try:
+                open_note(note, [verifier])
+            except NoteError:
+                continue
+            cosigned.add(name)
+        return cosigned
 
     def satisfied(self, name: str, cosigned: set[str]) -> bool:
         """Whether the witness or group `name` is satisfied by the witnesses in `cosigned`."""
