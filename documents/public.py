@@ -6,8 +6,10 @@ recorded, the case number and party names masked, and the service timeline.
 
 from __future__ import annotations
 
+from django.db.models import Prefetch, prefetch_related_objects
+
 from documents import codes
-from documents.models import Record
+from documents.models import Record, ServiceEvent
 
 
 def mask_name(name: str) -> str:
@@ -41,9 +43,26 @@ def mask_case_number(number: str) -> str:
     return number[:start] + "*" * (len(run) - 2) + run[-2:] + number[end + 1 :]
 
 
+# A record's events with their addressees; prefetch_related_objects skips a record whose
+# events are loaded already, so verification (flow.py) and its answer read them once.
+EVENTS = Prefetch("events", queryset=ServiceEvent.objects.select_related("addressee"))
+
+
+def service_events(record: Record) -> list[ServiceEvent]:
+    """The record's service events, read at most once per instance.
+
+    Only a litigation document is served (service.record_event refuses the others, and
+    the addressee's link exists only for one), so any other record has none: no query.
+    """
+    if record.category != Record.Category.LITIGATION_DOCUMENT:
+        return []
+    prefetch_related_objects([record], EVENTS)
+    return list(record.events.all())
+
+
 def _timeline(record: Record, full: bool) -> list[dict]:
     timeline = []
-    for event in record.events.select_related("addressee"):
+    for event in service_events(record):
         name = event.addressee.name if event.addressee else ""
         timeline.append(
             {

@@ -117,8 +117,16 @@ def _fields_from_json(item: dict, prefix: str = "") -> dict:
 
 
 def _certificate_links(v: Verification, request: Request) -> dict | None:
-    """Where the finished verification's certificate, its PDF and bundle are (None until made)."""
-    certificate = getattr(v, "certificate", None) if v.status == Verification.Status.DONE else None
+    """Where the finished verification's certificate, its PDF and bundle are (None until made).
+
+    A verification checked in this request has none yet: its certificate job is queued
+    after the commit (unless tasks run in-process, where it has run already).
+    """
+    if v.status != Verification.Status.DONE:
+        return None
+    if v.checked_steps is not None and not settings.CELERY_TASK_ALWAYS_EAGER:
+        return None
+    certificate = getattr(v, "certificate", None)
     if certificate is None:
         return None
     number = codes.display(certificate.number)
@@ -135,7 +143,12 @@ def _certificate_links(v: Verification, request: Request) -> dict | None:
 
 
 def result_json(v: Verification, request: Request) -> dict:
-    """A verification as the API shows it."""
+    """A verification as the API shows it.
+
+    A verification just checked in this process answers from memory: its steps as saved,
+    no certificate yet, the record's timeline only when it can have one (documents.public).
+    """
+    steps = v.checked_steps if v.checked_steps is not None else v.steps.all()
     record = face(v.record) if v.record and v.outcome else None
     return {
         "id": v.id,
@@ -154,7 +167,7 @@ def result_json(v: Verification, request: Request) -> dict:
                 "explanation": {"zh": s.explanation_zh, "en": s.explanation_en},
                 "detail": s.detail,
             }
-            for s in v.steps.all()
+            for s in steps
         ],
         "record": record,
         "certificate": _certificate_links(v, request),

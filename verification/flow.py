@@ -22,6 +22,7 @@ from anchoring.leaf import Kind, decode
 from anchoring.note import Verifier, parse_verifier_key
 from documents import codes, entries
 from documents.models import Record
+from documents.public import service_events
 from documents.registration import ledger_index
 from verification.models import TrustedCheckpoint, Verification
 from verification.steps import (
@@ -245,7 +246,7 @@ def _service_steps(
     """Each service event proven like the document: its leaf, and its inclusion."""
     steps = []
     numbers = {e.value: entries.EventType[e.name] for e in record.events.model.Event}
-    for event in record.events.select_related("addressee"):
+    for event in service_events(record):  # kept on the record for the answer's timeline
         name = f"service:{event.event}"
         index = ledger_index(event)
         label = event.get_event_display()

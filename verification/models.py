@@ -57,6 +57,10 @@ class Verification(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    # Not a field: the step rows, when this instance was checked and saved in this process
+    # (tasks._save), so its answer is built from memory instead of read back.
+    checked_steps: list | None = None
+
     class Meta:
         ordering = ["-created_at"]
         permissions = [

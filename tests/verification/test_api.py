@@ -168,3 +168,42 @@ def test_clients_are_rate_limited_in_the_redis_cache(client, settings):
     finally:
         SimpleRateThrottle.THROTTLE_RATES = original
         cache.clear()
+
+
+@pytest.mark.parametrize("which", ["evidence", "judgment"])
+def test_a_digest_checked_in_the_request_is_answered_from_memory(ledger, client, which):
+    """Nothing saved is read back: steps from memory, no certificate look-up (its job is
+    queued after the commit), service events read once and only for a served document.
+    The answer equals what a later GET reads from the database."""
+    from unittest import mock
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    record = getattr(ledger, which)
+    with (
+        mock.patch("verification.tasks.issue_certificate.delay") as queued,
+        CaptureQueriesContext(connection) as queries,
+    ):
+        response = client.post(
+            "/api/v1/verifications", {"sha256": record.sha256}, content_type="application/json"
+        )
+    body = response.json()
+    assert response.status_code == 202 and body["outcome"] == "verified"
+    queued.assert_called_once_with(body["id"])
+    tables = [q["sql"].split(" FROM ")[1].split()[0] for q in queries if "SELECT" in q["sql"]]
+    assert '"verification_verificationstep"' not in tables
+    assert '"verification_certificate"' not in tables
+    assert tables.count('"documents_serviceevent"') == (1 if which == "judgment" else 0)
+    if which == "judgment":
+        assert [s["name"] for s in body["steps"]][-4:] == [
+            "service:issued",
+            "service:sent",
+            "service:opened",
+            "service:acknowledged",
+        ]
+    again = client.get(f"/api/v1/verifications/{body['id']}").json()
+    assert {**again, "record": None} == {**body, "record": None}
+    assert [e["event"] for e in again["record"]["timeline"]] == [
+        e["event"] for e in body["record"]["timeline"]
+    ]
