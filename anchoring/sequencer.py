@@ -69,6 +69,18 @@ def submit(entry: leaf.Leaf) -> int:
     return submission.pk
 
 
+def submit_many(entries: list[leaf.Leaf]) -> list[int]:
+    """Pool several leaves with one INSERT; return their submission ids, in order.
+
+    Like submit(), the rows commit with the caller's transaction; ids ascend, so the
+    leaves are integrated in this order.
+    """
+    rows = Submission.objects.bulk_create(Submission(data=entry.encode()) for entry in entries)
+    if settings.LEDGER_SEQUENCER == "thread":
+        start_thread()
+    return [row.pk for row in rows]
+
+
 def wait(submission_id: int, timeout: float | None = None) -> Receipt:
     """Block until the submission is integrated, then return its receipt.
 
@@ -77,15 +89,28 @@ def wait(submission_id: int, timeout: float | None = None) -> Receipt:
     (see _Waiters), so hundreds of requests waiting for the next batch cost a few queries
     per poll, not several each.
     """
+    return wait_many([submission_id], timeout)[0]
+
+
+def wait_many(submission_ids: list[int], timeout: float | None = None) -> list[Receipt]:
+    """Block until every one of these submissions is integrated; their receipts, in order.
+
+    One wait for all (a batch registration's records): they are found by the same polls
+    and usually land in the same batch. SubmissionTimeout if any is still pooled after
+    `timeout` (LEDGER_SUBMIT_TIMEOUT by default).
+    """
     if connection.in_atomic_block:
-        # The pool row would not be visible to the sequencer before this block commits.
+        # The pool rows would not be visible to the sequencer before this block commits.
         raise RuntimeError("wait() inside a transaction can never see its submission integrated")
     connection.close()
     limit = settings.LEDGER_SUBMIT_TIMEOUT if timeout is None else timeout
-    found = _waiters.wait(submission_id, limit)
-    if found is None:
-        raise SubmissionTimeout(f"submission {submission_id} not integrated in time")
-    return found
+    found = _waiters.wait(submission_ids, limit)
+    missing = [s for s in submission_ids if s not in found]
+    if missing:
+        raise SubmissionTimeout(
+            f"{len(missing)} submission(s) not integrated in time, the first {missing[0]}"
+        )
+    return [found[s] for s in submission_ids]
 
 
 class _Waiters:
@@ -98,22 +123,30 @@ class _Waiters:
         self._found: dict[int, Receipt] = {}
         self._poller: threading.Thread | None = None
 
-    def wait(self, submission_id: int, timeout: float) -> Receipt | None:
-        event = threading.Event()
+    def wait(self, submission_ids: list[int], timeout: float) -> dict[int, Receipt]:
+        """The receipts of those of these submissions integrated within `timeout`."""
+        events = {submission_id: threading.Event() for submission_id in submission_ids}
         with self._lock:
-            self._events.setdefault(submission_id, []).append(event)
+            for submission_id, event in events.items():
+                self._events.setdefault(submission_id, []).append(event)
             if self._poller is None or not self._poller.is_alive():
                 self._poller = threading.Thread(target=self._poll, name="ledger-waiters")
                 self._poller.daemon = True
                 self._poller.start()
-        event.wait(timeout)
+        deadline = time.monotonic() + timeout
+        for event in events.values():
+            if not event.wait(max(0.0, deadline - time.monotonic())):
+                break
+        found = {}
         with self._lock:
-            found = self._found.get(submission_id)
-            waiting = self._events[submission_id]
-            waiting.remove(event)
-            if not waiting:
-                del self._events[submission_id]
-                self._found.pop(submission_id, None)
+            for submission_id, event in events.items():
+                if submission_id in self._found:
+                    found[submission_id] = self._found[submission_id]
+                waiting = self._events[submission_id]
+                waiting.remove(event)
+                if not waiting:
+                    del self._events[submission_id]
+                    self._found.pop(submission_id, None)
         return found
 
     def _poll(self) -> None:
@@ -144,7 +177,8 @@ _waiters = _Waiters()
 def _receipts_of(submission_ids: list[int]) -> list[tuple[int, Receipt]]:
     """Receipts of the integrated ones among these submissions, against one checkpoint.
 
-    The checkpoint is read after the entries: an entry commits with the checkpoint of its
+    Their proofs are computed together, so the tiles are read once per poll. The
+    checkpoint is read after the entries: an entry commits with the checkpoint of its
     batch, so the newest checkpoint covers every entry found.
     """
     rows = []
@@ -155,8 +189,19 @@ def _receipts_of(submission_ids: list[int]) -> list[tuple[int, Receipt]]:
     if not rows:
         return []
     cp = store.latest_checkpoint()
+    proofs = store.inclusion_proofs([index for _, index, _ in rows], cp.tree_size)
     return [
-        (submission_id, _receipt(index, bytes(data), cp)) for submission_id, index, data in rows
+        (
+            submission_id,
+            Receipt(
+                index=index,
+                leaf_hash=merkle.leaf_hash(bytes(data)),
+                tree_size=cp.tree_size,
+                inclusion_proof=proof,
+                checkpoint=cp.note,
+            ),
+        )
+        for (submission_id, index, data), proof in zip(rows, proofs, strict=True)
     ]
 
 

@@ -11,8 +11,9 @@ from django.db import DatabaseError
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -46,8 +47,12 @@ def _registration_error(exc: registration.RegistrationError) -> ApiError:
     return ApiError(exc.code, exc.zh, exc.en, field=exc.field)
 
 
-def _ledger_delayed(record: Record) -> ApiError:
-    code = codes.display(record.code)
+def _ledger_delayed(*records: Record) -> ApiError:
+    """503: recorded, not yet in the ledger. One record (`record_code`) or a batch's
+    (`record_codes`), so that the court reads them back instead of sending them again."""
+    code = codes.display(records[0].code)
+    if len(records) > 1:
+        code = f"{code} 等 {len(records)} 条 and {len(records) - 1} more"
     error = ApiError(
         "ledger_delayed",
         f"已登记（核验码 {code}），但账本暂未写入；稍后可用此核验码查询，无需重新提交。",
@@ -55,8 +60,12 @@ def _ledger_delayed(record: Record) -> ApiError:
         "by this code, do not submit it again.",
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
     )
-    error.body["error"]["record_code"] = code
-    error.record_code = record.code  # lets an Idempotency-Key retry resume this record
+    if len(records) == 1:
+        error.body["error"]["record_code"] = code
+        error.record_code = records[0].code  # lets an Idempotency-Key retry resume it
+    else:
+        error.body["error"]["record_codes"] = [codes.display(r.code) for r in records]
+        error.record_code = [r.code for r in records]
     return error
 
 
@@ -201,6 +210,116 @@ class RecordsView(CourtAPIView):
                     )
                 records = records.filter(**{f"recorded_at__{lookup}": moment})
         return records
+
+
+_BATCH_ITEM = inline_serializer(
+    "RecordBatchItem",
+    {
+        "sha256": serializers.CharField(),
+        "sm3": serializers.CharField(),
+        "category": serializers.ChoiceField(choices=Record.Category.values),
+        "title": serializers.CharField(max_length=300),
+        "case_number": serializers.CharField(max_length=100, required=False),
+        "parties": serializers.ListField(
+            child=serializers.CharField(max_length=100), max_length=50, required=False
+        ),
+        "allow_download": serializers.BooleanField(required=False),
+    },
+)
+
+
+def _batch_item(item, position: int) -> dict:
+    """One item of a batch, validated by the single endpoint's rules; `field` names it
+    `records.<n>.<name>`."""
+    prefix = f"records.{position}"
+    if not isinstance(item, dict):
+        raise ApiError(
+            "invalid_item",
+            "records 的每一项应为 JSON 对象。",
+            "Each item of 'records' must be a JSON object.",
+            field=prefix,
+        )
+    data = RecordInput(data=item)
+    try:
+        data.is_valid(raise_exception=True)
+    except ApiError as exc:
+        error = exc.body["error"]
+        error["field"] = f"{prefix}.{error['field']}" if error.get("field") else prefix
+        raise
+    except ValidationError as exc:
+        raise ValidationError({prefix: exc.detail}) from None
+    return data.validated_data
+
+
+class RecordBatchView(CourtAPIView):
+    """Record many files by their digests in one request: all or nothing."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        request=inline_serializer(
+            "RecordBatch", {"records": serializers.ListField(child=_BATCH_ITEM)}
+        ),
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: inline_serializer(
+                "RecordBatchAnswer",
+                {"records": serializers.ListField(child=serializers.DictField())},
+            ),
+            **WRITE_ERRORS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        return run_once(
+            request,
+            self.court,
+            lambda: self._create(request),
+            lambda codes_made: self._resume(request, codes_made),
+        )
+
+    def _create(self, request: Request) -> Response:
+        items = request.data.get("records") if isinstance(request.data, dict) else None
+        if not isinstance(items, list) or not items:
+            raise ApiError(
+                "missing_records",
+                "请在 records 中列出要登记的记录。",
+                "List the records to register in 'records'.",
+                field="records",
+            )
+        limit = settings.COURT_BATCH_MAX
+        if len(items) > limit:
+            raise ApiError(
+                "too_many_records",
+                f"一次最多登记 {limit} 条记录。",
+                f"At most {limit} records per batch.",
+                field="records",
+            )
+        news = [
+            registration.NewRecord(court=self.court, **_batch_item(item, i))
+            for i, item in enumerate(items)
+        ]
+        records = registration.register_many(news)
+        return self._answer(request, records)
+
+    def _resume(self, request: Request, codes_made: list[str]) -> Response:
+        """A retry of a batch whose records exist: answer for them once they are in the ledger."""
+        records = Record.objects.filter(court=self.court, code__in=codes_made).select_related(
+            "court"
+        )
+        by_code = {r.code: r for r in records}
+        return self._answer(request, [by_code[c] for c in codes_made])
+
+    def _answer(self, request: Request, records: list[Record]) -> Response:
+        # The records are committed: from here on a failure must answer with their codes.
+        try:
+            receipts = registration.await_ledger_many(records)
+        except (SubmissionTimeout, DatabaseError):
+            raise _ledger_delayed(*records) from None
+        body = [
+            record_json(r, request, receipt, events=[])  # none yet
+            for r, receipt in zip(records, receipts, strict=True)
+        ]
+        return Response({"records": body}, status=status.HTTP_201_CREATED)
 
 
 class RecordView(CourtAPIView):

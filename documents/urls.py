@@ -4,6 +4,7 @@ from documents import api, views
 
 api_patterns = [
     path("records", api.RecordsView.as_view(), name="api-records"),
+    path("records/batch", api.RecordBatchView.as_view(), name="api-records-batch"),
     path("records/<str:code>", api.RecordView.as_view(), name="api-record"),
     path("records/<str:code>/events", api.EventsView.as_view(), name="api-record-events"),
     path(

@@ -25,6 +25,9 @@ ERROR_SCHEMA = inline_serializer(
                 "code": serializers.CharField(),
                 "field": serializers.CharField(required=False),
                 "record_code": serializers.CharField(required=False),
+                "record_codes": serializers.ListField(
+                    child=serializers.CharField(), required=False
+                ),
                 "message": inline_serializer(
                     "ErrorMessage", {"zh": serializers.CharField(), "en": serializers.CharField()}
                 ),
@@ -120,7 +123,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         field, detail = _first_error(exc.detail)
         drf_code = getattr(detail, "code", "invalid")
         code = _FIELD_CODES.get(drf_code, drf_code)
-        top = field.split(".")[0] if field else "request"
+        # The field's own name: "title" in records.3.title, "parties" in parties.1.
+        names = [part for part in field.split(".") if not part.isdigit()] if field else []
+        top = names[-1] if names else "request"
         zh = _FIELD_ZH.get(drf_code, "字段 {field} 无效。").format(field=top)
         en = f"{field}: {detail}" if field and field != "non_field_errors" else str(detail)
     response.data = error_body(code, zh, en, field)

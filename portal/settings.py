@@ -194,6 +194,8 @@ COURT_TOKEN_CACHE_SECONDS = env.float("COURT_TOKEN_CACHE_SECONDS", default=5.0)
 # per request). A process killed outright loses at most its last interval's rows.
 COURT_AUDIT_FLUSH_SECONDS = env.float("COURT_AUDIT_FLUSH_SECONDS", default=1.0)
 COURT_AUDIT_FLUSH_ROWS = env.int("COURT_AUDIT_FLUSH_ROWS", default=1000)
+# Most records in one POST /api/v1/records/batch.
+COURT_BATCH_MAX = env.int("COURT_BATCH_MAX", default=1000)
 QR_ERROR_CORRECTION = env("QR_ERROR_CORRECTION", default="Q")
 if QR_ERROR_CORRECTION not in {"L", "M", "Q", "H"}:
     raise ImproperlyConfigured("QR_ERROR_CORRECTION must be one of L, M, Q, H.")
