@@ -16,6 +16,9 @@ Two runs against the same server:
      window) with p99 latency < 2.5 s.
   2. Multipart uploads: fewer clients (100) each loop POSTing a 20 KB file, for a shorter
      window. No target; the second figure.
+  3. Batches (--runs batch, not run by default): B clients (8) each loop POSTing N records
+     (100) to POST /api/v1/records/batch. Records/s here are records in 201 answers per
+     second; they are another endpoint's figure, never the single-record one above.
 
 For each run: records/s, p50/p90/p99/max latency, answers by status and client errors,
 the peak number of PostgreSQL connections (max_connections is shared by every database on
@@ -89,6 +92,7 @@ QUICK = {
     "duration": 10.0,
     "warmup": 3.0,
     "upload_duration": 5.0,
+    "batch_duration": 10.0,
     "verify_sample": 100,
     "profile": "never",
 }
@@ -96,6 +100,7 @@ DEFAULTS = {
     "duration": 30.0,
     "warmup": 5.0,
     "upload_duration": 15.0,
+    "batch_duration": 30.0,
     "verify_sample": 500,
     "profile": "auto",
 }
@@ -127,7 +132,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=20260101, help="random seed")
     parser.add_argument(
-        "--runs", default="json,upload", help="which runs, comma-separated: json, upload"
+        "--runs",
+        default="json,upload",
+        help="which runs, comma-separated: json, upload, batch",
     )
 
     g = parser.add_argument_group("server")
@@ -160,6 +167,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--upload-duration", type=float, default=None, help="measured window, s [15]")
     g.add_argument("--upload-size", type=int, default=20 * 1024, help="bytes per file")
 
+    g = parser.add_argument_group("3. batches (POST /api/v1/records/batch)")
+    g.add_argument("--batch-clients", type=int, default=8, help="concurrent clients")
+    g.add_argument("--batch-size", type=int, default=100, help="records per request")
+    g.add_argument("--batch-duration", type=float, default=None, help="measured window, s [30]")
+
     g = parser.add_argument_group("checks and profiling")
     g.add_argument(
         "--verify-sample", type=int, default=None, help="answers verified per run (0 = all) [500]"
@@ -188,8 +200,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if getattr(args, key) is None:
             setattr(args, key, QUICK[key] if args.quick else value)
     args.runs = [r.strip() for r in args.runs.split(",") if r.strip()]
-    if not set(args.runs) <= {"json", "upload"}:
-        parser.error("--runs takes json and/or upload")
+    if not set(args.runs) <= {"json", "upload", "batch"}:
+        parser.error("--runs takes json, upload and/or batch")
     name = urlsplit(args.database_url).path.lstrip("/")
     if "bench" not in name:
         parser.error(f"refusing to drop database {name!r}: its name must contain 'bench'")
@@ -212,6 +224,15 @@ def json_body(seed: int, k: int, i: int) -> tuple[bytes, str, str]:
     return json.dumps(body, ensure_ascii=False).encode(), sha, sm
 
 
+def batch_body(seed: int, k: int, i: int, size: int) -> tuple[bytes, list[tuple[str, str]]]:
+    """A batch of `size` records (the JSON run's items) and their digests, in order."""
+    items = [json.loads(json_body(seed, k, i)[0]) for _ in range(size)]
+    for j, item in enumerate(items):
+        item["title"] = f"Bench batch {k}-{i}-{j}"
+    body = json.dumps({"records": items}, ensure_ascii=False).encode()
+    return body, [(item["sha256"], item["sm3"]) for item in items]
+
+
 def upload_content(seed: int, k: int, i: int, size: int) -> bytes:
     """The file client k sends as its i-th upload: reproducible, so answers can be checked."""
     return random.Random(f"{seed} {k} {i}").randbytes(size)
@@ -227,12 +248,18 @@ def client_main(spec_path: str) -> int:
     async def client(session, k: int) -> None:
         url = spec["url"]
         headers = {"Authorization": f"Token {spec['token']}"}
-        if spec["mode"] == "json":
+        if spec["mode"] in ("json", "batch"):
             headers["Content-Type"] = "application/json"
+        if spec["mode"] == "batch":
+            url += "/batch"
         i = 0
         while time.monotonic() < spec["stop_at"]:
             if spec["mode"] == "json":
                 data, sha, sm = json_body(spec["seed"], k, i)
+            elif spec["mode"] == "batch":
+                # (sha, sm) below is then the list of the batch's digest pairs
+                data, sha = batch_body(spec["seed"], k, i, spec["batch_size"])
+                sm = None
             else:
                 content = upload_content(spec["seed"], k, i, spec["upload_size"])
                 sha, sm = hashlib.sha256(content).hexdigest(), None
@@ -589,6 +616,7 @@ def run_load(
             "mode": mode,
             "seed": args.seed,
             "upload_size": args.upload_size,
+            "batch_size": args.batch_size,
             "first": first,
             "count": count,
             "start_at": start_at,
@@ -661,7 +689,9 @@ def analyse(args, run: dict, gunicorn_log: Path, log_offset: int) -> tuple[Table
     results = run["results"]
     sent = [r for r in results if w0 <= r[2] < w1]  # requests sent within the window
     done_in_window = [r for r in results if r[5] == 201 and w0 <= r[3] < w1]
-    rate = len(done_in_window) / duration
+    batch = run["mode"] == "batch"
+    per_request = args.batch_size if batch else 1  # a batch is all or nothing
+    rate = len(done_in_window) * per_request / duration
     statuses = Counter(r[5] for r in sent)
     errors = Counter(r[8] for r in sent if r[8])
     ok_sent = [r for r in sent if r[5] == 201]
@@ -671,8 +701,13 @@ def analyse(args, run: dict, gunicorn_log: Path, log_offset: int) -> tuple[Table
     target = run["mode"] == "json"
     ok = bool(lat) and rate >= TARGET_RATE and p99 < TARGET_P99 and len(ok_sent) == len(sent)
 
+    name = {
+        "json": "1. JSON records",
+        "upload": "2. Multipart uploads",
+        "batch": f"3. Batches of {args.batch_size} JSON records (POST /api/v1/records/batch)",
+    }[run["mode"]]
     title = (
-        f"{'1. JSON records' if run['mode'] == 'json' else '2. Multipart uploads'}: "
+        f"{name}: "
         f"{run['clients']} clients x {duration:g} s"
         + (f" ({args.upload_size:,}-byte files)" if run["mode"] == "upload" else "")
         + f", gunicorn {args.workers} x {args.worker_class} {args.threads} threads, "
@@ -680,11 +715,19 @@ def analyse(args, run: dict, gunicorn_log: Path, log_offset: int) -> tuple[Table
     )
     table = Table(title)
     table.add(
-        "records/s (201 answers received in the window)",
+        "records/s (records in 201 answers received in the window)"
+        if batch
+        else "records/s (201 answers received in the window)",
         f"{rate:,.1f}",
         f">= {TARGET_RATE}" if target else "",
         verdict(rate >= TARGET_RATE) if target else "",
     )
+    if batch:
+        table.add(
+            "  requests/s (201 answers), records per request",
+            f"{rate / per_request:,.2f}, {per_request}",
+        )
+        table.add("  (another endpoint: not the single-record figure of run 1)", "")
     table.add("requests sent in the window", fmt_int(len(sent)))
     table.add(
         "  answers by status",
@@ -705,24 +748,41 @@ def analyse(args, run: dict, gunicorn_log: Path, log_offset: int) -> tuple[Table
         table.add("latency mean", f"{statistics.fmean(lat):.3f} s")
         if len(all_lat) != len(lat):
             table.add("latency p99, every answer", f"{pct(all_lat, 99):.3f} s")
-    little = run["clients"] / statistics.fmean(lat) if lat else 0
-    table.add("  closed-loop ceiling: clients / mean latency", f"{little:,.1f} /s")
+    little = run["clients"] * per_request / statistics.fmean(lat) if lat else 0
+    table.add(
+        "  closed-loop ceiling: clients"
+        + (" x records per request" if batch else "")
+        + " / mean latency",
+        f"{little:,.1f} /s",
+    )
 
     # Where the latency goes: the answer's recorded_at (taken in register(), before the
     # INSERT) and its entry's integrated_at (the batch's timestamp, taken after the pool
     # is read and hashed, before the rows are written); every process reads one clock.
-    bodies = {}
+    bodies, sent_digests = {}, {}  # by (client, request) or, in batches, (client, request, item)
     for r in ok_sent:
         body = json.loads(r[7])
-        bodies[(r[0], r[1])] = body
+        if batch:
+            assert len(body["records"]) == len(r[6][0]) == per_request, "a batch answer is short"
+            for j, record in enumerate(body["records"]):
+                bodies[(r[0], r[1], j)] = record
+                sent_digests[(r[0], r[1], j)] = tuple(r[6][0][j])
+        else:
+            bodies[(r[0], r[1])] = body
+            sent_digests[(r[0], r[1])] = r[6]
+    if batch and ok_sent:
+        table.add(
+            "  answer size (mean)", f"{statistics.fmean(len(r[7]) for r in ok_sent):,.0f} bytes"
+        )
     integrated = dict(
         Entry.objects.filter(index__in=[b["ledger"]["index"] for b in bodies.values()]).values_list(
             "index", "integrated_at"
         )
     )
     to_record, to_batch, after = [], [], []
-    for r in ok_sent:
-        body = bodies[(r[0], r[1])]
+    sent_by_key = {(r[0], r[1]): r for r in ok_sent}
+    for key, body in bodies.items():
+        r = sent_by_key[key[:2]]
         recorded = datetime.fromisoformat(body["recorded_at"]).timestamp()
         batch = integrated[body["ledger"]["index"]].timestamp()
         received = r[4] + (r[3] - r[2])
@@ -785,7 +845,6 @@ def analyse(args, run: dict, gunicorn_log: Path, log_offset: int) -> tuple[Table
         if not args.verify_sample
         else rng.sample(keys_ok, min(len(keys_ok), args.verify_sample))
     )
-    sent_by_key = {(r[0], r[1]): r for r in ok_sent}
     verifier = keys.verifier()
     stored = dict(
         Entry.objects.filter(index__in=[bodies[k]["ledger"]["index"] for k in sample]).values_list(
@@ -821,10 +880,10 @@ def analyse(args, run: dict, gunicorn_log: Path, log_offset: int) -> tuple[Table
         )
         assert rebuilt.encode() == data, "the entry is not the leaf of the record"
         parsed = leaf.decode(data)
-        r = sent_by_key[key]
-        sent_sha, sent_sm = r[6]
+        r = sent_by_key[key[:2]]
+        sent_sha, sent_sm = sent_digests[key]
         assert parsed.sha256.hex() == sent_sha == body["sha256"], "sha256 differs from the sent"
-        if run["mode"] == "json":
+        if run["mode"] in ("json", "batch"):
             assert parsed.sm3.hex() == sent_sm == body["sm3"], "sm3 differs from the sent one"
         else:
             from anchoring.digest import digests
@@ -906,7 +965,7 @@ def analyse(args, run: dict, gunicorn_log: Path, log_offset: int) -> tuple[Table
             origins[f"{frames[-1][0]}:{frames[-1][1]} {frames[-1][2]}"] += 1
     for origin, n in origins.most_common(4):
         table.add(f"  500 raised in {origin}", f"x {n:,}")
-    answered = sum(1 for r in results if r[5] == 201)
+    answered = sum(per_request for r in results if r[5] == 201)
     return table, {"rate": rate, "p99": p99, "ok": ok, "statuses": statuses, "answered": answered}
 
 
@@ -1272,6 +1331,8 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(("json", args.clients, args.duration))
         if "upload" in args.runs:
             runs.append(("upload", args.upload_clients, args.upload_duration))
+        if "batch" in args.runs:
+            runs.append(("batch", args.batch_clients, args.batch_duration))
         for mode, clients, duration in runs:
             note(
                 f"{mode}: {clients} clients, {args.warmup:g} s warm-up then {duration:g} s measured"
@@ -1292,7 +1353,7 @@ def main(argv: list[str] | None = None) -> int:
             table, figures = analyse(args, run, glog, offset)
             answered += figures["answered"]
             table.add(
-                "records in the database / 201 answers (all runs so far)",
+                "records in the database / records in 201 answers (all runs so far)",
                 f"{Record.objects.count():,} / {answered:,}",
             )
             table.print()
@@ -1336,6 +1397,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['rate']:,.1f}",
         )
         summary.add("multipart p99 latency", f"{r['p99']:.3f} s")
+    if "batch" in results:
+        r = results["batch"]
+        summary.add(
+            f"batch endpoint records/s ({args.batch_size} per request, {args.batch_clients} "
+            "clients; not the single-record figure)",
+            f"{r['rate']:,.1f}",
+        )
+        summary.add("batch endpoint p99 latency per request", f"{r['p99']:.3f} s")
     summary.print()
     for path in (glog, seq_log):
         path.unlink(missing_ok=True)
