@@ -11,8 +11,7 @@ class DocumentsConfig(AppConfig):
         from django.db.models.signals import post_save
 
         from anchoring.sequencer import integrated
-        from documents import auth
-        from documents import schema  # noqa: F401  (registers the token in the OpenAPI schema)
+        from documents import auth, schema  # noqa: F401  (schema: the token in OpenAPI)
         from documents.models import CourtToken
         from documents.registration import note_indexes
 

@@ -63,7 +63,9 @@ class _Buffer:
             TokenUse.objects.bulk_create(rows)
             return len(rows)
         except DatabaseError:
-            log.exception("writing %d token uses in bulk failed; writing them one by one", len(rows))
+            log.exception(
+                "writing %d token uses in bulk failed; writing them one by one", len(rows)
+            )
             connection.close()
         written = 0
         for row in rows:  # one bad row (its token deleted since) must not lose the others
