@@ -204,9 +204,9 @@ STAMP_FONT_FILE = env(
 )
 STAMP_FONT_FACE = env("STAMP_FONT_FACE", default="Noto Sans CJK SC")
 STAMP_NOTICE = env("STAMP_NOTICE", default="本文书已登记于司法账本 Recorded on the court ledger")
-
 # Font subsets cut from the CJK font (the stamp's, the certificates'), made once each.
 FONT_CACHE_DIR = Path(env("FONT_CACHE_DIR", default=str(DATA_DIR / "fonts")))
+
 # --- Public verification -------------------------------------------------------------
 VERIFY_MAX_FILE_SIZE = env.int("VERIFY_MAX_FILE_SIZE", default=2 * 1024**3)
 VERIFY_MAX_PHOTO_SIZE = env.int("VERIFY_MAX_PHOTO_SIZE", default=20 * 1024**2)
