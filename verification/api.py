@@ -12,12 +12,12 @@ from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from documents import codes
 from documents.public import face
 from portal.errors import ERROR_SCHEMA, ApiError
+from portal.throttling import CountingRateThrottle
 from verification import intake
 from verification.models import Verification
 
@@ -180,7 +180,7 @@ class VerificationsView(APIView):
     """Start a verification of a file (multipart) or a digest (JSON)."""
 
     parser_classes = [MultiPartParser, JSONParser]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [CountingRateThrottle]
     throttle_scope = "verifications"
 
     def initialize_request(self, request, *args, **kwargs):
@@ -276,7 +276,7 @@ class BatchView(APIView):
     """Verify up to VERIFY_BATCH_MAX digests at once (for lawyers); outcomes per item."""
 
     parser_classes = [JSONParser]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [CountingRateThrottle]
     throttle_scope = "verification_batches"
 
     @extend_schema(

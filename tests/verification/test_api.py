@@ -164,9 +164,55 @@ def test_clients_are_rate_limited_in_the_redis_cache(client, settings):
             "/api/v1/verifications", {"sha256": "ab" * 32}, content_type="application/json"
         )
         assert _error(limited, 429)["code"] == "throttled"
-        assert "Retry-After" in limited
+        assert 1 <= int(limited["Retry-After"]) <= 120  # at most two windows
+        # The counter is in Redis: one integer per client and window, refusals not counted.
+        keys = [k.decode() for k in cache._cache.get_client().keys("*throttle_verifications_*")]
+        assert len(keys) == 1
+        assert int(cache._cache.get_client().get(keys[0])) == 3
     finally:
         SimpleRateThrottle.THROTTLE_RATES = original
+        cache.clear()
+
+
+def test_the_rate_limit_is_a_sliding_window_counter(settings):
+    """previous * (1 - elapsed / period) + current <= limit, in the Redis cache."""
+    from django.core.cache import cache
+    from django.test import RequestFactory
+
+    from portal.throttling import CountingRateThrottle
+
+    assert "redis" in settings.CACHES["default"]["BACKEND"].lower()
+    cache.clear()
+    now = [6000.0]  # the start of a 60 s window
+
+    class Throttle(CountingRateThrottle):
+        THROTTLE_RATES = {"verifications": "10/minute"}
+        timer = staticmethod(lambda: now[0])
+
+    class View:
+        throttle_scope = "verifications"
+
+    def attempt() -> tuple[bool, float | None]:
+        throttle = Throttle()
+        request = RequestFactory().post("/", REMOTE_ADDR="192.0.2.7")
+        request.user = None  # anonymous, as the API's UNAUTHENTICATED_USER
+        allowed = throttle.allow_request(request, View())
+        return allowed, None if allowed else throttle.wait()
+
+    try:
+        assert [attempt()[0] for _ in range(10)] == [True] * 10
+        allowed, wait = attempt()
+        assert not allowed and wait == 60.0 + 0.1 * 60  # next window, once 1 of 10 fits
+        now[0] += 60 + 30  # half-way through the next window: the 10 weigh 5
+        assert [attempt()[0] for _ in range(5)] == [True] * 5
+        allowed, wait = attempt()
+        assert not allowed and abs(wait - 6.0) < 1e-6  # 10 * (1 - 36/60) + 5 + 1 = 10
+        now[0] += 6
+        assert attempt()[0]
+        now[0] += 120  # two windows on: the earlier ones no longer count
+        assert [attempt()[0] for _ in range(10)] == [True] * 10
+        assert not attempt()[0]
+    finally:
         cache.clear()
 
 

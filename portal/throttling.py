@@ -1,0 +1,123 @@
+"""Per-client rate limits counted with one Redis round trip per request.
+
+DRF's ScopedRateThrottle keeps each client's history (a pickled list of request times)
+in the cache: a GET and a SET of that list on every request. `CountingRateThrottle`
+keeps DRF's interface and settings (`throttle_scope`, `DEFAULT_THROTTLE_RATES`, i.e.
+VERIFY_RATE and VERIFY_BATCH_RATE; over the limit DRF answers 429 `throttled` with
+`Retry-After`) but counts in integer counters, one per client and window.
+
+Window semantics (a sliding-window counter): time is cut into fixed windows of the
+rate's period (a minute for `120/minute`), each with its own counter. A request is
+allowed when the counter of the current window plus the previous window's counter,
+weighted by the share of the previous window still inside the last period, stays within
+the limit:
+
+    previous * (1 - elapsed / period) + current <= limit
+
+It is what a sliding log would count if the previous window's requests were spread
+evenly over it: never more than the limit in any period when they were, and at most
+about twice it (one period's limit on each side of a window boundary) in the worst case,
+against exactly the limit for DRF's history. A refused request is not counted, as in
+DRF. Retry-After is the time until the estimate lets one more request through.
+
+On Redis (Django's RedisCache) a request is one pipeline: INCR the current window's
+counter, set its expiry (two periods, so it serves as the next window's previous one),
+GET the previous window's counter; a refused request then gives its count back (DECR).
+Other caches (the tests' local memory) use `add` and `incr`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+
+from django.core.cache.backends.redis import RedisCache
+from rest_framework.throttling import ScopedRateThrottle
+
+_clients: dict[int, object] = {}
+_clients_lock = threading.Lock()
+
+
+def _redis_client(cache: RedisCache):
+    """One redis-py client per cache and process (Django builds a new one per call)."""
+    client = _clients.get(id(cache))
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(id(cache))
+            if client is None:
+                client = cache._cache.get_client(None, write=True)
+                _clients[id(cache)] = client
+    return client
+
+
+class CountingRateThrottle(ScopedRateThrottle):
+    """ScopedRateThrottle counted with a sliding-window counter (see the module)."""
+
+    cache_format = "throttle_%(scope)s_%(ident)s"
+
+    def allow_request(self, request, view) -> bool:
+        # As ScopedRateThrottle: the rate of the view's scope, read per request.
+        self.scope = getattr(view, self.scope_attr, None)
+        if not self.scope:
+            return True
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.now = self.timer()
+        window = int(self.now // self.duration)
+        self.elapsed = self.now - window * self.duration
+        current_key = f"{self.key}_{window}"
+        previous_key = f"{self.key}_{window - 1}"
+        self.current, self.previous = self._count(current_key, previous_key)
+        weight = 1 - self.elapsed / self.duration
+        if self.previous * weight + self.current <= self.num_requests:
+            return True
+        self._uncount(current_key)
+        self.current -= 1  # what the window holds without this refused request
+        return False
+
+    def _count(self, current_key: str, previous_key: str) -> tuple[int, int]:
+        cache = self.cache
+        if isinstance(cache, RedisCache):
+            current_key = cache.make_and_validate_key(current_key)
+            previous_key = cache.make_and_validate_key(previous_key)
+            pipe = _redis_client(cache).pipeline(transaction=False)
+            pipe.incr(current_key)
+            pipe.expire(current_key, 2 * self.duration, nx=True)
+            pipe.get(previous_key)
+            current, _, previous = pipe.execute()
+            return int(current), int(previous or 0)
+        cache.add(current_key, 0, 2 * self.duration)
+        try:
+            current = cache.incr(current_key)
+        except ValueError:  # expired between add and incr
+            cache.add(current_key, 1, 2 * self.duration)
+            current = 1
+        return current, int(cache.get(previous_key) or 0)
+
+    def _uncount(self, current_key: str) -> None:
+        cache = self.cache
+        if isinstance(cache, RedisCache):
+            _redis_client(cache).decr(cache.make_and_validate_key(current_key))
+            return
+        with contextlib.suppress(ValueError):
+            cache.decr(current_key)
+
+    def wait(self) -> float | None:
+        """Seconds until one more request fits under the limit."""
+        limit, period = self.num_requests, self.duration
+        weight = 1 - self.elapsed / period
+        if self.current + 1 <= limit:
+            # Within this window, once the previous window's weight has fallen enough.
+            if self.previous == 0:
+                return 0.0
+            target = (limit - self.current - 1) / self.previous
+            return max(0.0, (weight - target) * period)
+        # After this window ends, when this window (then the previous) weighs little enough.
+        rest = period - self.elapsed
+        share = (limit - 1) / self.current if self.current else 1.0
+        return rest + max(0.0, (1 - share) * period)
