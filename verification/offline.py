@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from anchoring import merkle
 from anchoring.checkpoint import (
@@ -26,8 +27,10 @@ from anchoring.checkpoint import (
 )
 from anchoring.note import NoteError, Verifier, parse_verifier_key
 from verification import bundle as bundles
-from verification import pades
 from verification.policy import Policy, PolicyError, parse_policy
+
+if TYPE_CHECKING:
+    from verification import pades
 
 VERIFIED, FAILED, UNUSABLE = 0, 1, 2
 
@@ -167,6 +170,8 @@ def check_bundle(args, say) -> None:
 
 def check_certificate(args, say) -> None:
     """`judicial-verify certificate CERT.pdf [--file ORIGINAL] --policy POLICY`."""
+    from verification import pades  # pyHanko: a third of a second to import, only needed here
+
     pdf = _read(args.certificate)
     policy = _policy(args.policy)
     try:
