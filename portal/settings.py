@@ -217,6 +217,10 @@ VERIFY_MAX_RETRIES = env.int("VERIFY_MAX_RETRIES", default=5)
 VERIFY_INLINE = env.bool("VERIFY_INLINE", default=True)
 VERIFY_BATCH_MAX = env.int("VERIFY_BATCH_MAX", default=1000)
 VERIFY_PAGE_REFRESH = env.int("VERIFY_PAGE_REFRESH", default=2)
+# Seconds a process reuses the newest checkpoint it read from the local ledger (when it
+# covers the entry found) and the trusted checkpoint it last matched; 0: both read for
+# every verification. A new checkpoint is then reported up to this much later.
+VERIFY_CHECKPOINT_CACHE_SECONDS = env.float("VERIFY_CHECKPOINT_CACHE_SECONDS", default=1.0)
 LOGIN_REDIRECT_URL = "/"
 
 # --- Verification certificates ---------------------------------------------------------

@@ -26,12 +26,16 @@ def _token_uses_written_at_once(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_tile_cache():
-    """Each test builds its own log in a fresh database; cached tiles of the last one lie."""
+    """Each test builds its own log in a fresh database; cached tiles (and checkpoints) of
+    the last one lie."""
     from anchoring import store
+    from verification import flow
 
     store.forget_tiles()
+    flow.forget_checkpoints()
     yield
     store.forget_tiles()
+    flow.forget_checkpoints()
 
 
 @pytest.fixture

@@ -10,13 +10,15 @@ the Celery job can retry it with backoff.
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
 
 from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
 
 from anchoring import keys
-from anchoring.backend import AnchorBackend, LedgerEntry
+from anchoring.backend import AnchorBackend, LedgerEntry, LocalBackend
 from anchoring.checkpoint import Checkpoint, parse_checkpoint
 from anchoring.leaf import Kind, decode
 from anchoring.note import Verifier, parse_verifier_key
@@ -95,6 +97,67 @@ def _trust(cp: Checkpoint, note: str) -> None:
         TrustedCheckpoint.objects.get_or_create(
             tree_size=cp.size, defaults={"root_hash": cp.root_hash.hex(), "note": note}
         )
+    _remember(_trusted_copy, cp, cp)
+
+
+# Per process, for VERIFY_CHECKPOINT_CACHE_SECONDS: the newest checkpoint note read from
+# the local ledger (once its signature verified) and the trusted checkpoint last matched,
+# each as [monotonic time, checkpoint, value]. Both only move forward in a process.
+_copies_lock = threading.Lock()
+_latest_copy: list = []
+_trusted_copy: list = []
+
+
+def forget_checkpoints() -> None:
+    """Drop this process's copies (tests, or a database replaced under a running process)."""
+    with _copies_lock:
+        _latest_copy.clear()
+        _trusted_copy.clear()
+
+
+def _remember(copy: list, cp: Checkpoint, value) -> None:
+    if settings.VERIFY_CHECKPOINT_CACHE_SECONDS <= 0:
+        return
+    with _copies_lock:
+        if not copy or copy[1].size <= cp.size or _stale(copy):
+            copy[:] = [time.monotonic(), cp, value]
+
+
+def _stale(copy: list) -> bool:
+    return time.monotonic() - copy[0] >= settings.VERIFY_CHECKPOINT_CACHE_SECONDS
+
+
+def _copy(copy: list) -> tuple | None:
+    found = copy[:]  # one consistent read (the lock's writers replace it whole)
+    if not found or settings.VERIFY_CHECKPOINT_CACHE_SECONDS <= 0 or _stale(found):
+        return None
+    return found[1], found[2]
+
+
+def _latest_note(backend: AnchorBackend, index: int) -> tuple[str, bool]:
+    """The newest checkpoint note, and whether it is this process's recent copy.
+
+    A copy is used only for the local ledger and only when it covers the entry: the
+    inclusion proof is always made to the checkpoint reported, never a newer one.
+    """
+    if isinstance(backend, LocalBackend):
+        found = _copy(_latest_copy)
+        if found is not None and index < found[0].size:
+            return found[1], True
+    return backend.latest_checkpoint(), False
+
+
+def _trusted_for(cp: Checkpoint) -> Checkpoint | None:
+    """The newest trusted checkpoint; no read when `cp` is the one this process last
+    matched or recorded (same size and root), whatever has been trusted since: `cp` was
+    itself proven consistent with the trust before it, and trust only grows."""
+    found = _copy(_trusted_copy)
+    if found is not None and found[0].size == cp.size and found[0].root_hash == cp.root_hash:
+        return found[0]
+    trusted = _trusted()
+    if trusted is not None:
+        _remember(_trusted_copy, trusted, trusted)
+    return trusted
 
 
 def run(v: Verification, backend: AnchorBackend) -> tuple[str, list[Step], Record | None]:
@@ -192,7 +255,7 @@ def run(v: Verification, backend: AnchorBackend) -> tuple[str, list[Step], Recor
         return Verification.Outcome.INCONCLUSIVE, steps, record
 
     verifier = pinned_verifier()
-    note = backend.latest_checkpoint()
+    note, copied = _latest_note(backend, entry.index)
     if verifier is None:
         steps.append(
             Step(
@@ -205,15 +268,23 @@ def run(v: Verification, backend: AnchorBackend) -> tuple[str, list[Step], Recor
         )
         return Verification.Outcome.INCONCLUSIVE, steps, record
     step, cp = checkpoint_step(note, verifier)
+    trusted = _trusted_for(cp) if cp is not None else None
+    if trusted is not None and cp is not None and trusted.size > cp.size:
+        # A newer checkpoint was trusted after this one was read (here or in another
+        # process): read the log again; only a log still smaller is a rollback.
+        note, copied = backend.latest_checkpoint(), False
+        step, cp = checkpoint_step(note, verifier)
+        trusted = _trusted_for(cp) if cp is not None else None
     steps.append(step)
     if cp is None:
         return Verification.Outcome.INCONCLUSIVE, steps, record
+    if not copied and isinstance(backend, LocalBackend):
+        _remember(_latest_copy, cp, note)
     v.tree_size = cp.size
     steps.append(
         inclusion_step(entry.leaf, entry.index, cp, backend.inclusion_proof(entry.index, cp.size))
     )
 
-    trusted = _trusted()
     if trusted is not None and trusted.size > cp.size:
         steps.append(
             Step(

@@ -6,6 +6,7 @@ from django.db import connection
 from anchoring import store
 from anchoring.digest import digests
 from tests.court_ledger import check, sha
+from verification import flow
 from verification.models import Verification
 
 V = Verification.Outcome
@@ -121,6 +122,9 @@ def tamper():
             for table in ("anchoring_entry", "anchoring_tile", "anchoring_checkpoint"):
                 cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
         store.forget_tiles()
+        # As if the process's checkpoint copies had expired (VERIFY_CHECKPOINT_CACHE_SECONDS);
+        # test_checkpoint_copies_expire_and_a_rollback_still_fails waits for it for real.
+        flow.forget_checkpoints()
 
     return run
 
@@ -197,3 +201,77 @@ def test_a_rolled_back_ledger_fails_consistency(ledger, tamper):
     v = check(sha256=sha(ledger.evidence_bytes))
     assert v.outcome == V.INCONCLUSIVE
     assert _steps(v)["consistency"] == "failed"
+
+
+# --- The process's copies of the newest and the trusted checkpoint -----------------------
+
+
+def _checkpoint_reads(run) -> tuple[int, int]:
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        run()
+    sql = [q["sql"] for q in queries.captured_queries]
+    return (
+        sum('FROM "anchoring_checkpoint"' in q for q in sql),
+        sum('FROM "verification_trustedcheckpoint"' in q for q in sql),
+    )
+
+
+def test_checkpoint_copies_save_reads_and_never_outrun_the_proof(ledger, settings):
+    from tests.anchoring.ledger import grow_ledger
+
+    settings.VERIFY_CHECKPOINT_CACHE_SECONDS = 60
+    # The first: newest checkpoint, trusted one, then get_or_create of the new trust.
+    assert _checkpoint_reads(lambda: check(sha256=sha(ledger.anchored))) == (1, 2)
+    size = Verification.objects.get(sha256=sha(ledger.anchored)).tree_size
+    # The same checkpoint again: the process's copies, no read of either.
+    assert _checkpoint_reads(lambda: check(sha256=sha(ledger.evidence_bytes))) == (0, 0)
+    assert Verification.objects.get(sha256=sha(ledger.evidence_bytes)).tree_size == size
+    # An entry the copy does not cover: the newest checkpoint is read, proven, trusted.
+    grow_ledger(5)
+    new = check(sha256=sha(b"file 4"))
+    assert new.outcome == V.VERIFIED, [(s.name, s.explanation_en) for s in new.steps.all()]
+    assert new.tree_size == size + 5 and new.ledger_index == size + 4
+    assert _steps(new)["consistency"] == "passed"
+    # An older entry then uses the newer copy (the inclusion proof is made to it).
+    v = check(sha256=sha(ledger.anchored))
+    assert v.outcome == V.VERIFIED and v.tree_size == size + 5
+
+
+def test_checkpoint_copies_expire_and_a_rollback_still_fails(ledger, settings, monkeypatch):
+    settings.VERIFY_CHECKPOINT_CACHE_SECONDS = 60
+    assert check(sha256=sha(ledger.anchored)).outcome == V.VERIFIED  # copies of size N
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE anchoring_checkpoint DISABLE TRIGGER USER")
+        cursor.execute(
+            "DELETE FROM anchoring_checkpoint WHERE tree_size = "
+            "(SELECT max(tree_size) FROM anchoring_checkpoint)"
+        )
+        cursor.execute("ALTER TABLE anchoring_checkpoint ENABLE TRIGGER USER")
+    store.forget_tiles()
+    # Within the copy's lifetime the process still reports the checkpoint it proved.
+    assert check(sha256=sha(ledger.anchored)).outcome == V.VERIFIED
+    later = flow.time.monotonic() + 61
+    monkeypatch.setattr(flow.time, "monotonic", lambda: later)
+    v = check(sha256=sha(ledger.evidence_bytes))
+    assert v.outcome == V.INCONCLUSIVE
+    assert _steps(v)["consistency"] == "failed"
+
+
+def test_a_checkpoint_trusted_since_the_copy_is_read_again_not_called_a_rollback(ledger, settings):
+    from tests.anchoring.ledger import grow_ledger
+    from verification.models import TrustedCheckpoint
+
+    settings.VERIFY_CHECKPOINT_CACHE_SECONDS = 60
+    assert check(sha256=sha(ledger.anchored)).outcome == V.VERIFIED  # copies of size N
+    grow_ledger(3)
+    # Another process trusts the new checkpoint; this one's trusted copy is dropped.
+    newest = store.latest_checkpoint()
+    TrustedCheckpoint.objects.create(
+        tree_size=newest.tree_size, root_hash=bytes(newest.root_hash).hex(), note=newest.note
+    )
+    flow._trusted_copy.clear()
+    v = check(sha256=sha(ledger.evidence_bytes))
+    assert v.outcome == V.VERIFIED, [(s.name, s.explanation_en) for s in v.steps.all()]
+    assert v.tree_size == newest.tree_size
