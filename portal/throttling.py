@@ -32,21 +32,34 @@ import contextlib
 import threading
 
 from django.core.cache.backends.redis import RedisCache
+from django.utils.connection import ConnectionProxy
 from rest_framework.throttling import ScopedRateThrottle
 
-_clients: dict[int, object] = {}
+_clients: dict[tuple, object] = {}
 _clients_lock = threading.Lock()
 
 
+def _backend(cache):
+    """The cache backend behind DRF's `default_cache` (a proxy to this thread's backend)."""
+    if isinstance(cache, ConnectionProxy):
+        return cache._connections[cache._alias]
+    return cache
+
+
 def _redis_client(cache: RedisCache):
-    """One redis-py client per cache and process (Django builds a new one per call)."""
-    client = _clients.get(id(cache))
+    """One redis-py client per Redis server and process (Django builds one per call).
+
+    Django keeps a backend per thread, each with its own pool; the counters use the
+    first one's client (and pool) in every thread: redis-py clients are thread-safe.
+    """
+    key = tuple(cache._servers)
+    client = _clients.get(key)
     if client is None:
         with _clients_lock:
-            client = _clients.get(id(cache))
+            client = _clients.get(key)
             if client is None:
                 client = cache._cache.get_client(None, write=True)
-                _clients[id(cache)] = client
+                _clients[key] = client
     return client
 
 
@@ -81,7 +94,7 @@ class CountingRateThrottle(ScopedRateThrottle):
         return False
 
     def _count(self, current_key: str, previous_key: str) -> tuple[int, int]:
-        cache = self.cache
+        cache = _backend(self.cache)
         if isinstance(cache, RedisCache):
             current_key = cache.make_and_validate_key(current_key)
             previous_key = cache.make_and_validate_key(previous_key)
@@ -100,7 +113,7 @@ class CountingRateThrottle(ScopedRateThrottle):
         return current, int(cache.get(previous_key) or 0)
 
     def _uncount(self, current_key: str) -> None:
-        cache = self.cache
+        cache = _backend(self.cache)
         if isinstance(cache, RedisCache):
             _redis_client(cache).decr(cache.make_and_validate_key(current_key))
             return

@@ -174,15 +174,22 @@ def test_clients_are_rate_limited_in_the_redis_cache(client, settings):
         cache.clear()
 
 
-def test_the_rate_limit_is_a_sliding_window_counter(settings):
+def test_the_rate_limit_is_a_sliding_window_counter(settings, monkeypatch):
     """previous * (1 - elapsed / period) + current <= limit, in the Redis cache."""
     from django.core.cache import cache
+    from django.core.cache.backends.redis import RedisCacheClient
     from django.test import RequestFactory
 
     from portal.throttling import CountingRateThrottle
 
     assert "redis" in settings.CACHES["default"]["BACKEND"].lower()
     cache.clear()
+
+    def not_on_redis(*args, **kwargs):
+        raise AssertionError("Redis counts in one pipeline, not with the cache's calls")
+
+    for name in ("add", "incr", "get", "set", "decr"):
+        monkeypatch.setattr(RedisCacheClient, name, not_on_redis, raising=False)
     now = [6000.0]  # the start of a 60 s window
 
     class Throttle(CountingRateThrottle):
@@ -213,6 +220,7 @@ def test_the_rate_limit_is_a_sliding_window_counter(settings):
         assert [attempt()[0] for _ in range(10)] == [True] * 10
         assert not attempt()[0]
     finally:
+        monkeypatch.undo()
         cache.clear()
 
 
