@@ -249,6 +249,11 @@ def test_a_digest_checked_in_the_request_is_answered_from_memory(ledger, client,
     assert '"verification_verificationstep"' not in tables
     assert '"verification_certificate"' not in tables
     assert tables.count('"documents_serviceevent"') == (1 if which == "judgment" else 0)
+    # The verification and its steps are written by one statement (atomic on its own).
+    writes = [q["sql"] for q in queries if 'INSERT INTO "verification_verification' in q["sql"]]
+    assert len(writes) == 1
+    assert 'INSERT INTO "verification_verification" (' in writes[0]
+    assert 'INSERT INTO "verification_verificationstep" (' in writes[0]
     if which == "judgment":
         assert [s["name"] for s in body["steps"]][-4:] == [
             "service:issued",
