@@ -14,12 +14,12 @@ import re
 import threading
 from urllib.parse import urlsplit
 
-from cryptography.hazmat.primitives import hashes
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.db import transaction
 
+from anchoring.digest import new_sm3
 from documents import codes
 from verification.models import Verification
 
@@ -44,7 +44,7 @@ class _ParallelDigests:
 
     def __init__(self) -> None:
         self.sha = hashlib.sha256()
-        self.sm = hashes.Hash(hashes.SM3())
+        self.sm = new_sm3()
         self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
         self._worker = threading.Thread(target=self._sha_loop, daemon=True)
         self._worker.start()
@@ -65,7 +65,7 @@ class _ParallelDigests:
     def finish(self) -> tuple[bytes, bytes]:
         self._chunks.put(None)
         self._worker.join()
-        return self.sha.digest(), self.sm.finalize()
+        return self.sha.digest(), self.sm.digest()
 
 
 class DigestingUploadHandler(FileUploadHandler):
