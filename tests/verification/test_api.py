@@ -266,3 +266,15 @@ def test_a_digest_checked_in_the_request_is_answered_from_memory(ledger, client,
     assert [e["event"] for e in again["record"]["timeline"]] == [
         e["event"] for e in body["record"]["timeline"]
     ]
+
+
+def test_in_process_an_upload_answers_with_its_finished_result(ledger, client, settings):
+    """The embedded default runs jobs in-process: the 202 already carries the outcome."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    response = client.post(
+        "/api/v1/verifications", {"file": SimpleUploadedFile("chat.txt", ledger.evidence_bytes)}
+    )
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["status"], body["outcome"]) == ("done", "verified")
+    assert [s["name"] for s in body["steps"]][:2] == ["digest", "lookup"]
