@@ -32,6 +32,7 @@ from documents import entries
 from verification.policy import Policy
 
 FORMAT = "judicial-portal/proof-bundle/v1"
+ATTACHMENT_NAME = "proof-bundle.json"  # the bundle's name inside a certificate PDF
 MAX_BUNDLE_SIZE = 8 << 20  # a bundle with thousands of service events stays far below
 KINDS = {Kind.ANCHOR: "anchor", Kind.RECORD: "record", Kind.SERVICE_EVENT: "service_event"}
 EVENT_NAMES = {e.value: e.name.lower() for e in entries.EventType}

@@ -31,9 +31,7 @@ from documents.public import face
 from verification import bundle as bundles
 from verification import pades, signing
 from verification.flow import pinned_verifier
-from verification.models import Certificate, Verification
-
-BUNDLE_NAME = "proof-bundle.json"
+from verification.models import Certificate, Verification, VerificationStep
 
 
 def url(number: str) -> str:
@@ -54,9 +52,10 @@ def _record_json(v: Verification) -> dict | None:
     return _plain(public)
 
 
-def build_bundle(v: Verification, number: str, backend: AnchorBackend) -> dict:
+def build_bundle(
+    v: Verification, steps: list[VerificationStep], number: str, backend: AnchorBackend
+) -> dict:
     """The proof bundle of a finished verification; raises BackendUnavailable."""
-    steps = list(v.steps.all())
     verifier = pinned_verifier()
     checkpoint = entry = consistency = None
     events = []
@@ -122,7 +121,9 @@ def build_bundle(v: Verification, number: str, backend: AnchorBackend) -> dict:
     )
 
 
-def render(v: Verification, bundle: dict, number: str, development: bool) -> bytes:
+def render(
+    v: Verification, steps: list[VerificationStep], bundle: dict, number: str, development: bool
+) -> bytes:
     """The certificate PDF (A4, Chinese first, CJK font embedded), the bundle attached."""
     from weasyprint import HTML, Attachment
 
@@ -134,7 +135,7 @@ def render(v: Verification, bundle: dict, number: str, development: bool) -> byt
         "verification/certificate.html",
         {
             "v": v,
-            "steps": list(v.steps.all()),
+            "steps": steps,
             "bundle": bundle,
             # A record code alone has no file digests of its own: show the recorded ones.
             "sha256": v.sha256 or (bundle["entry"] or {}).get("inputs", {}).get("sha256"),
@@ -149,13 +150,12 @@ def render(v: Verification, bundle: dict, number: str, development: bool) -> byt
             "ca_fingerprints": identity.ca_fingerprints,
             "font_family": settings.CERTIFICATE_FONT_FAMILY,
             "font_file": _common_subset().as_uri(),
-            "events": bundle["service_events"],
-            "bundle_name": BUNDLE_NAME,
+            "bundle_name": bundles.ATTACHMENT_NAME,
         },
     )
     attachment = Attachment(
         string=bundles.dumps(bundle).decode(),
-        name=BUNDLE_NAME,
+        name=bundles.ATTACHMENT_NAME,
         description="Proof bundle: re-check offline with judicial-verify",
     )
     return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(
@@ -224,8 +224,9 @@ def issue(v: Verification, backend: AnchorBackend | None = None) -> Certificate:
         raise ValueError(f"verification {v.id} is not finished")
     number = codes.new_code()
     development = signing.identity().development
-    bundle = build_bundle(v, number, backend or get_backend())
-    pdf = sign(render(v, bundle, number, development))
+    steps = list(v.steps.all())
+    bundle = build_bundle(v, steps, number, backend or get_backend())
+    pdf = sign(render(v, steps, bundle, number, development))
     certificate = Certificate(
         number=number,
         verification=v,

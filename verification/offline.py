@@ -193,14 +193,12 @@ def check_certificate(args, say) -> None:
     say(f"ok  PDF signature intact, covers the whole file, by {signature.signer}{when}")
     say(f"    chains to the portal CA {signature.ca}")
     _timestamp(signature, policy, say)
-    data = pades.embedded_file(pdf, BUNDLE_NAME)
+    name = bundles.ATTACHMENT_NAME
+    data = pades.embedded_file(pdf, name)
     if data is None:
-        raise Failed(f"PDF: the signed certificate carries no {BUNDLE_NAME}")
-    say(f"ok  proof bundle {BUNDLE_NAME} taken from the signed PDF")
+        raise Failed(f"PDF: the signed certificate carries no {name}")
+    say(f"ok  proof bundle {name} taken from the signed PDF")
     _verify_bundle(data, args, say)
-
-
-BUNDLE_NAME = "proof-bundle.json"
 
 
 def _timestamp(signature: pades.SignatureCheck, policy: Policy, say) -> None:

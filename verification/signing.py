@@ -37,10 +37,12 @@ class Identity:
     @property
     def ca_fingerprints(self) -> list[str]:
         """SHA-256 of each CA certificate's DER: what a trust policy pins."""
-        return [
-            x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA256()).hex()
-            for pem in self.chain_pem
-        ]
+        return [f for pem in self.chain_pem for f in fingerprints(pem)]
+
+
+def fingerprints(pem: bytes) -> list[str]:
+    """SHA-256 of the DER of each certificate in a PEM file (as pades.fingerprint)."""
+    return [c.fingerprint(hashes.SHA256()).hex() for c in x509.load_pem_x509_certificates(pem)]
 
 
 def _pems(data: bytes) -> list[bytes]:

@@ -165,6 +165,7 @@ def verification_page(request: HttpRequest, verification_id: str) -> HttpRespons
     """/verifications/<id>: progress while it runs, then the outcome and every step."""
     v = get_object_or_404(Verification.objects.select_related("record__court"), pk=verification_id)
     judge = request.user.has_perm(FULL_RECORD)
+    certificate = getattr(v, "certificate", None)
     return render(
         request,
         "verification/result.html",
@@ -173,21 +174,19 @@ def verification_page(request: HttpRequest, verification_id: str) -> HttpRespons
             "steps": v.steps.all(),
             "record": face(v.record, full=judge) if v.record else None,
             "code": codes.display(v.code) if v.code else None,
-            "refresh": settings.VERIFY_PAGE_REFRESH if _still_working(v) else None,
-            "certificate": getattr(v, "certificate", None),
-            "certificate_number": codes.display(v.certificate.number)
-            if hasattr(v, "certificate")
-            else None,
+            "refresh": settings.VERIFY_PAGE_REFRESH if _still_working(v, certificate) else None,
+            "certificate": certificate,
+            "certificate_number": codes.display(certificate.number) if certificate else None,
         },
     )
 
 
-def _still_working(v: Verification) -> bool:
+def _still_working(v: Verification, certificate: Certificate | None) -> bool:
     """Running, or finished so recently that its certificate is still being made."""
     if v.status != Verification.Status.DONE:
         return True
     recent = v.finished_at and timezone.now() - v.finished_at < CERTIFICATE_WAIT
-    return bool(recent) and not hasattr(v, "certificate")
+    return bool(recent) and certificate is None
 
 
 def _certificate(number: str) -> Certificate:

@@ -205,7 +205,9 @@ def test_a_certificate_re_signed_by_another_ca_fails(issued, policy, tmp_path, s
     signing.create_development_ca(other / "k.pem", other / "c.pem", other / "ca.pem")
     v, cert = issued[0], issued[1]
     # A look-alike certificate, its bundle genuine, signed by someone else's CA.
-    unsigned = certificate.render(v, json.loads(cert.bundle), cert.number, development=False)
+    unsigned = certificate.render(
+        v, list(v.steps.all()), json.loads(cert.bundle), cert.number, development=False
+    )
     resigned = pades.sign(
         unsigned,
         (other / "k.pem").read_bytes(),
@@ -361,7 +363,9 @@ def test_with_a_timestamp_authority_the_signature_is_timestamped(
     tsa_line = next(line for line in policy.read_text().splitlines() if line.startswith("tsa-ca"))
     plain = tmp_path / "plain.pdf"
     settings.CERTIFICATE_TSA_URL = ""
-    unsigned = certificate.render(v, json.loads(v.certificate.bundle), "X", development=True)
+    unsigned = certificate.render(
+        v, list(v.steps.all()), json.loads(v.certificate.bundle), "X", development=True
+    )
     plain.write_bytes(certificate.sign(unsigned))
     _failed(judicial_verify("certificate", plain, "--policy", policy), "timestamp")
     # Without the tsa-ca line the same certificate passes: a timestamp is then optional.
@@ -423,7 +427,9 @@ def test_signing_works_from_a_thread_that_runs_an_event_loop(issued):
     import asyncio
 
     v, cert = issued[0], issued[1]
-    unsigned = certificate.render(v, json.loads(cert.bundle), cert.number, development=True)
+    unsigned = certificate.render(
+        v, list(v.steps.all()), json.loads(cert.bundle), cert.number, development=True
+    )
 
     async def sign_in_a_loop() -> bytes:
         return certificate.sign(unsigned)

@@ -2,8 +2,6 @@
 
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
@@ -11,10 +9,6 @@ from anchoring.note import verifier_key
 from verification import signing
 from verification.flow import pinned_verifier
 from verification.policy import format_policy
-
-
-def fingerprint(cert: x509.Certificate) -> str:
-    return cert.fingerprint(hashes.SHA256()).hex()
 
 
 class Command(BaseCommand):
@@ -31,7 +25,6 @@ class Command(BaseCommand):
             note += "\nThe portal CA is the embedded default's DEVELOPMENT CA: not for court use."
         tsa_cas = []
         if settings.CERTIFICATE_TSA_CA_FILE:
-            pem = Path(settings.CERTIFICATE_TSA_CA_FILE).read_bytes()
-            tsa_cas = [fingerprint(c) for c in x509.load_pem_x509_certificates(pem)]
+            tsa_cas = signing.fingerprints(Path(settings.CERTIFICATE_TSA_CA_FILE).read_bytes())
         policy = format_policy([verifier_key(verifier)], identity.ca_fingerprints, tsa_cas, note)
         self.stdout.write(policy, ending="")
