@@ -2,11 +2,14 @@
 
 The digest that is recorded is the digest of the file actually served, so stamping comes
 before hashing. The record row and the ledger submission are committed together; the
-caller then waits for the batch that integrates the entry.
+caller then waits for the batch that integrates the entry. A record that keeps no file is
+committed together with other requests' (group commit), which is what lets one record
+per request scale.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import mimetypes
 import secrets
 from dataclasses import dataclass, field
@@ -16,7 +19,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
@@ -25,6 +28,7 @@ from anchoring.digest import digests, stream_digests
 from anchoring.leaf import Leaf
 from anchoring.sequencer import Receipt
 from documents import codes, entries, stamping
+from documents.group_commit import GroupCommit
 from documents.models import Court, Record, ServiceEvent
 
 CATEGORY_NUMBERS = {
@@ -56,6 +60,7 @@ class NewRecord:
     media_type: str = ""
     sha256: bytes | None = None
     sm3: bytes | None = None
+    size: int | None = None  # with the digests, when the file was hashed without being kept
     stamp: bool = False
     stamp_pages: str = "all"
     allow_download: bool = False
@@ -97,10 +102,8 @@ def _milliseconds(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
-def _content(new: NewRecord, code: str) -> tuple[bytes | None, bytes, bytes, int | None]:
-    """The bytes to keep (if any), their digests and size."""
-    if new.file is None:
-        return None, new.sha256, new.sm3, None
+def _content(new: NewRecord, code: str) -> tuple[bytes, bytes, bytes, int]:
+    """The bytes to keep (stamped, or the upload as it is), their digests and size."""
     if new.stamp:
         pdf = new.file.read()
         if not pdf.startswith(b"%PDF-"):
@@ -125,20 +128,22 @@ def _content(new: NewRecord, code: str) -> tuple[bytes | None, bytes, bytes, int
             ) from None
         sha, sm = digests(data)
         return data, sha, sm, len(data)
-    sha, sm, size = stream_digests(new.file)
-    if new.allow_download:
-        new.file.seek(0)
-        return new.file.read(), sha, sm, size
-    return None, sha, sm, size
+    data = new.file.read()
+    sha, sm = digests(data)
+    return data, sha, sm, len(data)
 
 
 def register(new: NewRecord) -> Record:
     """Create the record and pool its ledger entry, in one transaction.
 
-    The code is not looked up first: 85 random bits practically never collide, and the
-    unique constraint refuses the one that does, which is then retried with a new code
-    (the content again too, since a stamped PDF carries its code).
+    A record that keeps no file (digests sent, or an upload neither stamped nor kept for
+    download) is written in one transaction with those of concurrent requests of this
+    process. The code is not looked up first: 85 random bits practically never collide,
+    and the unique constraint refuses the one that does, which is then retried with a new
+    code (the content again too, since a stamped PDF carries its code).
     """
+    if new.file is None or not (new.stamp or new.allow_download):
+        return _register_without_file(new)
     while True:
         code = codes.new_code()
         try:
@@ -146,21 +151,57 @@ def register(new: NewRecord) -> Record:
         except IntegrityError:
             if not Record.objects.filter(code=code).exists():
                 raise
-            if new.file is not None:
-                new.file.seek(0)
+            new.file.seek(0)
+
+
+def _register_without_file(new: NewRecord) -> Record:
+    if new.file is not None:
+        sha, sm, size = stream_digests(new.file)
+        new = dataclasses.replace(new, file=None, sha256=sha, sm3=sm, size=size)
+    if connection.in_atomic_block:  # the caller's transaction is not others' to join
+        return register_many([new])[0]
+    # Waiting for another request's write while holding a pooled connection could starve
+    # that writer of one; the caller closes it right after anyway, to wait for the ledger.
+    connection.close()
+    return _group.run(new)
+
+
+def _write_group(news: list[NewRecord]) -> list[Record | Exception]:
+    """The group commit's write: every record at once, or, if one row is refused (a
+    value the database will not take), each alone, so that only its request fails."""
+    try:
+        return register_many(news)
+    except (DataError, IntegrityError):
+        if len(news) == 1:
+            raise
+    results: list[Record | Exception] = []
+    for new in news:
+        try:
+            results.append(register_many([new])[0])
+        except (DataError, IntegrityError) as exc:
+            results.append(exc)
+    return results
+
+
+_group = GroupCommit(
+    _write_group,
+    lambda: settings.COURT_GROUP_COMMIT_MAX,
+    lambda: settings.COURT_GROUP_COMMIT_WRITERS,
+)
 
 
 def register_many(news: list[NewRecord]) -> list[Record]:
     """Create several records from their digests and pool their entries, in one transaction.
 
-    For the court API's batch: all or nothing, one INSERT per table for the lot. Files
-    (stamping, keeping them) are for register() only. A code collision, refused by the
-    unique constraint, is retried with new codes for the whole batch, as register() does.
+    For the court API's batch and register()'s group commit: all or nothing, one INSERT
+    per table for the lot. Files (stamping, keeping them) are for register() only. A code
+    collision, refused by the unique constraint, is retried with new codes for the whole
+    batch, as register() does.
     """
     if any(new.file is not None for new in news):
         raise ValueError("register_many() records digests only")
     while True:
-        made = [_row(new, codes.new_code(), new.sha256, new.sm3, None) for new in news]
+        made = [_row(new, codes.new_code(), new.sha256, new.sm3, new.size) for new in news]
         records = [record for record, _ in made]
         if len({r.code for r in records}) < len(records):
             continue
@@ -182,9 +223,8 @@ def _register(new: NewRecord, code: str) -> Record:
     try:
         with transaction.atomic():
             record.submission = sequencer.submit(leaf)
-            if data is not None:
-                suffix = ".pdf" if new.stamp else Path(new.filename).suffix
-                record.file.save(f"{code}{suffix}", ContentFile(data), save=False)
+            suffix = ".pdf" if new.stamp else Path(new.filename).suffix
+            record.file.save(f"{code}{suffix}", ContentFile(data), save=False)
             record.save(force_insert=True)
     except IntegrityError:
         if record.file:

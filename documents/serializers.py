@@ -57,6 +57,15 @@ class RecordInput(serializers.Serializer):
                     f"The file is larger than the {limit} MB limit.",
                     field="file",
                 )
+            # The record keeps the declared type (Django already cuts names to 255).
+            limit = Record._meta.get_field("media_type").max_length
+            if len(upload.content_type or "") > limit:
+                raise ApiError(
+                    "too_long",
+                    f"文件的类型（Content-Type）最多 {limit} 个字符。",
+                    f"The file's media type (Content-Type) may have at most {limit} characters.",
+                    field="file",
+                )
             if "sha256" in data or "sm3" in data:
                 raise ApiError(
                     "ambiguous_content",

@@ -200,6 +200,10 @@ COURT_AUDIT_FLUSH_SECONDS = env.float("COURT_AUDIT_FLUSH_SECONDS", default=1.0)
 COURT_AUDIT_FLUSH_ROWS = env.int("COURT_AUDIT_FLUSH_ROWS", default=1000)
 # Most records in one POST /api/v1/records/batch.
 COURT_BATCH_MAX = env.int("COURT_BATCH_MAX", default=1000)
+# Records that keep no file, sent by concurrent requests, are written together: most
+# rows one transaction of a process writes (documents/group_commit.py; 1: each alone).
+COURT_GROUP_COMMIT_MAX = env.int("COURT_GROUP_COMMIT_MAX", default=500)
+COURT_GROUP_COMMIT_WRITERS = env.int("COURT_GROUP_COMMIT_WRITERS", default=4)
 QR_ERROR_CORRECTION = env("QR_ERROR_CORRECTION", default="Q")
 if QR_ERROR_CORRECTION not in {"L", "M", "Q", "H"}:
     raise ImproperlyConfigured("QR_ERROR_CORRECTION must be one of L, M, Q, H.")
@@ -251,7 +255,9 @@ CERTIFICATE_QUEUE = env("CERTIFICATE_QUEUE", default="certificates")
 CELERY_TASK_ROUTES = {"verification.tasks.issue_certificate": {"queue": CERTIFICATE_QUEUE}}
 CERTIFICATE_FONT_FILE = env("CERTIFICATE_FONT_FILE", default=STAMP_FONT_FILE)
 CERTIFICATE_FONT_FAMILY = env("CERTIFICATE_FONT_FAMILY", default="Noto Sans CJK SC")
-CERTIFICATE_SIGNER_LOCATION = env("CERTIFICATE_SIGNER_LOCATION", default=urlsplit(PUBLIC_BASE_URL).netloc)
+CERTIFICATE_SIGNER_LOCATION = env(
+    "CERTIFICATE_SIGNER_LOCATION", default=urlsplit(PUBLIC_BASE_URL).netloc
+)
 
 # --- REST framework and OpenAPI -------------------------------------------------------
 REST_FRAMEWORK = {

@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 import zxingcpp
+from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from anchoring import keys, merkle
@@ -428,6 +429,19 @@ def test_bad_input_is_refused_with_the_field_and_nothing_is_written(
     assert error["message"]["zh"] and error["message"]["en"]
     assert not Record.objects.exists()
     assert not Submission.objects.exists() and not Entry.objects.exists()
+
+
+def test_a_media_type_too_long_to_keep_is_refused(owner):
+    media_type = "application/" + "x" * 100
+    file = SimpleUploadedFile("chat.txt", b"evidence", content_type=media_type)
+    response = owner.post(
+        "/api/v1/records", {"file": file, "category": "evidence", "title": "t"}, format="multipart"
+    )
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert (error["field"], error["code"]) == ("file", "too_long")
+    assert "100" in error["message"]["zh"] and "100" in error["message"]["en"]
+    assert not Record.objects.exists() and not Submission.objects.exists()
 
 
 def test_stamping_pages_that_do_not_exist_is_refused(owner, judgment_pdf):
