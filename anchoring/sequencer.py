@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 # Any fixed 64-bit number; it names the advisory lock that serialises batches.
 _ADVISORY_LOCK_ID = 0x4A564C_5345510  # any fixed number, the same in every process
 _IDS_PER_STATEMENT = 900  # under SQLite's bound-parameter limit
+# A waiter poll reads the entries added since its last poll, unless there are more than
+# this many (a long pause): then it looks its submissions up by id instead.
+_RANGE_LIMIT = 50_000
 
 
 # Sent inside a batch's transaction with `first` and `end`, the indexes it added
@@ -114,13 +117,23 @@ def wait_many(submission_ids: list[int], timeout: float | None = None) -> list[R
 
 
 class _Waiters:
-    """The submissions this process waits for, and the one thread that polls for them."""
+    """The submissions this process waits for, and the one thread that polls for them.
+
+    A poll reads the newest checkpoint; only when the tree has grown does it read the
+    entries added since the last poll (a range of the primary key). Submissions that
+    started waiting since the last poll are looked up by id once, in case their entry
+    was integrated before they waited. So hundreds of waiting requests cost one small
+    query per poll, not an IN list of all of them 20 times a second.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         # Several threads may wait for the same submission (a retried request, say).
         self._events: dict[int, list[threading.Event]] = {}
         self._found: dict[int, Receipt] = {}
+        self._new: set[int] = set()  # waiting since the last poll: looked up by id
+        # The tree size the last poll read (entries below it were looked at), or None.
+        self._size: int | None = None
         self._poller: threading.Thread | None = None
 
     def wait(self, submission_ids: list[int], timeout: float) -> dict[int, Receipt]:
@@ -129,6 +142,7 @@ class _Waiters:
         with self._lock:
             for submission_id, event in events.items():
                 self._events.setdefault(submission_id, []).append(event)
+                self._new.add(submission_id)
             if self._poller is None or not self._poller.is_alive():
                 self._poller = threading.Thread(target=self._poll, name="ledger-waiters")
                 self._poller.daemon = True
@@ -153,17 +167,22 @@ class _Waiters:
         while True:
             time.sleep(settings.LEDGER_SUBMIT_POLL)
             with self._lock:
-                waiting = [s for s in self._events if s not in self._found]
+                waiting = {s for s in self._events if s not in self._found}
+                new, self._new = self._new & waiting, set()
             if not waiting:
+                self._size = None  # the next waiter starts afresh, however far the log grew
                 connection.close()  # idle: give the connection back
                 continue
             try:
-                found = _receipts_of(waiting)
+                found, size = _receipts_of(waiting, new, self._size)
             except Exception:
                 log.exception("looking for integrated submissions failed; retrying")
+                with self._lock:
+                    self._new |= new  # look them up again next time
                 connection.close()
                 continue
             with self._lock:
+                self._size = size
                 for submission_id, found_receipt in found:
                     if submission_id in self._events:
                         self._found[submission_id] = found_receipt
@@ -174,21 +193,39 @@ class _Waiters:
 _waiters = _Waiters()
 
 
-def _receipts_of(submission_ids: list[int]) -> list[tuple[int, Receipt]]:
-    """Receipts of the integrated ones among these submissions, against one checkpoint.
+def _receipts_of(
+    waiting: set[int], new: set[int], seen_size: int | None
+) -> tuple[list[tuple[int, Receipt]], int | None]:
+    """Receipts of the integrated ones among the waiting submissions, and the tree size
+    they were looked for in (the next call's `seen_size`).
 
-    Their proofs are computed together, so the tiles are read once per poll. The
-    checkpoint is read after the entries: an entry commits with the checkpoint of its
-    batch, so the newest checkpoint covers every entry found.
+    Entries below `seen_size` were looked for already, except for the `new` waiters (all
+    of them are looked up by id when `seen_size` is None or far behind). The
+    checkpoint is read first: an entry commits with the checkpoint of its batch, so every
+    entry below its size is visible, and one found above it (a batch committed meanwhile)
+    is left for the next call, whose range covers it. Proofs are computed together, so
+    the tiles are read once per poll.
     """
+    cp = store.latest_checkpoint()
+    if cp is None:
+        return [], None
+    if seen_size is None or cp.tree_size - seen_size > _RANGE_LIMIT:
+        new, seen_size = waiting, cp.tree_size
     rows = []
-    for i in range(0, len(submission_ids), _IDS_PER_STATEMENT):
-        chunk = submission_ids[i : i + _IDS_PER_STATEMENT]
-        found = Entry.objects.filter(submission__in=chunk)
+    if cp.tree_size > seen_size:
+        added = Entry.objects.filter(index__gte=seen_size, index__lt=cp.tree_size)
+        rows += [
+            row
+            for row in added.values_list("submission", "index", "data")
+            if row[0] in waiting and row[0] not in new
+        ]
+    ids = sorted(new)
+    for i in range(0, len(ids), _IDS_PER_STATEMENT):
+        found = Entry.objects.filter(submission__in=ids[i : i + _IDS_PER_STATEMENT])
+        found = found.filter(index__lt=cp.tree_size)
         rows += found.values_list("submission", "index", "data")
     if not rows:
-        return []
-    cp = store.latest_checkpoint()
+        return [], cp.tree_size
     proofs = store.inclusion_proofs([index for _, index, _ in rows], cp.tree_size)
     return [
         (
@@ -202,7 +239,7 @@ def _receipts_of(submission_ids: list[int]) -> list[tuple[int, Receipt]]:
             ),
         )
         for (submission_id, index, data), proof in zip(rows, proofs, strict=True)
-    ]
+    ], cp.tree_size
 
 
 def index_of(submission_id: int) -> int | None:

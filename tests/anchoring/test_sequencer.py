@@ -125,3 +125,57 @@ def test_integrated_entries_record_kind_and_digests_from_the_leaf():
         leaf.sha256,
         leaf.sm3,
     )
+
+
+# --- Waiting for a submission: the per-process poller --------------------------------------
+
+
+def _verified(receipt: sequencer.Receipt, data: bytes) -> None:
+    cp = open_checkpoint(receipt.checkpoint, keys.verifier(), origin=keys.signer().name)
+    assert receipt.leaf_hash == merkle.leaf_hash(data)
+    merkle.verify_inclusion(
+        receipt.leaf_hash, receipt.index, cp.size, receipt.inclusion_proof, cp.root_hash
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_waiter_finds_its_entry_integrated_before_or_while_it_waits(settings):
+    import threading
+
+    settings.LEDGER_SEQUENCER = "off"
+    early, late = content_leaf(b"early"), content_leaf(b"late")
+    early_id = sequencer.submit(early)
+    sequencer.integrate()  # before anyone waits: found by its id
+    receipt = sequencer.wait(early_id, timeout=10)
+    _verified(receipt, early.encode())
+
+    late_id = sequencer.submit(late)
+    found = {}
+    thread = threading.Thread(target=lambda: found.update(r=sequencer.wait(late_id, timeout=10)))
+    thread.start()
+    threading.Event().wait(5 * settings.LEDGER_SUBMIT_POLL)  # polls that find nothing
+    grow_ledger(300, batch=300)  # other entries around it, in the same batch
+    thread.join(15)
+    connection.close()
+    _verified(found["r"], late.encode())
+    assert found["r"].index > receipt.index
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_poll_reads_only_the_entries_added_since_the_last(django_assert_max_num_queries):
+    ids = [sequencer.submit(content_leaf(bytes([n]))) for n in range(3)]
+    sequencer.integrate()
+    size = store.tree_size()
+    later = sequencer.submit(content_leaf(b"later"))
+    sequencer.integrate()
+    waiting = {*ids, later}
+    # The first three were seen by an earlier poll at `size`: only the range above it.
+    found, seen = sequencer._receipts_of(waiting, set(), size)
+    assert [s for s, _ in found] == [later] and seen == size + 1
+    # A poll that has seen nothing yet (None) looks every waiter up by id.
+    found, seen = sequencer._receipts_of(waiting, set(), None)
+    assert sorted(s for s, _ in found) == sorted(waiting) and seen == size + 1
+    # Nothing added since: one query, the checkpoint.
+    with django_assert_max_num_queries(1):
+        found, _ = sequencer._receipts_of(waiting, set(), size + 1)
+    assert found == []
