@@ -21,6 +21,9 @@ def test_new_codes_are_canonical_distinct_and_valid():
     for code in codes:
         assert len(code) == LENGTH and set(code) <= set(ALPHABET)
         assert normalize(code) == code
+    # Every random position takes every character (all 85 bits are used).
+    for position in range(LENGTH - 1):
+        assert {code[position] for code in codes} == set(ALPHABET)
 
 
 def test_typing_is_forgiving_about_case_separators_and_look_alikes():
