@@ -2,18 +2,27 @@
 """Benchmark the court API: records registered per second through HTTP, and their latency.
 
 POST /api/v1/records is timed end to end, as a court's system sees it: concurrent
-clients (asyncio + aiohttp with keep-alive, in a process of their own) post records to a
-live gunicorn on PostgreSQL, while `manage.py sequencer` integrates the pooled leaves
+clients (asyncio with keep-alive connections, in a process of their own: a minimal HTTP/1.1
+client for the JSON runs, so that the load generator takes little of the two cores the
+server needs, aiohttp for uploads and batches) post records to a live gunicorn on
+PostgreSQL, while `manage.py sequencer` integrates the pooled leaves
 every LEDGER_BATCH_PERIOD (1 s). Each request waits until its entry is integrated and
 answers 201 with the record's code and its ledger receipt (index, inclusion proof,
 signed checkpoint), so a request's latency includes the wait for its batch.
 
-Two runs against the same server:
+Three runs against the same server:
 
-  1. JSON records (digests only): C clients (300) each loop POSTing
+  1. JSON records (digests only), closed loop: C clients (800) each loop POSTing
      {"sha256", "sm3", "category", "title", "case_number", "parties"} for D seconds (30)
-     after a warm-up. Targets: >= 500 records/s (201 answers received per second over the
-     window) with p99 latency < 2.5 s.
+     after a warm-up. Target: >= 500 records/s (201 answers received per second over the
+     window). A closed-loop client gets at most one answer per batch (its next request
+     waits for the next batch), so C must exceed the target rate times the period; and
+     its latency at saturation is C / throughput (Little's law), a figure of C, printed
+     without a target.
+  1b. JSON records, open loop: requests started on a fixed schedule at --rate (500/s),
+     whether or not earlier ones have finished, as many court systems sending records
+     independently would. Targets: every request answered 201, and p99 latency < 2.5 s,
+     measured from each request's scheduled start (so a client falling behind counts).
   2. Multipart uploads: fewer clients (100) each loop POSTing a 20 KB file, for a shorter
      window. No target; the second figure.
   3. Batches (--runs batch, not run by default): B clients (8) each loop POSTing N records
@@ -133,13 +142,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=20260101, help="random seed")
     parser.add_argument(
         "--runs",
-        default="json,upload",
-        help="which runs, comma-separated: json, upload, batch",
+        default="json,open,upload",
+        help="which runs, comma-separated: json, open, upload, batch",
     )
 
     g = parser.add_argument_group("server")
     g.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    g.add_argument("--threads", type=int, default=200, help="gunicorn threads per worker")
+    g.add_argument("--threads", type=int, default=400, help="gunicorn threads per worker")
     g.add_argument("--worker-class", default="gthread", help="gunicorn worker class")
     g.add_argument("--period", type=float, default=1.0, help="LEDGER_BATCH_PERIOD, seconds")
     g.add_argument(
@@ -150,7 +159,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
 
     g = parser.add_argument_group("1. JSON records")
-    g.add_argument("--clients", type=int, default=300, help="C, concurrent clients")
+    g.add_argument("--clients", type=int, default=800, help="C, concurrent clients")
     g.add_argument("--duration", type=float, default=None, help="D, measured window, s [30]")
     g.add_argument(
         "--warmup", type=float, default=None, help="seconds of load before the window [5]"
@@ -160,6 +169,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=1,
         help="processes the clients are spread over (asyncio + aiohttp in each)",
+    )
+
+    g = parser.add_argument_group("1b. JSON records, open loop")
+    g.add_argument(
+        "--rate", type=float, default=TARGET_RATE, help="records/s offered (started) [500]"
+    )
+    g.add_argument(
+        "--open-duration", type=float, default=None, help="measured window, s [--duration]"
     )
 
     g = parser.add_argument_group("2. multipart uploads")
@@ -199,9 +216,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for key, value in DEFAULTS.items():
         if getattr(args, key) is None:
             setattr(args, key, QUICK[key] if args.quick else value)
+    if args.open_duration is None:
+        args.open_duration = args.duration
     args.runs = [r.strip() for r in args.runs.split(",") if r.strip()]
-    if not set(args.runs) <= {"json", "upload", "batch"}:
-        parser.error("--runs takes json, upload and/or batch")
+    if not set(args.runs) <= {"json", "open", "upload", "batch"}:
+        parser.error("--runs takes json, open, upload and/or batch")
     name = urlsplit(args.database_url).path.lstrip("/")
     if "bench" not in name:
         parser.error(f"refusing to drop database {name!r}: its name must contain 'bench'")
@@ -238,6 +257,61 @@ def upload_content(seed: int, k: int, i: int, size: int) -> bytes:
     return random.Random(f"{seed} {k} {i}").randbytes(size)
 
 
+class RawHTTP:
+    """A minimal HTTP/1.1 keep-alive client for the JSON runs' POSTs.
+
+    The load generator shares the two cores with the server under test; this one costs a
+    fraction of aiohttp's CPU per request (both are reported as "client"). Responses must
+    carry Content-Length (Django's CommonMiddleware sets it). A connection idle for longer
+    than IDLE is not reused, so none is ever sent on after gunicorn's keep-alive (2 s)
+    closed it.
+    """
+
+    IDLE = 1.5
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname, parts.port
+        lines = [f"POST {parts.path} HTTP/1.1", f"Host: {self.host}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        self.head = ("\r\n".join(lines) + "\r\n").encode()
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
+
+    async def post(self, body: bytes) -> tuple[int, bytes]:
+        reader = writer = None
+        now = time.monotonic()
+        while self.idle:
+            r, w, used = self.idle.pop()
+            if now - used < self.IDLE and not r.at_eof() and not w.is_closing():
+                reader, writer = r, w
+                break
+            w.close()
+        if writer is None:
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+        try:
+            writer.write(self.head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            head = (await reader.readuntil(b"\r\n\r\n")).split(b"\r\n")
+            status, length, close = int(head[0].split()[1]), None, False
+            for line in head[1:]:
+                name, _, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    length = int(value)
+                elif name == b"connection":
+                    close = value.strip().lower() == b"close"
+            if length is None:
+                raise ValueError("an answer without Content-Length")
+            answer = await reader.readexactly(length)
+        except BaseException:
+            writer.close()
+            raise
+        if close:
+            writer.close()
+        else:
+            self.idle.append((reader, writer, time.monotonic()))
+        return status, answer
+
+
 def client_main(spec_path: str) -> int:
     """Run C clients, each POSTing records in a loop; pickle every request's outcome."""
     import aiohttp
@@ -245,69 +319,95 @@ def client_main(spec_path: str) -> int:
     spec = json.loads(Path(spec_path).read_text())
     results: list[tuple] = []
 
+    url = spec["url"] + ("/batch" if spec["mode"] == "batch" else "")
+    headers = {"Authorization": f"Token {spec['token']}"}
+    if spec["mode"] in ("json", "open", "batch"):
+        headers["Content-Type"] = "application/json"
+
     async def client(session, k: int) -> None:
-        url = spec["url"]
-        headers = {"Authorization": f"Token {spec['token']}"}
-        if spec["mode"] in ("json", "batch"):
-            headers["Content-Type"] = "application/json"
-        if spec["mode"] == "batch":
-            url += "/batch"
         i = 0
         while time.monotonic() < spec["stop_at"]:
-            if spec["mode"] == "json":
-                data, sha, sm = json_body(spec["seed"], k, i)
-            elif spec["mode"] == "batch":
-                # (sha, sm) below is then the list of the batch's digest pairs
-                data, sha = batch_body(spec["seed"], k, i, spec["batch_size"])
-                sm = None
-            else:
-                content = upload_content(spec["seed"], k, i, spec["upload_size"])
-                sha, sm = hashlib.sha256(content).hexdigest(), None
-                data = aiohttp.FormData()
-                data.add_field("category", "evidence")
-                data.add_field("title", f"Bench upload {k}-{i}")
-                data.add_field("case_number", f"(2026)京0105民初{k}号")
-                data.add_field("parties", "张三")
-                data.add_field("parties", f"Bench Party {k} Ltd.")
-                data.add_field(
-                    "file",
-                    content,
-                    filename=f"evidence-{k}-{i}.bin",
-                    content_type="application/octet-stream",
-                )
-            wall = time.time()
-            t0 = time.monotonic()
-            error = None
-            try:
-                async with session.post(url, data=data, headers=headers) as response:
-                    body = await response.read()
-                    status = response.status
-            except Exception as exc:  # a failed request is a result too
-                status, body = 0, b""
-                error = f"{type(exc).__name__}: {str(exc)[:120]}"
-            t1 = time.monotonic()
-            results.append(
-                (
-                    k,
-                    i,
-                    t0,
-                    t1,
-                    wall,
-                    status,
-                    (sha, sm),
-                    body if status == 201 else body[:400],
-                    error,
-                )
-            )
+            status = await request(session, k, i)
             i += 1
             if status == 0:
                 await asyncio.sleep(0.05)  # no tight loop on a refused connection
+
+    async def offered(session) -> None:
+        """Open loop: request n starts at start_at + n / rate, finished or not the others."""
+        pending, n = [], 0
+        while True:
+            due = spec["start_at"] + n / spec["rate"]
+            if due >= spec["stop_at"]:
+                break
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            pending.append(asyncio.create_task(request(session, spec["first"] + n, 0, due)))
+            n += 1
+        await asyncio.gather(*pending)
+
+    async def request(session, k: int, i: int, due: float | None = None) -> int:
+        """Send client k's i-th request; its latency counts from `due` when scheduled."""
+        if spec["mode"] in ("json", "open"):
+            data, sha, sm = json_body(spec["seed"], k, i)
+        elif spec["mode"] == "batch":
+            # (sha, sm) below is then the list of the batch's digest pairs
+            data, sha = batch_body(spec["seed"], k, i, spec["batch_size"])
+            sm = None
+        else:
+            content = upload_content(spec["seed"], k, i, spec["upload_size"])
+            sha, sm = hashlib.sha256(content).hexdigest(), None
+            data = aiohttp.FormData()
+            data.add_field("category", "evidence")
+            data.add_field("title", f"Bench upload {k}-{i}")
+            data.add_field("case_number", f"(2026)京0105民初{k}号")
+            data.add_field("parties", "张三")
+            data.add_field("parties", f"Bench Party {k} Ltd.")
+            data.add_field(
+                "file",
+                content,
+                filename=f"evidence-{k}-{i}.bin",
+                content_type="application/octet-stream",
+            )
+        wall = time.time()
+        t0 = time.monotonic()
+        if due is not None:  # the client's own lag counts against the server
+            wall, t0 = wall - (t0 - due), due
+        error = None
+        try:
+            if isinstance(session, RawHTTP):
+                status, body = await session.post(data)
+            else:
+                async with session.post(url, data=data, headers=headers) as response:
+                    body = await response.read()
+                    status = response.status
+        except Exception as exc:  # a failed request is a result too
+            status, body = 0, b""
+            error = f"{type(exc).__name__}: {str(exc)[:120]}"
+        t1 = time.monotonic()
+        results.append(
+            (
+                k,
+                i,
+                t0,
+                t1,
+                wall,
+                status,
+                (sha, sm),
+                body if status == 201 else body[:400],
+                error,
+            )
+        )
+        return status
 
     async def run() -> None:
         connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60)
         timeout = aiohttp.ClientTimeout(total=spec["request_timeout"])
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            if spec["mode"] in ("json", "open"):
+                session = RawHTTP(url, headers)  # the JSON runs' own, leaner client
             await asyncio.sleep(max(0.0, spec["start_at"] - time.monotonic()))
+            if spec["mode"] == "open":
+                await offered(session)
+                return
             await asyncio.gather(
                 *(client(session, k) for k in range(spec["first"], spec["first"] + spec["count"]))
             )
@@ -617,8 +717,10 @@ def run_load(
             "seed": args.seed,
             "upload_size": args.upload_size,
             "batch_size": args.batch_size,
-            "first": first,
+            # Open-loop requests are numbered per process from here (the digests' seed).
+            "first": first if mode != "open" else n * 10_000_000,
             "count": count,
+            "rate": args.rate / nproc,
             "start_at": start_at,
             "stop_at": window[1],
             "request_timeout": settings.LEDGER_SUBMIT_TIMEOUT + 30,
@@ -698,17 +800,26 @@ def analyse(args, run: dict, gunicorn_log: Path, log_offset: int) -> tuple[Table
     lat = [r[3] - r[2] for r in ok_sent]
     all_lat = [r[3] - r[2] for r in sent]
     p99 = pct(lat, 99) if lat else float("nan")
-    target = run["mode"] == "json"
-    ok = bool(lat) and rate >= TARGET_RATE and p99 < TARGET_P99 and len(ok_sent) == len(sent)
+    open_loop = run["mode"] == "open"
+    rate_target = run["mode"] == "json"  # capacity: the closed loop's
+    p99_target = open_loop  # latency: at the target rate offered
+    everything_answered = bool(lat) and len(ok_sent) == len(sent)
+    if rate_target:
+        ok = everything_answered and rate >= TARGET_RATE
+    elif p99_target:
+        ok = everything_answered and p99 < TARGET_P99
+    else:
+        ok = everything_answered
 
     name = {
-        "json": "1. JSON records",
+        "json": "1. JSON records, closed loop",
+        "open": f"1b. JSON records, open loop at {args.rate:g}/s offered",
         "upload": "2. Multipart uploads",
         "batch": f"3. Batches of {args.batch_size} JSON records (POST /api/v1/records/batch)",
     }[run["mode"]]
     title = (
         f"{name}: "
-        f"{run['clients']} clients x {duration:g} s"
+        + (f"{duration:g} s" if open_loop else f"{run['clients']} clients x {duration:g} s")
         + (f" ({args.upload_size:,}-byte files)" if run["mode"] == "upload" else "")
         + f", gunicorn {args.workers} x {args.worker_class} {args.threads} threads, "
         f"period {args.period:g} s"
@@ -719,8 +830,8 @@ def analyse(args, run: dict, gunicorn_log: Path, log_offset: int) -> tuple[Table
         if batch
         else "records/s (201 answers received in the window)",
         f"{rate:,.1f}",
-        f">= {TARGET_RATE}" if target else "",
-        verdict(rate >= TARGET_RATE) if target else "",
+        f">= {TARGET_RATE}" if rate_target else "",
+        verdict(rate >= TARGET_RATE) if rate_target else "",
     )
     if batch:
         table.add(
@@ -728,7 +839,10 @@ def analyse(args, run: dict, gunicorn_log: Path, log_offset: int) -> tuple[Table
             f"{rate / per_request:,.2f}, {per_request}",
         )
         table.add("  (another endpoint: not the single-record figure of run 1)", "")
-    table.add("requests sent in the window", fmt_int(len(sent)))
+    table.add(
+        "requests started in the window" if open_loop else "requests sent in the window",
+        fmt_int(len(sent)) + (f" ({len(sent) / duration:,.1f}/s)" if open_loop else ""),
+    )
     table.add(
         "  answers by status",
         ", ".join(f"{s if s else 'no answer'}: {n:,}" for s, n in sorted(statuses.items())),
@@ -741,20 +855,21 @@ def analyse(args, run: dict, gunicorn_log: Path, log_offset: int) -> tuple[Table
         table.add(
             "latency p99",
             f"{p99:.3f} s",
-            f"< {TARGET_P99:g} s" if target else "",
-            verdict(p99 < TARGET_P99) if target else "",
+            f"< {TARGET_P99:g} s" if p99_target else "",
+            verdict(p99 < TARGET_P99) if p99_target else "",
         )
         table.add("latency max", f"{max(lat):.3f} s")
         table.add("latency mean", f"{statistics.fmean(lat):.3f} s")
         if len(all_lat) != len(lat):
             table.add("latency p99, every answer", f"{pct(all_lat, 99):.3f} s")
-    little = run["clients"] * per_request / statistics.fmean(lat) if lat else 0
-    table.add(
-        "  closed-loop ceiling: clients"
-        + (" x records per request" if batch else "")
-        + " / mean latency",
-        f"{little:,.1f} /s",
-    )
+    if not open_loop:
+        little = run["clients"] * per_request / statistics.fmean(lat) if lat else 0
+        table.add(
+            "  closed-loop ceiling: clients"
+            + (" x records per request" if batch else "")
+            + " / mean latency",
+            f"{little:,.1f} /s",
+        )
 
     # Where the latency goes: the answer's recorded_at (taken in register(), before the
     # INSERT) and its entry's integrated_at (the batch's timestamp, taken after the pool
@@ -883,7 +998,7 @@ def analyse(args, run: dict, gunicorn_log: Path, log_offset: int) -> tuple[Table
         r = sent_by_key[key[:2]]
         sent_sha, sent_sm = sent_digests[key]
         assert parsed.sha256.hex() == sent_sha == body["sha256"], "sha256 differs from the sent"
-        if run["mode"] in ("json", "batch"):
+        if run["mode"] in ("json", "open", "batch"):
             assert parsed.sm3.hex() == sent_sm == body["sm3"], "sm3 differs from the sent one"
         else:
             from anchoring.digest import digests
@@ -911,7 +1026,7 @@ def analyse(args, run: dict, gunicorn_log: Path, log_offset: int) -> tuple[Table
             ("sequencer (manage.py sequencer)", cpu["sequencer"]),
             ("PostgreSQL backends of this database", pg_ours),
             ("PostgreSQL background (WAL writer, checkpointer...)", pg_background),
-            ("client (aiohttp)", cpu["client"]),
+            ("client (load generator)", cpu["client"]),
             ("this benchmark process (samplers)", cpu["bench"]),
         ]
         mine = sum(v for k, v in rows if not k.startswith("  "))
@@ -1329,14 +1444,15 @@ def main(argv: list[str] | None = None) -> int:
         runs = []
         if "json" in args.runs:
             runs.append(("json", args.clients, args.duration))
+        if "open" in args.runs:
+            runs.append(("open", args.client_processes, args.open_duration))
         if "upload" in args.runs:
             runs.append(("upload", args.upload_clients, args.upload_duration))
         if "batch" in args.runs:
             runs.append(("batch", args.batch_clients, args.batch_duration))
         for mode, clients, duration in runs:
-            note(
-                f"{mode}: {clients} clients, {args.warmup:g} s warm-up then {duration:g} s measured"
-            )
+            load = f"{args.rate:g}/s offered" if mode == "open" else f"{clients} clients"
+            note(f"{mode}: {load}, {args.warmup:g} s warm-up then {duration:g} s measured")
             offset = glog.stat().st_size
             run = run_load(
                 args,
@@ -1359,7 +1475,7 @@ def main(argv: list[str] | None = None) -> int:
             table.print()
             results[mode] = figures
 
-        missed = "json" in results and not results["json"]["ok"]
+        missed = any(not results[m]["ok"] for m in ("json", "open") if m in results)
         if args.profile == "always" or (args.profile == "auto" and missed):
             spy = py_spy()
             if spy is None:
@@ -1379,16 +1495,23 @@ def main(argv: list[str] | None = None) -> int:
     if "json" in results:
         r = results["json"]
         summary.add(
-            f"JSON records/s, {args.clients} clients",
+            f"JSON records/s, closed loop, {args.clients} clients",
             f"{r['rate']:,.1f}",
             f">= {TARGET_RATE}",
-            verdict(r["rate"] >= TARGET_RATE),
+            verdict(r["ok"]),
         )
         summary.add(
-            f"JSON p99 latency, period {args.period:g} s",
+            "  its p99 latency (clients / throughput at saturation; no target)",
+            f"{r['p99']:.3f} s",
+        )
+    if "open" in results:
+        r = results["open"]
+        summary.add(f"JSON records/s answered at {args.rate:g}/s offered", f"{r['rate']:,.1f}")
+        summary.add(
+            f"  p99 latency there, period {args.period:g} s, every request answered 201",
             f"{r['p99']:.3f} s",
             f"< {TARGET_P99:g} s",
-            verdict(r["p99"] < TARGET_P99),
+            verdict(r["ok"]),
         )
     if "upload" in results:
         r = results["upload"]
