@@ -181,13 +181,16 @@ class _Waiters:
                     self._new |= new  # look them up again next time
                 connection.close()
                 continue
+            ready = []
             with self._lock:
                 self._size = size
                 for submission_id, found_receipt in found:
                     if submission_id in self._events:
                         self._found[submission_id] = found_receipt
-                        for event in self._events[submission_id]:
-                            event.set()
+                        ready += self._events[submission_id]
+            # Outside the lock: each woken waiter takes it at once to clean up after itself.
+            for event in ready:
+                event.set()
 
 
 _waiters = _Waiters()

@@ -24,11 +24,12 @@ class GroupWriteFailed(RuntimeError):
 
 
 class _Slot:
-    __slots__ = ("item", "ready", "done", "result", "error", "shared")
+    __slots__ = ("item", "ready", "lead", "done", "result", "error", "shared")
 
     def __init__(self, item) -> None:
         self.item = item
         self.ready = threading.Event()  # set when done, or when this caller is to write
+        self.lead = False  # this caller holds one of the writer roles (set under the lock)
         self.done = False
         self.result = None
         self.error: BaseException | None = None
@@ -61,14 +62,17 @@ class GroupCommit[Item, Result]:
         slot = _Slot(item)
         with self._lock:
             self._queue.append(slot)
-            writer = self._writing < max(1, self._writers())
-            if writer:
+            if self._writing < max(1, self._writers()):
                 self._writing += 1
-        if not writer:
+                slot.lead = True
+        if not slot.lead:
+            # Woken when another writer wrote this item, or when a writer handed its role
+            # here; a role is only handed to an item still queued, so `lead` is set first.
             slot.ready.wait()
-        if not slot.done:  # the role came to this caller: its item heads the queue
+        if slot.lead:
             try:
-                self._write_one_group()
+                while not slot.done:  # other role holders may be queued ahead of it
+                    self._write_one_group()
             finally:
                 self._pass_on()
         return self._outcome(slot)
@@ -97,11 +101,18 @@ class GroupCommit[Item, Result]:
             slot.ready.set()
 
     def _pass_on(self) -> None:
-        """Hand the writer's role to the oldest queued caller, or end it."""
+        """Hand the writer's role to the oldest queued caller without one, or end it.
+
+        Each role is passed on exactly once by its holder, so at most `writers` callers
+        write at a time and a role never goes astray, even when another writer takes the
+        successor's item before it wakes (it then finds its item done and passes on).
+        """
         with self._lock:
-            successor = self._queue[0] if self._queue else None
+            successor = next((s for s in self._queue if not s.lead), None)
             if successor is None:
                 self._writing -= 1
+            else:
+                successor.lead = True
         if successor is not None:
             successor.ready.set()
 

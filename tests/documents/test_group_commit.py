@@ -166,3 +166,21 @@ def test_a_write_that_answers_the_wrong_number_of_results_is_an_error():
     group = GroupCommit(lambda items: [], lambda: 100)
     with pytest.raises(RuntimeError, match="0 results for 1 items"):
         group.run("a")
+
+
+def test_many_callers_with_several_writers_all_finish_and_leave_no_writer_behind():
+    import random
+
+    rng = random.Random(7)
+
+    def write(items):
+        time.sleep(rng.random() / 500)
+        return [f"row {i}" for i in items]
+
+    group = GroupCommit(write, lambda: 2, writers=lambda: 3)
+    for round_ in range(20):
+        items = [f"{round_}-{n}" for n in range(40)]
+        outcomes, threads = _run_all(group, items)
+        _join(threads)
+        assert outcomes == {i: f"row {i}" for i in items}
+        assert group._writing == 0 and group._queue == []
