@@ -203,7 +203,10 @@ COURT_BATCH_MAX = env.int("COURT_BATCH_MAX", default=1000)
 # Records that keep no file, sent by concurrent requests, are written together: most
 # rows one transaction of a process writes (documents/group_commit.py; 1: each alone).
 COURT_GROUP_COMMIT_MAX = env.int("COURT_GROUP_COMMIT_MAX", default=500)
-COURT_GROUP_COMMIT_WRITERS = env.int("COURT_GROUP_COMMIT_WRITERS", default=4)
+# Writes one process runs at once. One makes the largest groups, the least CPU per record
+# (measured: docs/benchmarks.md); more only help when each round trip to the database
+# is slow (a distant server).
+COURT_GROUP_COMMIT_WRITERS = env.int("COURT_GROUP_COMMIT_WRITERS", default=1)
 QR_ERROR_CORRECTION = env("QR_ERROR_CORRECTION", default="Q")
 if QR_ERROR_CORRECTION not in {"L", "M", "Q", "H"}:
     raise ImproperlyConfigured("QR_ERROR_CORRECTION must be one of L, M, Q, H.")
