@@ -231,16 +231,7 @@ def _receipts_of(
         return [], cp.tree_size
     proofs = store.inclusion_proofs([index for _, index, _ in rows], cp.tree_size)
     return [
-        (
-            submission_id,
-            Receipt(
-                index=index,
-                leaf_hash=merkle.leaf_hash(bytes(data)),
-                tree_size=cp.tree_size,
-                inclusion_proof=proof,
-                checkpoint=cp.note,
-            ),
-        )
+        (submission_id, _receipt(index, bytes(data), cp, proof))
         for (submission_id, index, data), proof in zip(rows, proofs, strict=True)
     ], cp.tree_size
 
@@ -254,15 +245,15 @@ def receipt(index: int) -> Receipt:
     """The receipt of an integrated entry against the newest checkpoint."""
     cp = store.latest_checkpoint()
     data = bytes(Entry.objects.values_list("data", flat=True).get(index=index))
-    return _receipt(index, data, cp)
+    return _receipt(index, data, cp, store.inclusion_proof(index, cp.tree_size))
 
 
-def _receipt(index: int, data: bytes, cp: Checkpoint) -> Receipt:
+def _receipt(index: int, data: bytes, cp: Checkpoint, proof: list[bytes]) -> Receipt:
     return Receipt(
         index=index,
         leaf_hash=merkle.leaf_hash(data),
         tree_size=cp.tree_size,
-        inclusion_proof=store.inclusion_proof(index, cp.tree_size),
+        inclusion_proof=proof,
         checkpoint=cp.note,
     )
 

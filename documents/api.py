@@ -25,7 +25,13 @@ from documents import audit, codes, qr, registration, service
 from documents.auth import CourtTokenAuthentication
 from documents.idempotency import run_once
 from documents.models import Record
-from documents.serializers import EventInput, RecordInput, event_json, record_json
+from documents.serializers import (
+    EventInput,
+    RecordBatchItem,
+    RecordInput,
+    event_json,
+    record_json,
+)
 from portal.errors import ERROR_SCHEMA, ApiError
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -212,22 +218,6 @@ class RecordsView(CourtAPIView):
         return records
 
 
-_BATCH_ITEM = inline_serializer(
-    "RecordBatchItem",
-    {
-        "sha256": serializers.CharField(),
-        "sm3": serializers.CharField(),
-        "category": serializers.ChoiceField(choices=Record.Category.values),
-        "title": serializers.CharField(max_length=300),
-        "case_number": serializers.CharField(max_length=100, required=False),
-        "parties": serializers.ListField(
-            child=serializers.CharField(max_length=100), max_length=50, required=False
-        ),
-        "allow_download": serializers.BooleanField(required=False),
-    },
-)
-
-
 def _batch_item(item, position: int) -> dict:
     """One item of a batch, validated by the single endpoint's rules; `field` names it
     `records.<n>.<name>`."""
@@ -258,7 +248,7 @@ class RecordBatchView(CourtAPIView):
 
     @extend_schema(
         request=inline_serializer(
-            "RecordBatch", {"records": serializers.ListField(child=_BATCH_ITEM)}
+            "RecordBatch", {"records": serializers.ListField(child=RecordBatchItem())}
         ),
         parameters=[IDEMPOTENCY_KEY],
         responses={

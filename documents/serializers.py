@@ -102,7 +102,7 @@ class RecordInput(SharedFieldsSerializer):
                         field="file" if name == "sha256" and "sm3" not in data else name,
                     )
                 data[name] = _digest(data[name], name)
-            if data["stamp"]:
+            if data.get("stamp"):
                 raise ApiError(
                     "stamp_needs_file",
                     "加盖二维码需要上传 PDF 文件本身。",
@@ -110,6 +110,15 @@ class RecordInput(SharedFieldsSerializer):
                     field="stamp",
                 )
         return data
+
+
+class RecordBatchItem(RecordInput):
+    """A record of a batch, by its digests, under the rules of POST /api/v1/records."""
+
+    # The OpenAPI schema's item; items are validated by RecordInput itself.
+    file = stamp = stamp_pages = None
+    sha256 = serializers.CharField()
+    sm3 = serializers.CharField()
 
 
 class EventInput(SharedFieldsSerializer):

@@ -72,6 +72,21 @@ def _join(threads) -> None:
         assert not thread.is_alive(), "a caller never got its result"
 
 
+def _behind_a_held_write(max_size: int, items: list) -> tuple[Writes, GroupCommit, dict, dict]:
+    """A first caller's write held open while `items` queue behind it, then released;
+    the writes, the group, and the outcomes of the first caller and of the items."""
+    writes = Writes()
+    writes.release.clear()
+    group = GroupCommit(writes, lambda: max_size)
+    first, first_threads = _run_all(group, ["first"])
+    assert writes.started.wait(10)
+    outcomes, threads = _run_all(group, items)
+    _queued(group, len(items))
+    writes.release.set()
+    _join(first_threads + threads)
+    return writes, group, first, outcomes
+
+
 def test_a_caller_alone_writes_at_once():
     writes = Writes()
     group = GroupCommit(writes, lambda: 100)
@@ -81,15 +96,7 @@ def test_a_caller_alone_writes_at_once():
 
 
 def test_callers_arriving_during_a_write_share_the_next_one():
-    writes = Writes()
-    writes.release.clear()
-    group = GroupCommit(writes, lambda: 100)
-    first, first_threads = _run_all(group, ["first"])
-    assert writes.started.wait(10)
-    rest, threads = _run_all(group, [f"r{n}" for n in range(20)])
-    _queued(group, 20)
-    writes.release.set()
-    _join(first_threads + threads)
+    writes, _, first, rest = _behind_a_held_write(100, [f"r{n}" for n in range(20)])
     assert first == {"first": "row first"}
     assert rest == {f"r{n}": f"row r{n}" for n in range(20)}
     assert writes.groups[0] == ["first"]
@@ -98,44 +105,20 @@ def test_callers_arriving_during_a_write_share_the_next_one():
 
 
 def test_groups_are_bounded_and_every_caller_is_served():
-    writes = Writes()
-    writes.release.clear()
-    group = GroupCommit(writes, lambda: 3)
-    first, first_threads = _run_all(group, ["first"])
-    assert writes.started.wait(10)
-    rest, threads = _run_all(group, [f"r{n}" for n in range(10)])
-    _queued(group, 10)
-    writes.release.set()
-    _join(first_threads + threads)
+    writes, _, _, rest = _behind_a_held_write(3, [f"r{n}" for n in range(10)])
     assert len(rest) == 10 and all(v == f"row {k}" for k, v in rest.items())
     assert [len(g) for g in writes.groups] == [1, 3, 3, 3, 1]
 
 
 def test_an_item_refused_fails_only_its_own_caller():
-    writes = Writes()
-    writes.release.clear()
-    group = GroupCommit(writes, lambda: 100)
-    _, first_threads = _run_all(group, ["first"])
-    assert writes.started.wait(10)
-    outcomes, threads = _run_all(group, ["a", "bad-1", "b"])
-    _queued(group, 3)
-    writes.release.set()
-    _join(first_threads + threads)
+    _, _, _, outcomes = _behind_a_held_write(100, ["a", "bad-1", "b"])
     assert outcomes["a"] == "row a" and outcomes["b"] == "row b"
     assert isinstance(outcomes["bad-1"], ValueError)
     assert str(outcomes["bad-1"]) == "refused bad-1"
 
 
 def test_a_failed_write_fails_each_caller_of_its_group_with_its_own_error():
-    writes = Writes()
-    writes.release.clear()
-    group = GroupCommit(writes, lambda: 100)
-    _, first_threads = _run_all(group, ["first"])
-    assert writes.started.wait(10)
-    outcomes, threads = _run_all(group, ["a", "boom", "b"])
-    _queued(group, 3)
-    writes.release.set()
-    _join(first_threads + threads)
+    _, group, _, outcomes = _behind_a_held_write(100, ["a", "boom", "b"])
     errors = list(outcomes.values())
     assert all(isinstance(e, ConnectionError) and str(e) == "database down" for e in errors)
     assert len({id(e) for e in errors}) == 3  # no exception object raised in two threads

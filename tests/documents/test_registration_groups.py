@@ -98,18 +98,26 @@ def _join(threads):
         assert not thread.is_alive()
 
 
+def _behind_a_held_write(court, news, group_sizes, release) -> tuple[Record, dict]:
+    """Record one file whose INSERT waits on the lock while `news` queue behind it, then
+    release the lock; the first record and the outcomes of `news`, by position."""
+    first, first_threads = _register_in_threads([_new(court, 0)])
+    _wait_until(lambda: group_sizes == [1], "the first write did not start")
+    outcomes, threads = _register_in_threads(news)
+    _wait_until(lambda: len(registration._group._queue) == len(news), "the others did not queue")
+    release()  # the first INSERT goes through
+    _join(first_threads + threads)
+    return first[0], outcomes
+
+
 def test_requests_arriving_during_a_write_are_committed_together(
     court, one_writer, group_sizes, pool_locked
 ):
-    first, first_threads = _register_in_threads([_new(court, 0)])
-    _wait_until(lambda: group_sizes == [1], "the first write did not start")
-    rest, threads = _register_in_threads([_new(court, n) for n in range(1, 16)])
-    _wait_until(lambda: len(registration._group._queue) == 15, "the others did not queue")
-    pool_locked()  # the first INSERT goes through
-    _join(first_threads + threads)
+    news = [_new(court, n) for n in range(1, 16)]
+    first, rest = _behind_a_held_write(court, news, group_sizes, pool_locked)
 
     assert group_sizes == [1, 15]
-    records = [first[0], *rest.values()]
+    records = [first, *rest.values()]
     assert all(isinstance(r, Record) for r in records), records
     stored = Record.objects.filter(court=court)
     assert stored.count() == 16
@@ -123,13 +131,8 @@ def test_requests_arriving_during_a_write_are_committed_together(
 def test_a_row_the_database_refuses_fails_only_its_own_request(
     court, one_writer, group_sizes, pool_locked
 ):
-    _, first_threads = _register_in_threads([_new(court, 0)])
-    _wait_until(lambda: group_sizes == [1], "the first write did not start")
     news = [_new(court, 1), _new(court, 2, filename="x" * 300 + ".pdf"), _new(court, 3)]
-    outcomes, threads = _register_in_threads(news)
-    _wait_until(lambda: len(registration._group._queue) == 3, "the others did not queue")
-    pool_locked()
-    _join(first_threads + threads)
+    _, outcomes = _behind_a_held_write(court, news, group_sizes, pool_locked)
 
     assert isinstance(outcomes[1], DataError)  # varchar(255): refused by PostgreSQL
     assert isinstance(outcomes[0], Record) and isinstance(outcomes[2], Record)
