@@ -27,6 +27,7 @@ from anchoring.checkpoint import Checkpoint as CheckpointBody
 from anchoring.checkpoint import sign_checkpoint
 from anchoring.models import Checkpoint, Entry, Submission, Tile
 from anchoring.tiles import edge_reader, grow, tree_root
+from portal import bulk
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,8 @@ def submit_many(entries: list[leaf.Leaf]) -> list[int]:
     Like submit(), the rows commit with the caller's transaction; ids ascend, so the
     leaves are integrated in this order.
     """
-    rows = Submission.objects.bulk_create(Submission(data=entry.encode()) for entry in entries)
+    rows = [Submission(data=entry.encode()) for entry in entries]
+    bulk.insert(Submission, rows)
     if settings.LEDGER_SEQUENCER == "thread":
         start_thread()
     return [row.pk for row in rows]

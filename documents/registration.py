@@ -30,6 +30,7 @@ from anchoring.sequencer import Receipt
 from documents import codes, entries, stamping
 from documents.group_commit import GroupCommit
 from documents.models import Court, Record, ServiceEvent
+from portal import bulk
 
 CATEGORY_NUMBERS = {
     Record.Category.LITIGATION_DOCUMENT: entries.Category.LITIGATION_DOCUMENT,
@@ -210,7 +211,7 @@ def register_many(news: list[NewRecord]) -> list[Record]:
                 ids = sequencer.submit_many([entry for _, entry in made])
                 for record, submission in zip(records, ids, strict=True):
                     record.submission = submission
-                Record.objects.bulk_create(records)
+                bulk.insert(Record, records)
             return records
         except IntegrityError:
             if not Record.objects.filter(code__in=[r.code for r in records]).exists():
