@@ -34,7 +34,7 @@ test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # bench: bench/ledger.py gets BENCH_ARGS; bench/court_api.py gets --quick if BENCH_ARGS has it,
-# plus COURT_BENCH_ARGS (e.g. COURT_BENCH_ARGS="--clients 600 --threads 300").
+# plus COURT_BENCH_ARGS (e.g. COURT_BENCH_ARGS="--clients 600 --workers 3").
 bench: setup
 	scripts/services
 	BENCH_DATABASE_URL=$(TEST_DATABASE_URL)_bench SECRET_KEY=bench PORTAL_DATA_DIR=$(CURDIR)/bench/.data \

@@ -56,8 +56,8 @@ also on errors and Ctrl-C.
 
     python bench/court_api.py                 # the full run (about 2 minutes)
     python bench/court_api.py --quick         # smoke test, under a minute
-    python bench/court_api.py --clients 600 --threads 300
-    make bench BENCH_ARGS=--quick COURT_BENCH_ARGS="--clients 600 --threads 300"
+    python bench/court_api.py --clients 600 --worker-class gthread --threads 400
+    make bench BENCH_ARGS=--quick COURT_BENCH_ARGS="--clients 600"
 """
 
 from __future__ import annotations
@@ -148,8 +148,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     g = parser.add_argument_group("server")
     g.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    g.add_argument("--threads", type=int, default=400, help="gunicorn threads per worker")
-    g.add_argument("--worker-class", default="gthread", help="gunicorn worker class")
+    g.add_argument(
+        "--worker-class",
+        default="gevent",
+        help="gunicorn worker class (docker/gunicorn.conf.py's is gevent)",
+    )
+    g.add_argument(
+        "--threads",
+        type=int,
+        default=400,
+        help="threads per worker, for --worker-class gthread only",
+    )
     g.add_argument("--period", type=float, default=1.0, help="LEDGER_BATCH_PERIOD, seconds")
     g.add_argument(
         "--conn-max-age",
@@ -462,10 +471,17 @@ def server_env(args, settings) -> dict[str, str]:
         LEDGER_SEQUENCER="off",
         PYTHONPATH=str(ROOT),
         PYTHONWARNINGS="ignore::UserWarning",  # whitenoise: no collectstatic output
+        WEB_ACCESS_LOG="",  # none: the figures are the application's
     )
     if args.conn_max_age is not None:
         env["CONN_MAX_AGE"] = str(args.conn_max_age)
     return env
+
+
+def server_shape(args) -> str:
+    """The gunicorn workers, as the report prints them."""
+    shape = f"{args.workers} x {args.worker_class}"
+    return shape + (f" {args.threads} threads" if args.worker_class == "gthread" else "")
 
 
 def start_server(args, procs: Processes, settings) -> tuple[int, Path, subprocess.Popen, Path]:
@@ -488,14 +504,15 @@ def start_server(args, procs: Processes, settings) -> tuple[int, Path, subproces
             "-m",
             "gunicorn",
             "portal.wsgi:application",
+            "--config",
+            str(ROOT / "docker" / "gunicorn.conf.py"),
             "--bind",
             f"127.0.0.1:{port}",
             "--worker-class",
             args.worker_class,
             "--workers",
             str(args.workers),
-            "--threads",
-            str(args.threads),
+            *(["--threads", str(args.threads)] if args.worker_class == "gthread" else []),
             "--timeout",
             "120",
             "--log-level",
@@ -821,8 +838,7 @@ def analyse(args, run: dict, gunicorn_log: Path, log_offset: int) -> tuple[Table
         f"{name}: "
         + (f"{duration:g} s" if open_loop else f"{run['clients']} clients x {duration:g} s")
         + (f" ({args.upload_size:,}-byte files)" if run["mode"] == "upload" else "")
-        + f", gunicorn {args.workers} x {args.worker_class} {args.threads} threads, "
-        f"period {args.period:g} s"
+        + f", gunicorn {server_shape(args)}, period {args.period:g} s"
     )
     table = Table(title)
     table.add(
@@ -1438,8 +1454,8 @@ def main(argv: list[str] | None = None) -> int:
         cpu = Cpu(groups)
         sampler.start()
         note(
-            f"gunicorn on 127.0.0.1:{port} ({args.workers} x {args.worker_class}, "
-            f"{args.threads} threads; worker pids {workers}), sequencer pid {seq_proc.pid}"
+            f"gunicorn on 127.0.0.1:{port} ({server_shape(args)}; worker pids {workers}), "
+            f"sequencer pid {seq_proc.pid}"
         )
         runs = []
         if "json" in args.runs:

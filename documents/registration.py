@@ -30,7 +30,7 @@ from anchoring.sequencer import Receipt
 from documents import codes, entries, stamping
 from documents.group_commit import GroupCommit
 from documents.models import Court, Record, ServiceEvent
-from portal import bulk
+from portal import bulk, cpu_bound
 
 CATEGORY_NUMBERS = {
     Record.Category.LITIGATION_DOCUMENT: entries.Category.LITIGATION_DOCUMENT,
@@ -115,7 +115,8 @@ def _content(new: NewRecord, code: str) -> tuple[bytes, bytes, bytes, int]:
                 "The file must be a PDF to be stamped.",
             )
         try:
-            data = stamping.stamp_pdf(
+            data = cpu_bound.run(
+                stamping.stamp_pdf,
                 pdf,
                 url=verification_url(code),
                 lines=stamp_lines(code),

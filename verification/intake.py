@@ -21,6 +21,7 @@ from django.db import transaction
 
 from anchoring.digest import new_sm3
 from documents import codes
+from portal import cpu_bound
 from verification.models import Verification
 
 
@@ -111,6 +112,10 @@ def code_from_url(text: str) -> str:
 
 def code_from_photo(data: bytes) -> str:
     """Read the QR code in a photo or scan of a page and return its record code."""
+    return cpu_bound.run(_code_from_photo, data)  # a phone's photo: a large decode
+
+
+def _code_from_photo(data: bytes) -> str:
     import zxingcpp
     from PIL import Image, UnidentifiedImageError
 
