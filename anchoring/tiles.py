@@ -266,10 +266,15 @@ def with_tiles[T](
     not branch on hash values), so the ones not cached are read at once, then it runs.
     """
     wanted: set[TileRef] = set()
+    # Proofs computed together (a batch's receipts) share most of their subtrees.
+    recorded: set[tuple[int, int]] = set()
+    computed: dict[tuple[int, int], bytes] = {}
 
     def record(start: int, end: int) -> bytes:
-        for height, index in _complete_subtrees(start, end):
-            wanted.add(_locate(height, index, tree_size)[0])
+        if (start, end) not in recorded:
+            recorded.add((start, end))
+            for height, index in _complete_subtrees(start, end):
+                wanted.add(_locate(height, index, tree_size)[0])
         return bytes(HASH_SIZE)
 
     compute(record)
@@ -284,6 +289,8 @@ def with_tiles[T](
             cache.put(ref, nodes[ref])
 
     def subtree(start: int, end: int) -> bytes:
+        if (start, end) in computed:
+            return computed[start, end]
         hashes = []
         for height, index in _complete_subtrees(start, end):
             ref, lo, hi = _locate(height, index, tree_size)
@@ -291,6 +298,7 @@ def with_tiles[T](
         result = hashes.pop()
         while hashes:
             result = node_hash(hashes.pop(), result)
+        computed[start, end] = result
         return result
 
     return compute(subtree)

@@ -143,6 +143,25 @@ def test_proofs_read_from_tiles_match_memory_proofs(big_store, data):
         merkle.verify_consistency(old, size, merkle.root(LEAVES[:old]), root, cproof)
 
 
+@settings(max_examples=20, deadline=None)
+@given(data=st.data())
+def test_proofs_computed_together_match_each_alone(big_store, data):
+    """A batch's receipts share subtrees, computed once: each proof is still its own."""
+    size = data.draw(st.integers(1, 70_000))
+    indexes = data.draw(st.lists(st.integers(0, size - 1), min_size=2, max_size=40))
+    root = merkle.root(LEAVES[:size])
+
+    together = with_tiles(
+        size, lambda s: [merkle.inclusion_proof(i, size, s) for i in indexes], big_store.read
+    )
+    for index, proof in zip(indexes, together, strict=True):
+        alone = with_tiles(
+            size, lambda s, i=index: merkle.inclusion_proof(i, size, s), big_store.read
+        )
+        assert proof == alone
+        merkle.verify_inclusion(LEAVES[index], index, size, proof, root)
+
+
 def test_full_tiles_are_exactly_256_hashes(big_store):
     assert all(len(data) == TILE_WIDTH * 32 for data in big_store.full.values())
     assert (2, 0) not in big_store.full
