@@ -1,4 +1,5 @@
-"""Django's page middleware, skipped on the JSON API under /api/v1/.
+"""The portal's middleware: Django's page middleware skipped on the JSON API under
+/api/v1/, and the API's reference cycles broken once its answer is rendered.
 
 The API authenticates every request by its token (or needs none) and answers JSON in
 both languages: sessions, the language, CSRF, users, messages and frame options do
@@ -49,3 +50,31 @@ class MessageMiddleware(_PagesOnly, messages.MessageMiddleware):
 
 class XFrameOptionsMiddleware(_PagesOnly, clickjacking.XFrameOptionsMiddleware):
     pass
+
+
+class BreakApiCycles:
+    """Free a DRF request's objects as soon as its answer is rendered.
+
+    Django's View.setup() sets `view.head = view.get`, and DRF's parser and renderer
+    contexts point back at the view, request and response that hold them: about 60
+    objects per request that only the cyclic garbage collector could free. A court
+    request lives a second or two (it waits for its batch), long enough to be moved to
+    the oldest generation, so those objects piled up there and each full collection
+    paused a gevent worker, every request in it, for 0.4 to 0.7 s. Once the answer is
+    rendered nothing reads them; with the cycles broken, reference counting frees them.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        context = getattr(response, "renderer_context", None)
+        if context and getattr(response, "is_rendered", False):
+            view, drf_request = context.get("view"), context.get("request")
+            if view is not None:
+                view.__dict__.clear()
+            if drf_request is not None:
+                drf_request.parser_context = None
+            response.renderer_context = None
+        return response

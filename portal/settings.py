@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "portal.middleware.AuthenticationMiddleware",
     "portal.middleware.MessageMiddleware",
     "portal.middleware.XFrameOptionsMiddleware",
+    "portal.middleware.BreakApiCycles",
 ]
 
 ROOT_URLCONF = "portal.urls"
