@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 
 from documents.models import TokenUse
+from portal import bulk
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class _Buffer:
         if not rows:
             return 0
         try:
-            TokenUse.objects.bulk_create(rows)
+            bulk.insert(TokenUse, rows)
             return len(rows)
         except DatabaseError:
             log.exception(
