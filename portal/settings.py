@@ -60,7 +60,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
 ]
 
-# portal.middleware's are Django's own, skipped on the token API under /api/v1/.
+# portal.middleware: Django's page middleware, skipped on the API under /api/v1/, and the
+# API's reference cycles broken once an answer is rendered (docs/operations.md).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
