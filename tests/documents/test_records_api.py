@@ -8,28 +8,20 @@ import zxingcpp
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from anchoring import keys, merkle
-from anchoring.checkpoint import open_checkpoint
+from anchoring import merkle
 from anchoring.leaf import Kind, decode
 from anchoring.models import Entry, Submission
 from documents import codes, entries
 from documents.models import Record, TokenUse
 from tests.documents.conftest import upload
+from tests.receipts import verify_ledger
 
 
 def _verify_ledger(ledger: dict, sha256: str) -> Entry:
     """The answer's ledger block proves inclusion of an entry with this digest."""
-    cp = open_checkpoint(ledger["checkpoint"], keys.verifier())
-    assert cp.size == ledger["tree_size"]
+    assert verify_ledger(ledger).size == ledger["tree_size"]
     entry = Entry.objects.get(index=ledger["index"])
     assert merkle.leaf_hash(bytes(entry.data)).hex() == ledger["leaf_hash"]
-    merkle.verify_inclusion(
-        bytes.fromhex(ledger["leaf_hash"]),
-        ledger["index"],
-        cp.size,
-        [bytes.fromhex(h) for h in ledger["inclusion_proof"]],
-        cp.root_hash,
-    )
     assert bytes(entry.sha256).hex() == sha256
     return entry
 

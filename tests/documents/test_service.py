@@ -3,14 +3,13 @@ and acknowledged; every step is its own ledger entry with a proof."""
 
 import pytest
 
-from anchoring import keys, merkle
-from anchoring.checkpoint import open_checkpoint
 from anchoring.leaf import Kind, decode
 from anchoring.models import Entry
 from documents import entries
 from documents.models import ServiceEvent
 from documents.registration import await_ledger
 from tests.documents.conftest import upload
+from tests.receipts import verify_ledger
 
 
 @pytest.fixture
@@ -33,14 +32,7 @@ def _event(owner, code, **payload):
 
 
 def _proves(ledger: dict) -> Entry:
-    cp = open_checkpoint(ledger["checkpoint"], keys.verifier())
-    merkle.verify_inclusion(
-        bytes.fromhex(ledger["leaf_hash"]),
-        ledger["index"],
-        cp.size,
-        [bytes.fromhex(h) for h in ledger["inclusion_proof"]],
-        cp.root_hash,
-    )
+    verify_ledger(ledger)
     return Entry.objects.get(index=ledger["index"])
 
 

@@ -21,10 +21,10 @@ import psycopg
 import pytest
 from django.db import connection
 
-from anchoring import keys, merkle
-from anchoring.checkpoint import open_checkpoint
+from anchoring import keys
 from documents.models import Court, CourtToken, Record
 from tests.processes import environment, running
+from tests.receipts import verify_ledger
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -144,16 +144,8 @@ def test_a_gevent_worker_serves_others_while_court_writes_wait(web):
 
     assert sorted(status for status, _, _ in answers) == [201] * REQUESTS, answers
     for _, body, digest in answers:
-        ledger = body["ledger"]
-        checkpoint = open_checkpoint(ledger["checkpoint"], keys.verifier())
         assert body["sha256"] == digest
-        merkle.verify_inclusion(
-            bytes.fromhex(ledger["leaf_hash"]),
-            ledger["index"],
-            checkpoint.size,
-            [bytes.fromhex(h) for h in ledger["inclusion_proof"]],
-            checkpoint.root_hash,
-        )
+        verify_ledger(body["ledger"])
     # The first write, then the requests that queued behind it in one transaction.
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(DISTINCT xmin::text) FROM documents_record")
