@@ -1,10 +1,10 @@
-"""gunicorn settings of the portal's web process: the image, compose and bench/court_api.py.
+"""gunicorn settings of the web process: the image, compose, bench/court_api.py and the tests.
 
 gevent workers, not threads: a court's POST /api/v1/records waits for its ledger batch
 (up to LEDGER_BATCH_PERIOD, 1 s), so a process serving 500 records/s holds hundreds of
 waiting requests. As OS threads under one GIL they cost a kernel context switch at every
 hand-over of the GIL; as greenlets they cost nothing while they wait, and a record cost
-about 40% less CPU (docs/benchmarks.md, "Court API on gevent"). psycopg (3.1.14 and
+20 to 40% less CPU (docs/benchmarks.md, "Court API on gevent"). psycopg (3.1.14 and
 later) waits cooperatively once gevent has patched the process, which the worker does
 before it loads the application.
 """
