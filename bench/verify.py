@@ -1936,14 +1936,12 @@ def profile_upload_run(args, ctx, path: Path) -> None:
 
 def _upload_state(frames) -> str:
     leaf = frames[-1] if frames else ("", "", 0)
-    if _has(frames, "_sha_loop"):
-        if leaf[1] == "verification/intake.py" and leaf[0].endswith("_sha_loop"):
-            return f"hashing: sha.update (intake.py:{leaf[2]})"
-        return "waiting for a chunk: queue.get (intake.py:50)"
+    if _has(frames, "_sha_update"):
+        return f"hashing: sha.update (intake.py:{leaf[2]})"
     if _has(frames, "update", "verification/intake.py"):
         if leaf[1] == "verification/intake.py":
             return f"SM3: sm.update (intake.py:{leaf[2]})"
-        return "blocked: queue full, SHA-256 behind (intake.py:54 put)"
+        return "waiting for the previous chunk's SHA-256 (intake.py update)"
     if _has(frames, "finish", "verification/intake.py"):
         return "waiting for SHA-256 to finish (intake.py finish)"
     if any(fl.startswith("gunicorn/http/unreader") for _, fl, _ in frames) and leaf[0].endswith(
@@ -1962,7 +1960,7 @@ def _upload_state(frames) -> str:
 def profile_upload_report(label: str, stacks) -> None:
     """Per thread of the upload (the request thread, the SHA-256 thread): its states."""
     request = {t for t, f, _ in stacks if _has(f, "receive_data_chunk") or _has(f, "_parse")}
-    hasher = {t for t, f, _ in stacks if _has(f, "_sha_loop")}
+    hasher = {t for t, f, _ in stacks if _has(f, "_sha_update")}
     if not request:
         return
     print(f"\n  {label}:")

@@ -14,13 +14,36 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+# Native threads for start() outside gevent, as many as gevent's own pool has (10).
+_threads = ThreadPoolExecutor(max_workers=10, thread_name_prefix="cpu-bound")
+
+
+def _gevent_hub():
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is None or not monkey.is_module_patched("threading"):
+        return None
+    import gevent
+
+    return gevent.get_hub()
 
 
 def run[T](step: Callable[..., T], /, *args, **kwargs) -> T:
     """step(*args, **kwargs), off the event loop when this process runs gevent."""
-    monkey = sys.modules.get("gevent.monkey")
-    if monkey is None or not monkey.is_module_patched("threading"):
+    hub = _gevent_hub()
+    if hub is None:
         return step(*args, **kwargs)
-    import gevent
+    return hub.threadpool.apply(step, args, kwargs)
 
-    return gevent.get_hub().threadpool.apply(step, args, kwargs)
+
+def start(step: Callable[..., object], /, *args):
+    """Start step(*args) in a native thread and return at once; `.result()` waits for it.
+
+    For work that releases the GIL (hashlib on large buffers) to run beside the caller's,
+    in a gevent worker too, where a `threading.Thread` would be a greenlet taking turns.
+    """
+    hub = _gevent_hub()
+    if hub is None:
+        return _threads.submit(step, *args)
+    return hub.threadpool.spawn(step, *args)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import queue
 import re
-import threading
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -37,35 +35,28 @@ class DigestedFile(UploadedFile):
         self.sha256, self.sm3 = sha256, sm3
 
 
-_IDLE_TIMEOUT = 60  # seconds without a chunk before the SHA-256 thread gives up
-
-
 class _ParallelDigests:
-    """SHA-256 in a worker thread (hashlib releases the GIL) while SM3 runs in the caller."""
+    """SHA-256 of each chunk in a native thread (hashlib releases the GIL) while SM3 hashes
+    it in the caller; one chunk in flight, so memory stays bounded and the order kept."""
 
     def __init__(self) -> None:
         self.sha = hashlib.sha256()
         self.sm = new_sm3()
-        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
-        self._worker = threading.Thread(target=self._sha_loop, daemon=True)
-        self._worker.start()
+        self._pending = None
 
-    def _sha_loop(self) -> None:
-        # A dropped upload never calls finish(): give up after a silence instead of waiting
-        # forever, so aborted uploads leave no thread behind.
-        try:
-            while (chunk := self._chunks.get(timeout=_IDLE_TIMEOUT)) is not None:
-                self.sha.update(chunk)
-        except queue.Empty:
-            pass
+    def _sha_update(self, chunk: bytes) -> None:
+        self.sha.update(chunk)
 
     def update(self, chunk: bytes) -> None:
-        self._chunks.put(chunk)  # blocks when SHA-256 falls 4 chunks behind: bounded memory
+        if self._pending is not None:
+            self._pending.result()  # the previous chunk is in the SHA-256 before this one
+        self._pending = cpu_bound.start(self._sha_update, chunk)
         self.sm.update(chunk)
 
     def finish(self) -> tuple[bytes, bytes]:
-        self._chunks.put(None)
-        self._worker.join()
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
         return self.sha.digest(), self.sm.digest()
 
 
