@@ -15,11 +15,12 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 
 import psycopg
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
 from anchoring import keys
 from documents.models import Court, CourtToken, Record
@@ -37,13 +38,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _request(port: int, method: str, path: str, body=None, token=None, timeout=60, files=None):
+def _request(port: int, method: str, path: str, body=None, token=None, timeout=60, form=False):
+    """One request; `form`: send `body` as multipart (files as SimpleUploadedFile)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Token {token}"
-    if files is not None:
-        body, headers["Content-Type"] = _multipart(body, files)
+    if form:
+        headers["Content-Type"] = MULTIPART_CONTENT
+        body = encode_multipart(BOUNDARY, body)
     elif body is not None:
         body = json.dumps(body)
     conn.request(method, path, body, headers)
@@ -51,23 +54,6 @@ def _request(port: int, method: str, path: str, body=None, token=None, timeout=6
     status, data = answer.status, answer.read()
     conn.close()
     return status, data
-
-
-def _multipart(fields: dict, files: dict) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        for name, value in fields.items()
-    ]
-    for name, (filename, data) in files.items():
-        head = (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
-            f'filename="{filename}"\r\nContent-Type: application/pdf\r\n\r\n'
-        )
-        parts.append(head.encode() + data + b"\r\n")
-    return b"".join(parts) + f"--{boundary}--\r\n".encode(), (
-        f"multipart/form-data; boundary={boundary}"
-    )
 
 
 @pytest.fixture
@@ -169,15 +155,16 @@ def _long_pdf(tmp_path, copies: int = 40) -> bytes:
 def test_a_gevent_worker_serves_others_while_it_stamps_a_long_pdf(web, tmp_path):
     court = Court.objects.create(code="BJ0105", name_zh="朝阳法院", name_en="Chaoyang Court")
     _, token = CourtToken.issue(court, "case system")
-    pdf = _long_pdf(tmp_path)
-    fields = {"category": "litigation_document", "title": "民事判决书", "stamp": "true"}
+    fields = {
+        "category": "litigation_document",
+        "title": "民事判决书",
+        "stamp": "true",
+        "file": SimpleUploadedFile("j.pdf", _long_pdf(tmp_path), "application/pdf"),
+    }
     stamped = []
 
     def post() -> None:
-        answer = _request(
-            web, "POST", "/api/v1/records", fields, token, files={"file": ("j.pdf", pdf)}
-        )
-        stamped.append(answer)
+        stamped.append(_request(web, "POST", "/api/v1/records", fields, token, form=True))
 
     stamping = threading.Thread(target=post)
     stamping.start()
