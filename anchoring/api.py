@@ -72,6 +72,19 @@ def _digest_param(request: Request) -> tuple[str, bytes]:
     return name, digest
 
 
+def _subject_param(request: Request) -> str:
+    value = request.query_params["record_code"].strip()
+    if not (0 < len(value) <= leaf.SUBJECT_MAX and value.isascii() and value.isalnum()):
+        raise ApiError(
+            "malformed_record_code",
+            "record_code 格式错误：应为核验码（字母和数字，不含连字符）。",
+            "The record_code is malformed: give a record code in letters and digits, "
+            "without dashes.",
+            field="record_code",
+        )
+    return value.upper()
+
+
 def entry_json(entry: Entry) -> dict:
     """The public JSON form of one ledger entry."""
     data = bytes(entry.data)
@@ -101,12 +114,18 @@ _ENTRY_FIELDS = {
 
 
 class EntriesView(APIView):
-    """Entries whose content has the given SHA-256 or SM3 digest."""
+    """Entries whose content has the given SHA-256 or SM3 digest, or that concern a record."""
 
     @extend_schema(
         parameters=[
             OpenApiParameter("sha256", str, description="64 hex characters"),
             OpenApiParameter("sm3", str, description="64 hex characters"),
+            OpenApiParameter(
+                "record_code",
+                str,
+                description="a record code as written in leaves (no dashes): the entries "
+                "about that record, its registration first",
+            ),
         ],
         responses={
             200: inline_serializer(
@@ -120,9 +139,13 @@ class EntriesView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        name, digest = _digest_param(request)
         size = store.tree_size()
-        rows = Entry.objects.filter(**{name: digest}, index__lt=size).order_by("index")
+        if "record_code" in request.query_params:
+            found = {"subject": _subject_param(request)}
+        else:
+            name, digest = _digest_param(request)
+            found = {name: digest}
+        rows = Entry.objects.filter(**found, index__lt=size).order_by("index")
         entries = [entry_json(e) for e in rows[: settings.LEDGER_LOOKUP_LIMIT]]
         return Response({"tree_size": size, "entries": entries})
 

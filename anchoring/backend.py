@@ -38,6 +38,11 @@ class AnchorBackend(Protocol):
     def entries_by_digest(self, algorithm: str, digest: bytes) -> list[LedgerEntry]:
         """Entries whose content digest (algorithm "sha256" or "sm3") is `digest`."""
 
+    def entries_by_subject(self, code: str) -> list[LedgerEntry]:
+        """Entries whose leaf concerns record code `code` (leaf.subject), by index: the
+        record's registration entry first, then its service events and any later entry
+        that reuses the code."""
+
     def entry(self, index: int) -> LedgerEntry:
         """The entry at `index`."""
 
@@ -76,6 +81,16 @@ class LocalBackend:
         def find():
             rows = Entry.objects.filter(**{algorithm: digest}).order_by("index")
             return [LedgerEntry(i, bytes(d)) for i, d in rows.values_list("index", "data")]
+
+        return self._guard(find)
+
+    def entries_by_subject(self, code: str) -> list[LedgerEntry]:
+        from anchoring.models import Entry
+
+        def find():
+            rows = Entry.objects.filter(subject=code).order_by("index")
+            limit = settings.LEDGER_LOOKUP_LIMIT
+            return [LedgerEntry(i, bytes(d)) for i, d in rows.values_list("index", "data")[:limit]]
 
         return self._guard(find)
 
@@ -145,12 +160,18 @@ class HttpBackend:
         except ValueError as exc:
             raise BackendUnavailable(f"ledger answered malformed JSON for {path}") from exc
 
-    def entries_by_digest(self, algorithm: str, digest: bytes) -> list[LedgerEntry]:
-        body = self._json("/api/v1/ledger/entries", {algorithm: digest.hex()})
+    def _entries(self, params: dict) -> list[LedgerEntry]:
+        body = self._json("/api/v1/ledger/entries", params)
         try:
             return [LedgerEntry(e["index"], bytes.fromhex(e["leaf"])) for e in body["entries"]]
         except (KeyError, TypeError, ValueError) as exc:
             raise BackendUnavailable("ledger answered malformed entries") from exc
+
+    def entries_by_digest(self, algorithm: str, digest: bytes) -> list[LedgerEntry]:
+        return self._entries({algorithm: digest.hex()})
+
+    def entries_by_subject(self, code: str) -> list[LedgerEntry]:
+        return self._entries({"record_code": code})
 
     def entry(self, index: int) -> LedgerEntry:
         from anchoring.tiles import TILE_WIDTH, TileRef, decode_bundle

@@ -16,6 +16,10 @@ VERSION = 1
 DIGEST_SIZE = 32
 MAX_LEAF_SIZE = 0xFFFF  # an entry bundle prefixes each entry with a uint16 length
 _HEADER = struct.Struct(">BBQ32s32sH")
+# In a RECORD or SERVICE_EVENT leaf, field 3 is the record code the entry concerns: the
+# log indexes it (its "subject") so that every entry about a record can be looked up.
+SUBJECT_TAG = 3
+SUBJECT_MAX = 32
 
 
 class LeafError(ValueError):
@@ -64,6 +68,16 @@ class Leaf:
             _HEADER.pack(VERSION, self.kind, self.timestamp_ms, self.sha256, self.sm3, len(body))
             + body
         )
+
+
+def subject(entry: Leaf) -> str | None:
+    """The record code a record or service-event leaf concerns; None for other kinds."""
+    if entry.kind not in (Kind.RECORD, Kind.SERVICE_EVENT):
+        return None
+    value = dict(entry.fields).get(SUBJECT_TAG)
+    if value is None or not 0 < len(value) <= SUBJECT_MAX or not value.isascii():
+        return None
+    return value.decode("ascii")
 
 
 def decode(data: bytes) -> Leaf:

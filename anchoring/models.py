@@ -26,6 +26,9 @@ class Entry(models.Model):
     kind = models.PositiveSmallIntegerField()
     sha256 = models.BinaryField(max_length=32, db_index=True)
     sm3 = models.BinaryField(max_length=32, db_index=True)
+    # The record code a record or service-event leaf concerns (leaf.subject), so that all
+    # entries about a record can be found; derived from `data`, which ledger_fsck rechecks.
+    subject = models.CharField(max_length=32, null=True, db_index=True)
     # Lets a submitter find where its submission landed; not part of the leaf.
     submission = models.BigIntegerField(unique=True, null=True)
     integrated_at = models.DateTimeField()
@@ -74,3 +77,36 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.tree_size}"
+
+
+class Alarm(models.Model):
+    """Something in the database disagrees with the ledger, or the ledger with itself.
+
+    Raised by the sequencer (a stored right edge that does not reproduce its last signed
+    root), a submitter (its entry is not the leaf it submitted), verification (a record's
+    rows disagree with its ledger entries), downloads and ledger_fsck. One open alarm per
+    source and subject; /health and the admin show the open ones until an operator
+    resolves them.
+    """
+
+    class Source(models.TextChoices):
+        SEQUENCER = "sequencer", "sequencer"
+        SUBMITTER = "submitter", "submitter"
+        VERIFICATION = "verification", "verification"
+        DOWNLOAD = "download", "download"
+        FSCK = "fsck", "ledger_fsck"
+
+    source = models.CharField(max_length=16, choices=Source.choices)
+    subject = models.CharField(max_length=100, blank=True, help_text="record code or entry")
+    first_bad_index = models.BigIntegerField(null=True, blank=True)
+    message = models.TextField()
+    raised_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now=True)
+    count = models.PositiveIntegerField(default=1)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at"]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.subject or self.message[:60]}"

@@ -8,6 +8,13 @@ as it was; nothing acknowledged is lost and no index is skipped. Two sequencers 
 fork the log: on PostgreSQL a transaction-level advisory lock serialises batches, on
 SQLite the IMMEDIATE transaction does, and the primary keys on entry index and
 checkpoint size refuse a second writer of the same position in any case.
+
+The database is not trusted to have kept what was signed: before each batch the
+sequencer checks that the stored right edge reproduces the root of its newest signed
+checkpoint (and that no checkpoint it signed has gone), and that every pooled leaf is
+well formed. On a mismatch it signs nothing and raises LedgerCorrupted, with an alarm
+naming the first index that no longer reproduces, so that nothing it signed before is
+ever contradicted by a new checkpoint.
 """
 
 from __future__ import annotations
@@ -22,10 +29,11 @@ from django.db import connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
-from anchoring import keys, leaf, merkle, store
+from anchoring import alarms, keys, leaf, merkle, store
 from anchoring.checkpoint import Checkpoint as CheckpointBody
-from anchoring.checkpoint import sign_checkpoint
+from anchoring.checkpoint import CheckpointError, open_checkpoint, sign_checkpoint
 from anchoring.models import Checkpoint, Entry, Submission, Tile
+from anchoring.note import NoteError
 from anchoring.tiles import edge_reader, grow, tree_root
 from portal import bulk
 
@@ -47,6 +55,20 @@ integrated = Signal()
 
 class SubmissionTimeout(TimeoutError):
     """The submission was pooled but not integrated within LEDGER_SUBMIT_TIMEOUT."""
+
+
+class LedgerCorrupted(RuntimeError):
+    """The stored log no longer reproduces what the sequencer signed; nothing is signed
+    until an operator has repaired it (ledger_fsck names what differs)."""
+
+    def __init__(self, message: str, first_bad_index: int | None) -> None:
+        super().__init__(message)
+        self.first_bad_index = first_bad_index
+
+
+class SubmissionAltered(RuntimeError):
+    """The entry integrated for a submission is not the leaf that was submitted: the pool
+    row was changed while it waited. The submitter must not hand out a receipt."""
 
 
 @dataclass(frozen=True)
@@ -86,23 +108,32 @@ def submit_many(entries: list[leaf.Leaf]) -> list[int]:
     return [row.pk for row in rows]
 
 
-def wait(submission_id: int, timeout: float | None = None) -> Receipt:
+def wait(submission_id: int, timeout: float | None = None, *, expected: bytes | None = None) -> Receipt:
     """Block until the submission is integrated, then return its receipt.
 
-    The waiting thread gives back its database connection: one poller per process looks
-    for every waiting submission at once and builds their receipts against one checkpoint
-    (see _Waiters), so hundreds of requests waiting for the next batch cost a few queries
-    per poll, not several each.
+    With `expected` (the leaf that was submitted), SubmissionAltered instead of a receipt
+    if the entry is not that leaf. The waiting thread gives back its database connection:
+    one poller per process looks for every waiting submission at once and builds their
+    receipts against one checkpoint (see _Waiters), so hundreds of requests waiting for
+    the next batch cost a few queries per poll, not several each.
     """
-    return wait_many([submission_id], timeout)[0]
+    return wait_many(
+        [submission_id], timeout, expected=None if expected is None else [expected]
+    )[0]
 
 
-def wait_many(submission_ids: list[int], timeout: float | None = None) -> list[Receipt]:
+def wait_many(
+    submission_ids: list[int],
+    timeout: float | None = None,
+    *,
+    expected: list[bytes] | None = None,
+) -> list[Receipt]:
     """Block until every one of these submissions is integrated; their receipts, in order.
 
     One wait for all (a batch registration's records): they are found by the same polls
     and usually land in the same batch. SubmissionTimeout if any is still pooled after
-    `timeout` (LEDGER_SUBMIT_TIMEOUT by default).
+    `timeout` (LEDGER_SUBMIT_TIMEOUT by default); SubmissionAltered (with an alarm) if
+    `expected` gives the leaves submitted and an entry is not byte for byte its leaf.
     """
     if connection.in_atomic_block:
         # The pool rows would not be visible to the sequencer before this block commits.
@@ -115,7 +146,20 @@ def wait_many(submission_ids: list[int], timeout: float | None = None) -> list[R
         raise SubmissionTimeout(
             f"{len(missing)} submission(s) not integrated in time, the first {missing[0]}"
         )
-    return [found[s] for s in submission_ids]
+    receipts = [found[s] for s in submission_ids]
+    for receipt, data in zip(receipts, expected or [], strict=False):
+        if receipt.leaf_hash != merkle.leaf_hash(data):
+            alarms.raise_alarm(
+                alarms.Alarm.Source.SUBMITTER,
+                "the entry integrated for a submission is not the leaf that was submitted: "
+                "its pool row was changed; no receipt was given",
+                subject=f"entry {receipt.index}",
+                index=receipt.index,
+            )
+            raise SubmissionAltered(
+                f"ledger entry {receipt.index} is not the leaf that was submitted"
+            )
+    return receipts
 
 
 class _Waiters:
@@ -261,8 +305,8 @@ def _receipt(index: int, data: bytes, cp: Checkpoint, proof: list[bytes]) -> Rec
 
 
 def submit_and_wait(entry: leaf.Leaf, timeout: float | None = None) -> Receipt:
-    """Pool a leaf, wait for its batch, and return the receipt."""
-    return wait(submit(entry), timeout)
+    """Pool a leaf, wait for its batch, and return the receipt (checked to be that leaf)."""
+    return wait(submit(entry), timeout, expected=entry.encode())
 
 
 def _lock() -> None:
@@ -275,12 +319,106 @@ def _sign(size: int, root: bytes) -> str:
     return sign_checkpoint(CheckpointBody(settings.LEDGER_ORIGIN, size, root), keys.signer())
 
 
+# The largest tree this process has signed: a newest stored checkpoint smaller than it
+# means signed checkpoints were removed (a rollback), which must not be signed over.
+_signed_size = 0
+
+
+def forget_signed() -> None:
+    """Forget the largest tree this process signed: only for a database replaced under a
+    running process (tests, a restored backup), whose log may rightly be smaller."""
+    global _signed_size
+    _signed_size = 0
+
+
 def integrate(batch_size: int | None = None) -> int:
     """Integrate one batch of pooled leaves; return how many entries were added.
 
     Also writes the empty tree's checkpoint the first time, so a new log has a head.
+    Raises LedgerCorrupted (after raising an alarm) when the stored log does not
+    reproduce its newest signed checkpoint.
     """
-    batch_size = batch_size or settings.LEDGER_BATCH_SIZE
+    try:
+        return _integrate(batch_size or settings.LEDGER_BATCH_SIZE)
+    except LedgerCorrupted as exc:
+        alarms.raise_alarm(
+            alarms.Alarm.Source.SEQUENCER,
+            f"the ledger is corrupted, nothing is signed: {exc}",
+            subject="ledger",
+            index=exc.first_bad_index,
+        )
+        raise
+
+
+def check_head(latest: Checkpoint) -> dict[int, list[bytes]]:
+    """The stored right edge of the newest checkpoint's tree, read fresh from the database.
+
+    Raises LedgerCorrupted unless that checkpoint is signed by this log's key and the edge
+    reproduces its root.
+    """
+    try:
+        cp = open_checkpoint(latest.note, keys.verifier(), origin=settings.LEDGER_ORIGIN)
+    except (NoteError, CheckpointError) as exc:
+        raise LedgerCorrupted(
+            f"checkpoint {latest.tree_size} does not verify with the log key ({exc})",
+            latest.tree_size,
+        ) from None
+    if cp.size != latest.tree_size or bytes(latest.root_hash) != cp.root_hash:
+        raise LedgerCorrupted(
+            f"checkpoint row {latest.tree_size} does not hold what its note signs", cp.size
+        )
+    if cp.size < _signed_size:
+        raise LedgerCorrupted(
+            f"the newest checkpoint is of size {cp.size}, but this sequencer signed "
+            f"{_signed_size}: signed checkpoints were removed",
+            cp.size,
+        )
+    if Entry.objects.filter(index__gte=cp.size).exists():
+        raise LedgerCorrupted(f"entries exist beyond the newest checkpoint ({cp.size})", cp.size)
+    try:
+        edge = store.read_edge(cp.size)
+        root = tree_root(cp.size, edge_reader(cp.size, edge))
+    except ValueError as exc:  # TileError: a tile or entry is missing
+        raise LedgerCorrupted(
+            f"the right edge of tree {cp.size} cannot be read ({exc})", None
+        ) from None
+    if root != cp.root_hash:
+        first = store.first_unreproduced(cp.size)
+        raise LedgerCorrupted(
+            f"the stored right edge does not reproduce the signed root of tree {cp.size}; "
+            f"entries from index {first} on differ from what was signed",
+            first,
+        )
+    return edge
+
+
+def _well_formed(pending: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    """The pooled leaves that decode; others are dropped from the pool with an alarm (only
+    something that bypassed submit() can pool one)."""
+    good, bad = [], []
+    for submission_id, data in pending:
+        try:
+            leaf.decode(bytes(data))
+            good.append((submission_id, data))
+        except leaf.LeafError as exc:
+            bad.append((submission_id, exc))
+    if bad:
+        _delete_submissions([submission_id for submission_id, _ in bad])
+        transaction.on_commit(
+            lambda: [
+                alarms.raise_alarm(
+                    alarms.Alarm.Source.SEQUENCER,
+                    f"a pooled leaf is malformed and was not integrated ({exc})",
+                    subject=f"submission {submission_id}",
+                )
+                for submission_id, exc in bad
+            ]
+        )
+    return good
+
+
+def _integrate(batch_size: int) -> int:
+    global _signed_size
     with transaction.atomic():
         _lock()
         latest = store.latest_checkpoint()
@@ -294,16 +432,28 @@ def integrate(batch_size: int | None = None) -> int:
         pending = list(Submission.objects.order_by("id").values_list("id", "data")[:batch_size])
         if not pending:
             return 0
+        edge = check_head(latest)
+        pending = _well_formed(pending)
+        if not pending:
+            return 0
         old_size = latest.tree_size
         datas = [bytes(data) for _, data in pending]
-        growth = grow(old_size, store.read_edge(old_size), [merkle.leaf_hash(d) for d in datas])
+        growth = grow(old_size, edge, [merkle.leaf_hash(d) for d in datas])
         root = tree_root(growth.tree_size, edge_reader(growth.tree_size, growth.edge))
         now = timezone.now()
         rows = []
         for offset, ((submission_id, _), data) in enumerate(zip(pending, datas, strict=True)):
             parsed = leaf.decode(data)
             rows.append(
-                (old_size + offset, data, parsed.kind, parsed.sha256, parsed.sm3, submission_id)
+                (
+                    old_size + offset,
+                    data,
+                    parsed.kind,
+                    parsed.sha256,
+                    parsed.sm3,
+                    leaf.subject(parsed),
+                    submission_id,
+                )
             )
         _insert_entries(rows, now)
         Tile.objects.bulk_create(
@@ -318,6 +468,7 @@ def integrate(batch_size: int | None = None) -> int:
         )
         _delete_submissions([submission_id for submission_id, _ in pending])
         integrated.send(sender=Entry, first=old_size, end=growth.tree_size)
+    _signed_size = max(_signed_size, growth.tree_size)
     return len(pending)
 
 
@@ -327,7 +478,7 @@ def _insert_entries(rows: list[tuple], now) -> None:
         with (
             connection.cursor() as cursor,
             cursor.copy(
-                'COPY anchoring_entry ("index", data, kind, sha256, sm3, submission, '
+                'COPY anchoring_entry ("index", data, kind, sha256, sm3, subject, submission, '
                 "integrated_at) FROM STDIN"
             ) as copy,
         ):
@@ -335,8 +486,17 @@ def _insert_entries(rows: list[tuple], now) -> None:
                 copy.write_row((*row, now))
         return
     Entry.objects.bulk_create(
-        Entry(index=i, data=d, kind=k, sha256=sha, sm3=sm, submission=sub, integrated_at=now)
-        for i, d, k, sha, sm, sub in rows
+        Entry(
+            index=i,
+            data=d,
+            kind=k,
+            sha256=sha,
+            sm3=sm,
+            subject=subject,
+            submission=sub,
+            integrated_at=now,
+        )
+        for i, d, k, sha, sm, subject, sub in rows
     )
 
 
@@ -356,6 +516,9 @@ def run(stop: threading.Event | None = None) -> None:
         started = time.monotonic()
         try:
             added = integrate()
+        except LedgerCorrupted:
+            log.critical("the ledger is corrupted: the sequencer stops and signs nothing more")
+            break
         except Exception:
             log.exception("ledger batch failed; the pool is kept and retried")
             connection.close()  # a broken connection is reopened by the next batch

@@ -99,6 +99,25 @@ def _partial_tile(ref: TileRef) -> bytes:
     return b"".join(hashes)
 
 
+def first_unreproduced(size: int) -> int:
+    """Where the stored log stops reproducing its signed checkpoints, for an alarm.
+
+    Checks, read fresh (no cache), the root of each signed checkpoint from the start of
+    the right edge's level-0 tile up to `size`; the first that does not reproduce means
+    an entry at or after the checkpoint before it differs. Returns that index.
+    """
+    start = size - size % TILE_WIDTH
+    sizes = Checkpoint.objects.filter(tree_size__gte=start, tree_size__lte=size)
+    previous = start
+    for cp_size, root in sizes.order_by("tree_size").values_list("tree_size", "root_hash"):
+        if cp_size and with_tiles(cp_size, lambda st, n=cp_size: st(0, n), _read_nodes) != bytes(
+            root
+        ):
+            return previous
+        previous = cp_size
+    return start
+
+
 def read_edge(size: int) -> dict[int, list[bytes]]:
     """The hashes of the partial tiles at the right edge of the tree of `size` leaves."""
     refs = right_edge_refs(size)

@@ -1013,13 +1013,13 @@ def analyse(args, run: dict, gunicorn_log: Path, log_offset: int) -> tuple[Table
         assert merkle.leaf_hash(data) == leaf_hash, "answer's leaf hash is not its entry's"
         record = records[codes.normalize(body["code"])]
         rebuilt = entries.record_leaf(
-            category=registration.CATEGORY_NUMBERS[record.category],
+            category=ledger.CATEGORY_NUMBERS[record.category],
             court=record.court.code,
             code=record.code,
             sha256=bytes.fromhex(record.sha256),
             sm3=bytes.fromhex(record.sm3),
             metadata_digest=entries.salted_digest(
-                bytes(record.metadata_salt), registration.metadata(record)
+                bytes(record.metadata_salt), ledger.metadata(record)
             ),
             timestamp_ms=int(record.recorded_at.timestamp() * 1000),
         )

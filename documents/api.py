@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from anchoring.sequencer import SubmissionTimeout
+from anchoring.sequencer import SubmissionAltered, SubmissionTimeout
 from documents import audit, codes, qr, registration, service
 from documents.auth import CourtTokenAuthentication
 from documents.idempotency import run_once
@@ -73,6 +73,21 @@ def _ledger_delayed(*records: Record) -> ApiError:
         error.body["error"]["record_codes"] = [codes.display(r.code) for r in records]
         error.record_code = [r.code for r in records]
     return error
+
+
+def _ledger_altered(*records: Record) -> ApiError:
+    """500: the ledger entry is not the leaf this request submitted (its pool row was
+    changed while it waited). No receipt is given; an alarm is already raised."""
+    code = codes.display(records[0].code)
+    return ApiError(
+        "ledger_entry_altered",
+        f"核验码 {code} 在账本中的条目与本次提交的内容不一致，本平台不出具回执。"
+        "已通知运维人员；请联系平台管理员，不要使用此核验码。",
+        f"The ledger entry for code {code} is not what this request submitted, so no "
+        "receipt is given. The operators have been alerted; contact the portal's "
+        "administrator and do not use this code.",
+        status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
 
 
 class CourtAPIView(APIView):
@@ -139,6 +154,8 @@ class RecordsView(CourtAPIView):
             receipt = registration.await_ledger(record)
         except (SubmissionTimeout, DatabaseError):
             raise _ledger_delayed(record) from None
+        except SubmissionAltered:
+            raise _ledger_altered(record) from None
         return Response(record_json(record, request, receipt), status=status.HTTP_201_CREATED)
 
     def _create(self, request: Request) -> Response:
@@ -162,6 +179,8 @@ class RecordsView(CourtAPIView):
             receipt = registration.await_ledger(record)
         except (SubmissionTimeout, DatabaseError):
             raise _ledger_delayed(record) from None
+        except SubmissionAltered:
+            raise _ledger_altered(record) from None
         body = record_json(record, request, receipt, events=[])  # none yet
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -305,6 +324,8 @@ class RecordBatchView(CourtAPIView):
             receipts = registration.await_ledger_many(records)
         except (SubmissionTimeout, DatabaseError):
             raise _ledger_delayed(*records) from None
+        except SubmissionAltered:
+            raise _ledger_altered(*records) from None
         body = [
             record_json(r, request, receipt, events=[])  # none yet
             for r, receipt in zip(records, receipts, strict=True)
@@ -362,6 +383,8 @@ class EventsView(CourtAPIView):
             receipt = registration.await_ledger(event)
         except (SubmissionTimeout, DatabaseError):
             raise _ledger_delayed(record) from None
+        except SubmissionAltered:
+            raise _ledger_altered(record) from None
         body = event_json(event, receipt)
         if event.addressee is not None:
             body["service_link"] = service.service_link(event.addressee)

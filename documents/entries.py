@@ -13,7 +13,7 @@ import hashlib
 import json
 import struct
 
-from anchoring.leaf import Kind, Leaf
+from anchoring.leaf import SUBJECT_TAG, Kind, Leaf
 
 SALT_SIZE = 16
 
@@ -45,10 +45,48 @@ class Channel(enum.IntEnum):
 
 
 # Field tags of a RECORD leaf.
-RECORD_CATEGORY, RECORD_COURT, RECORD_CODE, RECORD_METADATA = 1, 2, 3, 4
+RECORD_CATEGORY, RECORD_COURT, RECORD_CODE, RECORD_METADATA = 1, 2, SUBJECT_TAG, 4
 # Field tags of a SERVICE_EVENT leaf.
-EVENT_TYPE, EVENT_COURT, EVENT_RECORD_CODE, EVENT_RECORD_INDEX = 1, 2, 3, 4
+EVENT_TYPE, EVENT_COURT, EVENT_RECORD_CODE, EVENT_RECORD_INDEX = 1, 2, SUBJECT_TAG, 4
 EVENT_CHANNEL, EVENT_ADDRESSEE, EVENT_DETAILS, EVENT_OCCURRED_AT = 5, 6, 7, 8
+
+# What each part of a leaf is called when a row and its entry disagree.
+RECORD_FIELD_NAMES = {
+    RECORD_CATEGORY: "category",
+    RECORD_COURT: "court",
+    RECORD_CODE: "code",
+    RECORD_METADATA: "metadata",
+}
+EVENT_FIELD_NAMES = {
+    EVENT_TYPE: "event",
+    EVENT_COURT: "court",
+    EVENT_RECORD_CODE: "record_code",
+    EVENT_RECORD_INDEX: "record_index",
+    EVENT_CHANNEL: "channel",
+    EVENT_ADDRESSEE: "addressee",
+    EVENT_DETAILS: "details",
+    EVENT_OCCURRED_AT: "occurred_at",
+}
+
+
+def differences(expected: Leaf, actual: Leaf, names: dict[int, str]) -> list[str]:
+    """The parts of `actual` that are not those of `expected`, by name: "kind", "time",
+    "sha256", "sm3", a field's name from `names` (or "field N"). Empty when equal."""
+    wrong = [
+        name
+        for name, a, b in (
+            ("kind", expected.kind, actual.kind),
+            ("time", expected.timestamp_ms, actual.timestamp_ms),
+            ("sha256", expected.sha256, actual.sha256),
+            ("sm3", expected.sm3, actual.sm3),
+        )
+        if a != b
+    ]
+    mine, theirs = dict(expected.fields), dict(actual.fields)
+    for tag in sorted(mine.keys() | theirs.keys()):
+        if mine.get(tag) != theirs.get(tag):
+            wrong.append(names.get(tag, f"field {tag}"))
+    return wrong
 
 
 def salted_digest(salt: bytes, value: object) -> bytes:

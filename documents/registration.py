@@ -27,16 +27,10 @@ from anchoring import sequencer
 from anchoring.digest import digests, stream_digests
 from anchoring.leaf import Leaf
 from anchoring.sequencer import Receipt
-from documents import codes, entries, stamping
+from documents import codes, entries, ledger, stamping
 from documents.group_commit import GroupCommit
 from documents.models import Court, Record, ServiceEvent
 from portal import bulk, cpu_bound
-
-CATEGORY_NUMBERS = {
-    Record.Category.LITIGATION_DOCUMENT: entries.Category.LITIGATION_DOCUMENT,
-    Record.Category.EVIDENCE: entries.Category.EVIDENCE,
-    Record.Category.MEDIATION: entries.Category.MEDIATION,
-}
 
 
 class RegistrationError(ValueError):
@@ -85,18 +79,6 @@ def stamp_font() -> Path:
         stamp_lines(""),
         settings.FONT_CACHE_DIR,
     )
-
-
-def metadata(record: Record) -> dict:
-    """What the leaf's salted metadata digest commits to."""
-    return {
-        "title": record.title,
-        "case_number": record.case_number,
-        "parties": record.parties,
-        "media_type": record.media_type,
-        "size": record.size,
-        "filename": record.filename,
-    }
 
 
 def _milliseconds(moment: datetime) -> datetime:
@@ -258,31 +240,32 @@ def _row(new: NewRecord, code: str, sha: bytes, sm: bytes, size: int | None) -> 
         metadata_salt=secrets.token_bytes(entries.SALT_SIZE),
         recorded_at=now,
     )
-    leaf = entries.record_leaf(
-        category=CATEGORY_NUMBERS[record.category],
-        court=new.court.code,
-        code=code,
-        sha256=sha,
-        sm3=sm,
-        metadata_digest=entries.salted_digest(bytes(record.metadata_salt), metadata(record)),
-        timestamp_ms=int(now.timestamp() * 1000),
-    )
-    return record, leaf
+    return record, ledger.record_leaf(record)
+
+
+def expected_leaf(row: Record | ServiceEvent) -> bytes:
+    """The leaf bytes a record or service event row submitted (rebuilt from the row)."""
+    if isinstance(row, Record):
+        return ledger.record_leaf(row).encode()
+    return ledger.event_leaf(row, row.record, row.record.ledger_index).encode()
 
 
 def await_ledger(row: Record | ServiceEvent, timeout: float | None = None) -> Receipt:
-    """Wait for the ledger entry of a record or service event.
+    """Wait for the ledger entry of a record or service event; SubmissionAltered if the
+    entry is not the leaf the row made (its pool row was changed while it waited).
 
     The batch that integrated it wrote its ledger_index already (note_indexes).
     """
-    receipt = sequencer.wait(row.submission, timeout)
+    receipt = sequencer.wait(row.submission, timeout, expected=expected_leaf(row))
     row.ledger_index = receipt.index
     return receipt
 
 
 def await_ledger_many(records: list[Record], timeout: float | None = None) -> list[Receipt]:
     """Wait for the ledger entries of several records at once; their receipts, in order."""
-    receipts = sequencer.wait_many([r.submission for r in records], timeout)
+    receipts = sequencer.wait_many(
+        [r.submission for r in records], timeout, expected=[expected_leaf(r) for r in records]
+    )
     for record, receipt in zip(records, receipts, strict=True):
         record.ledger_index = receipt.index
     return receipts

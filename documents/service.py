@@ -18,12 +18,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from anchoring import sequencer
-from documents import entries
+from documents import entries, ledger
+from documents.ledger import CHANNEL_NUMBERS
 from documents.models import Addressee, Record, ServiceEvent, token_digest
 from documents.registration import RegistrationError, await_ledger, ledger_index
-
-EVENT_NUMBERS = {e.value: entries.EventType[e.name] for e in ServiceEvent.Event}
-CHANNEL_NUMBERS = {c.value: entries.Channel[c.name] for c in ServiceEvent.Channel}
 COURT_EVENTS = {ServiceEvent.Event.ISSUED, ServiceEvent.Event.SENT}
 # A court's clock may run a little ahead of ours; more than this is a mistake.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -146,24 +144,7 @@ def record_event(
             occurred_at=occurred_at,
             recorded_at=now.replace(microsecond=now.microsecond // 1000 * 1000),
         )
-        leaf = entries.event_leaf(
-            event=EVENT_NUMBERS[event],
-            court=record.court.code,
-            code=record.code,
-            record_index=record.ledger_index,
-            sha256=bytes.fromhex(record.sha256),
-            sm3=bytes.fromhex(record.sm3),
-            timestamp_ms=int(row.recorded_at.timestamp() * 1000),
-            channel=CHANNEL_NUMBERS.get(channel),
-            addressee_digest=(
-                entries.salted_digest(bytes(addressee.salt), [addressee.name, addressee.contact])
-                if addressee
-                else None
-            ),
-            details_digest=entries.salted_digest(bytes(row.details_salt), row.details),
-            occurred_at_ms=int(occurred_at.timestamp() * 1000),
-        )
-        row.submission = sequencer.submit(leaf)
+        row.submission = sequencer.submit(ledger.event_leaf(row, record, record.ledger_index))
         row.save()
     return row
 

@@ -28,14 +28,16 @@ def _token_uses_written_at_once(settings):
 def _fresh_tile_cache():
     """Each test builds its own log in a fresh database; cached tiles (and checkpoints) of
     the last one lie."""
-    from anchoring import store
+    from anchoring import sequencer, store
     from verification import flow
 
     store.forget_tiles()
     flow.forget_checkpoints()
+    sequencer.forget_signed()
     yield
     store.forget_tiles()
     flow.forget_checkpoints()
+    sequencer.forget_signed()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 
 from anchoring.leaf import Kind, decode
 from anchoring.models import Entry, Submission
-from documents import codes, entries, registration
+from documents import codes, entries, ledger, registration
 from documents.models import Record
 from tests.documents.test_records_api import _error_of, _verify_ledger
 
@@ -53,13 +53,13 @@ def test_a_batch_is_recorded_and_each_record_gets_its_own_receipt(owner, court):
 
 def _rebuilt_leaf(record: Record) -> bytes:
     return entries.record_leaf(
-        category=registration.CATEGORY_NUMBERS[record.category],
+        category=ledger.CATEGORY_NUMBERS[record.category],
         court=record.court.code,
         code=record.code,
         sha256=bytes.fromhex(record.sha256),
         sm3=bytes.fromhex(record.sm3),
         metadata_digest=entries.salted_digest(
-            bytes(record.metadata_salt), registration.metadata(record)
+            bytes(record.metadata_salt), ledger.metadata(record)
         ),
         timestamp_ms=int(record.recorded_at.timestamp() * 1000),
     ).encode()

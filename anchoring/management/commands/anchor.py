@@ -30,16 +30,21 @@ class Command(BaseCommand):
                 # Nothing is submitted unless every file can be read.
                 raise CommandError(f"cannot read {path}: {exc.strerror}", returncode=2) from exc
         now_ms = int(timezone.now().timestamp() * 1000)
-        submissions = [
-            sequencer.submit(Leaf(Kind.ANCHOR, now_ms, sha, sm)) for sha, sm, _size in digests
-        ]
+        leaves = [Leaf(Kind.ANCHOR, now_ms, sha, sm) for sha, sm, _size in digests]
+        submissions = [sequencer.submit(entry) for entry in leaves]
         failed = False
-        for path, (sha, sm, size), submission in zip(files, digests, submissions, strict=True):
+        for path, (sha, sm, size), submission, entry in zip(
+            files, digests, submissions, leaves, strict=True
+        ):
             try:
-                receipt = sequencer.wait(submission, timeout)
+                receipt = sequencer.wait(submission, timeout, expected=entry.encode())
             except sequencer.SubmissionTimeout as exc:
                 failed = True
                 self.stderr.write(f"{path}: {exc}; it stays pooled and will be integrated")
+                continue
+            except sequencer.SubmissionAltered as exc:
+                failed = True
+                self.stderr.write(f"{path}: {exc}; no receipt is printed")
                 continue
             out = {
                 "file": str(path),
