@@ -108,7 +108,9 @@ def submit_many(entries: list[leaf.Leaf]) -> list[int]:
     return [row.pk for row in rows]
 
 
-def wait(submission_id: int, timeout: float | None = None, *, expected: bytes | None = None) -> Receipt:
+def wait(
+    submission_id: int, timeout: float | None = None, *, expected: bytes | None = None
+) -> Receipt:
     """Block until the submission is integrated, then return its receipt.
 
     With `expected` (the leaf that was submitted), SubmissionAltered instead of a receipt
@@ -117,9 +119,7 @@ def wait(submission_id: int, timeout: float | None = None, *, expected: bytes | 
     receipts against one checkpoint (see _Waiters), so hundreds of requests waiting for
     the next batch cost a few queries per poll, not several each.
     """
-    return wait_many(
-        [submission_id], timeout, expected=None if expected is None else [expected]
-    )[0]
+    return wait_many([submission_id], timeout, expected=None if expected is None else [expected])[0]
 
 
 def wait_many(

@@ -814,7 +814,7 @@ def analyse(args, run: dict, gunicorn_log: Path, log_offset: int) -> tuple[Table
     from anchoring import keys, leaf, merkle
     from anchoring.checkpoint import open_checkpoint
     from anchoring.models import Checkpoint, Entry
-    from documents import codes, entries, registration
+    from documents import codes, entries
     from documents.models import Record
 
     w0, w1 = run["window"]

@@ -22,6 +22,7 @@ from documents import entries, ledger
 from documents.ledger import CHANNEL_NUMBERS
 from documents.models import Addressee, Record, ServiceEvent, token_digest
 from documents.registration import RegistrationError, await_ledger, ledger_index
+
 COURT_EVENTS = {ServiceEvent.Event.ISSUED, ServiceEvent.Event.SENT}
 # A court's clock may run a little ahead of ours; more than this is a mistake.
 CLOCK_SKEW = timedelta(minutes=5)

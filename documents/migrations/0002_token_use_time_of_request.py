@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('documents', '0001_initial'),
+        ("documents", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='tokenuse',
-            name='at',
+            model_name="tokenuse",
+            name="at",
             field=models.DateTimeField(default=django.utils.timezone.now, editable=False),
         ),
     ]

@@ -6,7 +6,7 @@ import pytest
 
 from anchoring.leaf import Kind, decode
 from anchoring.models import Entry, Submission
-from documents import codes, entries, ledger, registration
+from documents import codes, entries, ledger
 from documents.models import Record
 from tests.documents.test_records_api import _error_of, _verify_ledger
 
@@ -58,9 +58,7 @@ def _rebuilt_leaf(record: Record) -> bytes:
         code=record.code,
         sha256=bytes.fromhex(record.sha256),
         sm3=bytes.fromhex(record.sm3),
-        metadata_digest=entries.salted_digest(
-            bytes(record.metadata_salt), ledger.metadata(record)
-        ),
+        metadata_digest=entries.salted_digest(bytes(record.metadata_salt), ledger.metadata(record)),
         timestamp_ms=int(record.recorded_at.timestamp() * 1000),
     ).encode()
 
