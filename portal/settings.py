@@ -23,6 +23,10 @@ DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])
+# Whom a litigant should contact when the portal's copy of a record disagrees with the
+# ledger (a telephone number or address of the portal's operators); empty: "the portal's
+# administrator".
+PORTAL_CONTACT = env("PORTAL_CONTACT", default="")
 
 
 def _embedded_secret_key() -> str:

@@ -15,11 +15,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from documents import codes
-from documents.public import face
 from portal.errors import ERROR_SCHEMA, ApiError
 from portal.throttling import CountingRateThrottle
 from verification import intake
 from verification.models import Verification
+from verification.record_check import face_of
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -149,11 +149,15 @@ def result_json(v: Verification, request: Request) -> dict:
     no certificate yet, the record's timeline only when it can have one (documents.public).
     """
     steps = v.checked_steps if v.checked_steps is not None else v.steps.all()
-    record = face(v.record) if v.record and v.outcome else None
+    record = face_of(v.record, check=v.record_check) if v.record and v.outcome else None
+    outcome = v.outcome or None
+    if record is not None and record["ledger_agrees"] is False:
+        # The rows changed since this verification: never answered as verified now.
+        outcome = Verification.Outcome.CONFLICT
     return {
         "id": v.id,
         "status": v.status,
-        "outcome": v.outcome or None,
+        "outcome": outcome,
         "url": request.build_absolute_uri(reverse("verification-page", args=[v.id])),
         "sha256": v.sha256 or None,
         "sm3": v.sm3 or None,

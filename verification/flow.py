@@ -20,13 +20,20 @@ from django.utils import timezone
 from anchoring import keys
 from anchoring.backend import AnchorBackend, LedgerEntry, LocalBackend
 from anchoring.checkpoint import Checkpoint, parse_checkpoint
-from anchoring.leaf import Kind, decode
+from anchoring.leaf import Kind, decode, subject
 from anchoring.note import Verifier, parse_verifier_key
 from documents import codes, entries
 from documents.models import Record
-from documents.public import service_events
-from documents.registration import ledger_index
 from verification.models import TrustedCheckpoint, Verification
+from verification.record_check import (
+    RecordCheck,
+    alarm,
+    check_record,
+    disagreement_words,
+    entries_about,
+    public_face,
+    public_step,
+)
 from verification.steps import (
     FAILED,
     INCONCLUSIVE,
@@ -55,35 +62,80 @@ def pinned_verifier() -> Verifier | None:
     return None
 
 
-def _record_step(record: Record) -> Step:
-    code = codes.display(record.code)
+def _record_step(check: RecordCheck) -> Step:
+    """The record found, in the ledger's words: court from its entry, title where proven."""
+    code = codes.display(check.record.code)
+    shown = public_face(check)
+    court = shown["court"] or {"name_zh": "", "name_en": ""}
+    title_zh = f"《{shown['title']}》" if shown["title"] else "文件"
+    title_en = f'"{shown["title"]}"' if shown["title"] else "a file"
     return Step(
         "record",
         PASSED,
-        f"找到核验码 {code} 的记录：{record.court.name_zh}登记的《{record.title}》。",
-        f'Found the record {code}: "{record.title}" recorded by {record.court.name_en}.',
+        f"找到核验码 {code} 的记录：{court['name_zh']}登记的{title_zh}。",
+        f"Found the record {code}: {title_en} recorded by {court['name_en']}.",
     )
 
 
-def _choose(found: list[LedgerEntry]) -> tuple[LedgerEntry, Record | None] | None:
-    """The entry that records the file itself: a court record first, else a plain anchor."""
-    ranked = []
-    for entry in found:
+def conflict_step(check: RecordCheck) -> Step:
+    """The portal's rows disagree with the ledger: say so, and whom to ask."""
+    zh_what, en_what = disagreement_words(check)
+    code = codes.display(check.record.code)
+    contact = settings.PORTAL_CONTACT
+    return Step(
+        "ledger_agreement",
+        FAILED,
+        f"本平台保存的记录 {code} 与法院账本不一致（{zh_what}）。请勿依赖本页显示的该记录信息；"
+        f"请以法院送达的文书为准，并联系作出该文书的法院"
+        f"{'或本平台（' + contact + '）' if contact else '或本平台管理员'}。运维人员已收到警报。",
+        f"The portal's copy of record {code} disagrees with the court's ledger ({en_what}). "
+        f"Do not rely on the record details shown here; rely on the document the court "
+        f"served, and contact that court or "
+        f"{'this portal (' + contact + ')' if contact else 'the portal administrator'}. "
+        "The operators have been alerted.",
+        {"differences": check.differences, "problems": check.problems()},
+    )
+
+
+def _choose(
+    found: list[LedgerEntry], backend: AnchorBackend
+) -> tuple[LedgerEntry, RecordCheck | None, list[RecordCheck]] | None:
+    """The entry that records the file itself, and the check of its record.
+
+    A court record's registration entry first (the first entry naming its code), else a
+    plain anchor. A record entry that is not its code's registration (a later entry
+    reusing the code) never counts: such checks come back as the third value.
+    """
+    records, anchors, reused = [], [], []
+    for entry in sorted(found, key=lambda e: e.index):
         try:
             parsed = decode(entry.leaf)
         except ValueError:
             continue
-        if parsed.kind == Kind.SERVICE_EVENT:
-            continue  # it carries the document's digests but records an event
-        record = None
         if parsed.kind == Kind.RECORD:
-            code = dict(parsed.fields).get(entries.RECORD_CODE, b"").decode("ascii", "replace")
-            record = Record.objects.select_related("court").filter(code=code).first()
-        ranked.append((parsed.kind != Kind.RECORD, entry.index, entry, record))
-    if not ranked:
-        return None
-    _, _, entry, record = min(ranked, key=lambda r: (r[0], r[1]))
-    return entry, record
+            records.append((entry, subject(parsed)))
+        elif parsed.kind == Kind.ANCHOR:
+            anchors.append(entry)
+    for entry, code in records:
+        record = Record.objects.select_related("court").filter(code=code).first()
+        if record is None:
+            # A deployment reading another's ledger has no rows: the leaf speaks alone,
+            # if it is its code's first entry.
+            first = [e for e, leaf in _about(backend, code) if leaf.kind == Kind.RECORD][:1]
+            if first and first[0].index == entry.index:
+                return entry, None, reused
+            continue
+        check = check_record(record, backend)
+        if check.entry is not None and check.entry.index == entry.index:
+            return entry, check, reused
+        reused.append(check)
+    if anchors:
+        return anchors[0], None, reused
+    return None if not reused else (None, None, reused)
+
+
+def _about(backend: AnchorBackend, code: str) -> list:
+    return entries_about(backend.entries_by_subject(code), code)
 
 
 def _trusted() -> Checkpoint | None:
@@ -161,14 +213,18 @@ def _trusted_for(cp: Checkpoint) -> Checkpoint | None:
 
 
 def run(v: Verification, backend: AnchorBackend) -> tuple[str, list[Step], Record | None]:
-    """Check one verification; return its outcome, its steps and the record it concerns."""
+    """Check one verification; return its outcome, its steps and the record it concerns.
+
+    The record's check against the ledger (RecordCheck) is kept on `v.record_check` for
+    the answer to show what the ledger proves.
+    """
     sha = bytes.fromhex(v.sha256) if v.sha256 else None
     sm = bytes.fromhex(v.sm3) if v.sm3 else None
     steps: list[Step] = []
     if sha or sm:
         steps.append(digest_step(sha, sm, HOW.get(v.source, "given")))
 
-    record: Record | None = None
+    check: RecordCheck | None = None
     expect: dict[int, bytes] = {}
     if v.code:
         record = Record.objects.select_related("court").filter(code=v.code).first()
@@ -182,8 +238,22 @@ def run(v: Verification, backend: AnchorBackend) -> tuple[str, list[Step], Recor
                 )
             )
             return Verification.Outcome.NOT_FOUND, steps, None
-        steps.append(_record_step(record))
-        if (sha and sha.hex() != record.sha256) or (sm and sm.hex() != record.sm3):
+        check = v.record_check = check_record(record, backend)
+        if check.pooled:
+            steps.append(
+                Step(
+                    "lookup",
+                    INCONCLUSIVE,
+                    "该记录正在写入账本，请一分钟后再试。",
+                    "The record is still being written to the ledger; try again in a minute.",
+                )
+            )
+            return Verification.Outcome.INCONCLUSIVE, steps, record
+        if not check.agrees:
+            return _conflict(check, steps)
+        steps.append(_record_step(check))
+        recorded_sha, recorded_sm = check.leaf.sha256, check.leaf.sm3
+        if (sha and sha != recorded_sha) or (sm and sm != recorded_sm):
             steps.append(
                 Step(
                     "content",
@@ -191,7 +261,10 @@ def run(v: Verification, backend: AnchorBackend) -> tuple[str, list[Step], Recor
                     "您的文件与法院登记的文件不一致：哪怕只改动一个字节，摘要也会完全不同。请以法院登记的文件为准。",
                     "Your file is not identical to the one the court recorded: changing even one "
                     "byte changes the digest completely. Rely on the court's recorded file.",
-                    {"recorded_sha256": record.sha256, "your_sha256": sha.hex() if sha else None},
+                    {
+                        "recorded_sha256": recorded_sha.hex(),
+                        "your_sha256": sha.hex() if sha else None,
+                    },
                 )
             )
             return Verification.Outcome.MISMATCH, steps, record
@@ -204,26 +277,15 @@ def run(v: Verification, backend: AnchorBackend) -> tuple[str, list[Step], Recor
                     "Your file is identical to the one the court recorded.",
                 )
             )
-        sha, sm = bytes.fromhex(record.sha256), bytes.fromhex(record.sm3)
-        index = ledger_index(record)
-        if index is None:
-            steps.append(
-                Step(
-                    "lookup",
-                    INCONCLUSIVE,
-                    "该记录正在写入账本，请一分钟后再试。",
-                    "The record is still being written to the ledger; try again in a minute.",
-                )
-            )
-            return Verification.Outcome.INCONCLUSIVE, steps, record
-        entry = backend.entry(index)
+        sha, sm = recorded_sha, recorded_sm
+        entry = check.entry
         expect = {
             entries.RECORD_CODE: record.code.encode(),
             entries.RECORD_COURT: record.court.code.encode(),
         }
     else:
         algorithm, digest = ("sha256", sha) if sha else ("sm3", sm)
-        chosen = _choose(backend.entries_by_digest(algorithm, digest))
+        chosen = _choose(backend.entries_by_digest(algorithm, digest), backend)
         if chosen is None:
             steps.append(
                 Step(
@@ -235,7 +297,11 @@ def run(v: Verification, backend: AnchorBackend) -> tuple[str, list[Step], Recor
                 )
             )
             return Verification.Outcome.NOT_FOUND, steps, None
-        entry, record = chosen
+        entry, check, reused = chosen
+        if entry is None:
+            # Found only in entries that reuse another record's code: never this record.
+            return _conflict(reused[0], steps)
+        v.record_check = check
         steps.append(
             Step(
                 "lookup",
@@ -245,8 +311,11 @@ def run(v: Verification, backend: AnchorBackend) -> tuple[str, list[Step], Recor
                 {"index": entry.index},
             )
         )
-        if record is not None:
-            steps.append(_record_step(record))
+        if check is not None:
+            if not check.agrees:
+                return _conflict(check, steps)
+            steps.append(_record_step(check))
+    record = check.record if check else None
 
     v.ledger_index = entry.index
     step, _ = leaf_step(entry.leaf, sha, sm, expect)
@@ -301,8 +370,8 @@ def run(v: Verification, backend: AnchorBackend) -> tuple[str, list[Step], Recor
         if steps[-1].status == PASSED and (trusted is None or trusted.size < cp.size):
             _trust(cp, note)
 
-    if record is not None and record.category == Record.Category.LITIGATION_DOCUMENT:
-        steps += _service_steps(record, entry.index, cp, backend)
+    if check is not None:
+        steps += _service_steps(check, cp, backend)
 
     document_steps = [s for s in steps if not s.name.startswith("service:")]
     service_failed = any(s.status == FAILED for s in steps if s.name.startswith("service:"))
@@ -311,46 +380,36 @@ def run(v: Verification, backend: AnchorBackend) -> tuple[str, list[Step], Recor
     return Verification.Outcome.VERIFIED, steps, record
 
 
-def _service_steps(
-    record: Record, record_index: int, cp: Checkpoint, backend: AnchorBackend
-) -> list[Step]:
-    """Each service event proven like the document: its leaf, and its inclusion."""
+def _conflict(check: RecordCheck, steps: list[Step]) -> tuple[str, list[Step], Record]:
+    """The portal's rows disagree with the ledger: never verified; the operator is told."""
+    alarm(check)
+    steps.append(conflict_step(check))
+    return Verification.Outcome.CONFLICT, steps, check.record
+
+
+def _service_steps(check: RecordCheck, cp: Checkpoint, backend: AnchorBackend) -> list[Step]:
+    """Each service event proven like the document: its entry, matched byte for byte with
+    its row (record_check), and the entry's inclusion under the same checkpoint."""
     steps = []
-    numbers = {e.value: entries.EventType[e.name] for e in record.events.model.Event}
-    for event in service_events(record):  # kept on the record for the answer's timeline
-        name = f"service:{event.event}"
-        index = ledger_index(event)
-        label = event.get_event_display()
-        if index is None or index >= cp.size:
+    for event in check.events:
+        if event.entry is None or event.entry.index >= cp.size:
+            label = event.row.get_event_display()
             steps.append(
                 Step(
-                    name,
+                    f"service:{event.row.event}",
                     INCONCLUSIVE,
                     f"送达事件“{label}”正在写入账本，稍后可核验。",
                     f'The service event "{label}" is still being written to the ledger.',
                 )
             )
             continue
-        data = backend.entry(index).leaf
-        expect = {
-            entries.EVENT_TYPE: bytes([numbers[event.event]]),
-            entries.EVENT_RECORD_CODE: record.code.encode(),
-            entries.EVENT_RECORD_INDEX: record_index.to_bytes(8, "big"),
-        }
-        leaf, _ = leaf_step(data, bytes.fromhex(record.sha256), bytes.fromhex(record.sm3), expect)
-        if leaf.status != PASSED:
-            steps.append(
-                Step(
-                    name,
-                    FAILED,
-                    f"送达事件“{label}”的账本条目与记录不符。",
-                    f'The ledger entry of the service event "{label}" does not match the record.',
-                )
-            )
-            continue
+        index, data = event.entry.index, event.entry.leaf
+        shown = public_step(event)
+        name = f"service:{shown['event']}"
         proven = inclusion_step(data, index, cp, backend.inclusion_proof(index, cp.size), name)
         if proven.status == PASSED:
-            when = timezone.localtime(event.occurred_at).strftime("%Y-%m-%d %H:%M %Z")
+            when = timezone.localtime(shown["occurred_at"]).strftime("%Y-%m-%d %H:%M %Z")
+            label = shown["label"]
             proven.zh = f"送达事件“{label}”（{when}）已在账本第 {index} 条得到证明。"
             proven.en = f'Service event "{label}" ({when}) is proven by ledger entry {index}.'
         steps.append(proven)

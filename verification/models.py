@@ -23,6 +23,8 @@ class Verification(models.Model):
         NOT_FOUND = "not_found", "未找到 Not found"
         MISMATCH = "mismatch", "内容不一致 Not identical"
         INCONCLUSIVE = "inconclusive", "无法核验 Could not be checked"
+        # The portal's rows about the record disagree with the court's ledger.
+        CONFLICT = "conflict", "与账本不符 Disagrees with the ledger"
 
     class Source(models.TextChoices):
         UPLOAD = "upload", "文件上传 File upload"
@@ -60,6 +62,9 @@ class Verification(models.Model):
     # Not a field: the step rows, when this instance was checked and saved in this process
     # (tasks._save), so its answer is built from memory instead of read back.
     checked_steps: list | None = None
+    # Not a field: the record's check against the ledger (record_check.RecordCheck), when
+    # this instance was checked in this process, so its answer needs no second look-up.
+    record_check = None
 
     class Meta:
         ordering = ["-created_at"]

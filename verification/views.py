@@ -18,9 +18,10 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from documents import codes
-from documents.public import face, find
+from documents.public import find
 from verification import intake
 from verification.models import Certificate, Verification
+from verification.record_check import face_of
 
 FULL_RECORD = "verification.view_full_record"
 # How long a result page refreshes itself waiting for the certificate job.
@@ -78,9 +79,10 @@ def record_page(request: HttpRequest, code: str) -> HttpResponse:
         return redirect("record-page", code=codes.display(record.code))
     judge = request.user.has_perm(FULL_RECORD)
     context = {
-        "record": face(record, full=judge),
+        "record": face_of(record, full=judge),
         "judge": judge,
         "code": codes.display(record.code),
+        "portal_contact": settings.PORTAL_CONTACT,
     }
     if judge:
         context["history"] = record.verifications.order_by("-created_at")[:100]
@@ -172,8 +174,9 @@ def verification_page(request: HttpRequest, verification_id: str) -> HttpRespons
         {
             "v": v,
             "steps": v.steps.all(),
-            "record": face(v.record, full=judge) if v.record else None,
+            "record": face_of(v.record, full=judge) if v.record else None,
             "code": codes.display(v.code) if v.code else None,
+            "portal_contact": settings.PORTAL_CONTACT,
             "refresh": settings.VERIFY_PAGE_REFRESH if _still_working(v, certificate) else None,
             "certificate": certificate,
             "certificate_number": codes.display(certificate.number) if certificate else None,
@@ -219,7 +222,7 @@ def certificate_page(request: HttpRequest, number: str) -> HttpResponse:
             "number": codes.display(cert.number),
             "v": v,
             "steps": v.steps.all(),
-            "record": face(v.record) if v.record else None,
+            "record": face_of(v.record) if v.record else None,
         },
     )
 

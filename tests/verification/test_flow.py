@@ -137,8 +137,9 @@ def test_an_altered_entry_is_never_verified(ledger, tamper):
         [index],
     )
     v = check(sha256=sha(ledger.judgment_pdf))
-    assert v.outcome in (V.INCONCLUSIVE, V.NOT_FOUND)
-    assert v.outcome != V.VERIFIED
+    # The entry no longer commits to the record row: the row and the ledger disagree.
+    assert v.outcome == V.CONFLICT
+    assert _steps(v)["ledger_agreement"] == "failed"
 
 
 def test_a_swapped_digest_in_an_entry_is_never_verified(ledger, tamper):
