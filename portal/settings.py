@@ -172,6 +172,9 @@ LEDGER_SUBMIT_TIMEOUT = env.float("LEDGER_SUBMIT_TIMEOUT", default=30.0)
 LEDGER_SUBMIT_POLL = env.float("LEDGER_SUBMIT_POLL", default=0.05)
 LEDGER_CHECKPOINT_MAX_AGE = env.int("LEDGER_CHECKPOINT_MAX_AGE", default=2)
 LEDGER_LOOKUP_LIMIT = env.int("LEDGER_LOOKUP_LIMIT", default=100)
+# Seconds a record or service event row may exist with no ledger entry (its submission
+# waiting for a batch) before verification treats the entry as missing, not pending.
+LEDGER_PENDING_GRACE = env.float("LEDGER_PENDING_GRACE", default=600)
 # Where verification reads the ledger: "local" (this database) or "http" (another
 # deployment's read side at LEDGER_BACKEND_URL), and the key it pins the log to.
 LEDGER_BACKEND = env("LEDGER_BACKEND", default="local")

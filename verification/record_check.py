@@ -11,8 +11,12 @@ nothing of it is shown as verified: public_face() shows only what the ledger pro
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
 
 from anchoring import alarms
 from anchoring.backend import AnchorBackend, BackendUnavailable, LedgerEntry
@@ -76,10 +80,7 @@ class RecordCheck:
         return (
             not self.differences
             and not self.reused_by
-            and all(
-                e.proven or (e.entry is None and e.row is not None and e.row.ledger_index is None)
-                for e in self.events
-            )
+            and all(e.proven or e.pending for e in self.events)
         )
 
     def problems(self) -> list[str]:
@@ -89,7 +90,7 @@ class RecordCheck:
         for e in self.events:
             if e.row is None:
                 found.append(f"service event entry {e.entry.index} has no row")
-            elif e.entry is None and e.row.ledger_index is not None:
+            elif e.entry is None and e.differences:
                 found.append(f"service event row {e.row.pk} ({e.row.event}) has no ledger entry")
             elif e.differences:
                 found.append(
@@ -128,7 +129,7 @@ def check_record(record: Record, backend: AnchorBackend) -> RecordCheck:
     about = entries_about(found, record.code)
     registrations = [(e, leaf) for e, leaf in about if leaf.kind == Kind.RECORD]
     if not registrations:
-        pooled = record.ledger_index is None
+        pooled = _may_be_pooled(record.ledger_index, record.recorded_at)
         events = [EventCheck(None, None, row) for row in service_events(record)]
         return RecordCheck(record, None, None, [] if pooled else ["missing"], [], events, pooled)
     entry, leaf = registrations[0]
@@ -180,8 +181,16 @@ def _match_events(
             checks.append(EventCheck(entry, parsed, None, ["no row"]))
     for row in rows:
         if row.pk not in used:
-            checks.append(EventCheck(None, None, row, ["no entry"] if row.ledger_index else []))
+            pooled = _may_be_pooled(row.ledger_index, row.recorded_at)
+            checks.append(EventCheck(None, None, row, [] if pooled else ["no entry"]))
     return checks
+
+
+def _may_be_pooled(ledger_index: int | None, recorded_at: datetime) -> bool:
+    """A row with no entry may still wait for its batch, but not with an index of its own
+    nor for longer than LEDGER_PENDING_GRACE: then its entry is missing."""
+    grace = timedelta(seconds=settings.LEDGER_PENDING_GRACE)
+    return ledger_index is None and recorded_at > timezone.now() - grace
 
 
 def alarm(check: RecordCheck) -> None:
@@ -312,6 +321,29 @@ def public_step(event: EventCheck, full: bool = False) -> dict:
         "proven": event.proven,
         "pending": False,
     }
+
+
+def original_matches(record: Record, check: RecordCheck) -> bool:
+    """Whether the file the portal keeps for a record is the one its registration entry
+    commits to (and the record agrees with the ledger); an alarm when it is not."""
+    if check.leaf is None or not check.agrees:
+        if not check.pooled:
+            alarm(check)
+        return False
+    digest = hashlib.sha256()
+    with record.file.open("rb") as stored:
+        for chunk in iter(lambda: stored.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.digest() == check.leaf.sha256:
+        return True
+    alarms.raise_alarm(
+        alarms.Alarm.Source.DOWNLOAD,
+        "the stored original's SHA-256 is not the one its ledger entry commits to; "
+        "it was not served",
+        subject=f"record {codes.display(record.code)}",
+        index=check.entry.index,
+    )
+    return False
 
 
 def face_of(record: Record, *, full: bool = False, check: RecordCheck | None = None) -> dict:

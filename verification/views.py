@@ -17,11 +17,12 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
+from anchoring.backend import BackendUnavailable, get_backend
 from documents import codes
 from documents.public import find
 from verification import intake
 from verification.models import Certificate, Verification
-from verification.record_check import face_of
+from verification.record_check import check_record, face_of, original_matches
 
 FULL_RECORD = "verification.view_full_record"
 # How long a result page refreshes itself waiting for the certificate job.
@@ -90,11 +91,20 @@ def record_page(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_safe
-def record_file(request: HttpRequest, code: str) -> FileResponse:
-    """The recorded file itself, where the court allowed it."""
+def record_file(request: HttpRequest, code: str) -> HttpResponse:
+    """The recorded file itself, where the court allowed it, and only if its SHA-256 is
+    the one the record's ledger entry commits to."""
     record = find(code)
     if record is None or not (record.allow_download and record.file):
         raise Http404("no downloadable file")
+    context = {"code": codes.display(record.code), "portal_contact": settings.PORTAL_CONTACT}
+    try:
+        check = check_record(record, get_backend())
+    except BackendUnavailable:
+        context["reason"] = "unavailable"
+        return render(request, "verification/file_refused.html", context, status=503)
+    if not original_matches(record, check):
+        return render(request, "verification/file_refused.html", context, status=409)
     suffix = ".pdf" if record.media_type == "application/pdf" else ""
     return FileResponse(
         record.file.open("rb"),
