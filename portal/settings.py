@@ -242,6 +242,8 @@ VERIFY_PAGE_REFRESH = env.int("VERIFY_PAGE_REFRESH", default=2)
 # covers the entry found) and the trusted checkpoint it last matched; 0: both read for
 # every verification. A new checkpoint is then reported up to this much later.
 VERIFY_CHECKPOINT_CACHE_SECONDS = env.float("VERIFY_CHECKPOINT_CACHE_SECONDS", default=1.0)
+# Newest trusted checkpoint rows a verification reads to find one the log key signs.
+VERIFY_TRUSTED_SCAN = env.int("VERIFY_TRUSTED_SCAN", default=10)
 LOGIN_REDIRECT_URL = "/"
 
 # --- Verification certificates ---------------------------------------------------------

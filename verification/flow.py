@@ -17,11 +17,11 @@ from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
 
-from anchoring import keys
+from anchoring import alarms, keys
 from anchoring.backend import AnchorBackend, LedgerEntry, LocalBackend
-from anchoring.checkpoint import Checkpoint, parse_checkpoint
+from anchoring.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from anchoring.leaf import Kind, decode, subject
-from anchoring.note import Verifier, parse_verifier_key
+from anchoring.note import NoteError, Verifier, parse_verifier_key
 from documents import codes, entries
 from documents.models import Record
 from verification.models import TrustedCheckpoint, Verification
@@ -139,8 +139,30 @@ def _about(backend: AnchorBackend, code: str) -> list:
 
 
 def _trusted() -> Checkpoint | None:
-    row = TrustedCheckpoint.objects.order_by("-tree_size").first()
-    return parse_checkpoint(row.note.split("\n\n")[0] + "\n") if row else None
+    """The newest trusted checkpoint whose note the pinned log key signs.
+
+    A row is the portal's own memory, and the database is not trusted: a row whose note
+    does not verify is skipped with an alarm, never used to judge the ledger.
+    """
+    verifier = pinned_verifier()
+    for row in TrustedCheckpoint.objects.order_by("-tree_size")[: settings.VERIFY_TRUSTED_SCAN]:
+        try:
+            cp = open_checkpoint(row.note, verifier, origin=verifier.name)
+        except (NoteError, CheckpointError, AttributeError) as exc:
+            alarms.raise_alarm(
+                alarms.Alarm.Source.VERIFICATION,
+                f"a trusted checkpoint row does not verify with the log key ({exc}); skipped",
+                subject=f"trusted checkpoint {row.tree_size}",
+            )
+            continue
+        if cp.size == row.tree_size and cp.root_hash.hex() == row.root_hash:
+            return cp
+        alarms.raise_alarm(
+            alarms.Alarm.Source.VERIFICATION,
+            "a trusted checkpoint row does not hold what its note signs; skipped",
+            subject=f"trusted checkpoint {row.tree_size}",
+        )
+    return None
 
 
 def _trust(cp: Checkpoint, note: str) -> None:
