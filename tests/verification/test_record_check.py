@@ -1,0 +1,50 @@
+"""Looking a record up on the ledger by its code, locally and over HTTP, and the pool's
+malformed rows."""
+
+import pytest
+
+from anchoring import leaf, sequencer
+from anchoring.backend import HttpBackend, LocalBackend
+from anchoring.digest import digests
+from anchoring.models import Alarm, Entry, Submission
+from verification.record_check import check_record
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_record_code_finds_its_registration_then_its_service_events(client, ledger):
+    code = ledger.judgment.code
+    answer = client.get("/api/v1/ledger/entries", {"record_code": code}).json()
+    kinds = [entry["kind"] for entry in answer["entries"]]
+    assert kinds == ["record"] + ["service_event"] * 4
+    assert answer["entries"][0]["index"] == ledger.judgment.ledger_index
+    assert client.get("/api/v1/ledger/entries", {"record_code": code.lower()}).json() == answer
+
+
+@pytest.mark.parametrize("bad", ["", "V26-X", "字" * 5, "A" * 33])
+def test_a_malformed_record_code_is_a_400(client, ledger, bad):
+    response = client.get("/api/v1/ledger/entries", {"record_code": bad})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_record_code"
+
+
+def test_the_http_backend_finds_what_the_local_one_does(live_server, ledger):
+    code = ledger.judgment.code
+    local = LocalBackend().entries_by_subject(code)
+    remote = HttpBackend(live_server.url, timeout=5).entries_by_subject(code)
+    assert remote == local and len(local) == 5
+    check = check_record(ledger.judgment, HttpBackend(live_server.url, timeout=5))
+    assert check.agrees and check.entry.index == ledger.judgment.ledger_index
+    assert all(event.proven for event in check.events)
+
+
+def test_a_malformed_pool_row_is_dropped_with_an_alarm_and_the_rest_integrated(settings):
+    settings.LEDGER_SEQUENCER = "off"
+    good = leaf.Leaf(leaf.Kind.ANCHOR, 1_767_225_600_000, *digests(b"good"))
+    Submission.objects.create(data=b"\x09 not a leaf")
+    sequencer.submit(good)
+    assert sequencer.integrate() == 1
+    assert list(Entry.objects.values_list("data", flat=True)) == [good.encode()]
+    assert not Submission.objects.exists()
+    alarm = Alarm.objects.get(source=Alarm.Source.SEQUENCER)
+    assert "malformed" in alarm.message
