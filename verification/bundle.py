@@ -2,12 +2,15 @@
 
 One versioned JSON document (schema in docs/formats.md): the ledger entry and its
 decoded inputs, its inclusion proof in C2SP tlog-proof form (which carries the signed
-checkpoint), the consistency proof from the checkpoint the portal trusted before, and
-each service event's entry and proof. It is attached inside the certificate PDF and
-downloadable on its own.
+checkpoint), the consistency proof from the checkpoint the portal trusted before, each
+service event's entry and proof, and, when the holder proved possession of the file, the
+opening of the record's salted metadata digest. It is attached inside the certificate PDF
+and downloadable on its own.
 
 Plain Python with no Django import: the portal builds bundles with make_bundle(), the
-offline verifier checks them with verify_bundle(), trusting only the policy's keys.
+offline verifier checks them with verify_bundle(), trusting only the policy's keys. The
+verifier reports as proven only what it recomputed from proven leaves; every other value
+of the bundle is listed as not checked, and the verdict is its own, never the bundle's.
 """
 
 from __future__ import annotations
@@ -17,25 +20,51 @@ import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from anchoring import merkle
 from anchoring.checkpoint import (
+    Checkpoint,
     CheckpointError,
     ProofError,
     format_proof,
     open_checkpoint,
     parse_proof,
 )
-from anchoring.leaf import Kind, LeafError, decode
+from anchoring.leaf import Kind, Leaf, LeafError, decode
 from anchoring.note import NoteError
-from documents import entries
+from documents import codes, entries
 from verification.policy import Policy
 
-FORMAT = "judicial-portal/proof-bundle/v1"
+FORMAT = "judicial-portal/proof-bundle/v2"
+FORMAT_V1 = "judicial-portal/proof-bundle/v1"
+READABLE = (FORMAT, FORMAT_V1)  # v1 is read with the same rules; it has no opening
 ATTACHMENT_NAME = "proof-bundle.json"  # the bundle's name inside a certificate PDF
 MAX_BUNDLE_SIZE = 8 << 20  # a bundle with thousands of service events stays far below
 KINDS = {Kind.ANCHOR: "anchor", Kind.RECORD: "record", Kind.SERVICE_EVENT: "service_event"}
 EVENT_NAMES = {e.value: e.name.lower() for e in entries.EventType}
+CHANNEL_NAMES = {c.value: c.name.lower() for c in entries.Channel}
+CATEGORY_NAMES = {c.value: c.name.lower() for c in entries.Category}
+
+# The portal's findings other than "verified", in words; any other value is never verified.
+OUTCOMES = {
+    "not_found": "the file was not found in the ledger",
+    "mismatch": "the file is not identical to the recorded one",
+    "inconclusive": "the file could not be checked at the time",
+    "conflict": "the portal's own records disagree with the ledger",
+}
+
+# How the verifier labels what it did not recompute (docs/formats.md, docs/operations.md).
+CLAIM = "not checked: the portal's claim (the verdict below is judicial-verify's own)"
+SALTED = (
+    "not checked (the ledger commits to them only in a salted digest this bundle does not open)"
+)
+MASKED = "not checked (masked for display only; never compared)"
+ADDRESSEE = "not checked (addressee names: the ledger holds only a salted digest)"
+STATEMENT = "not checked: the portal's statement"
+LABELS = (CLAIM, SALTED, MASKED, ADDRESSEE, STATEMENT)
+
+Path = tuple[str | int, ...]
 
 
 class BundleError(ValueError):
@@ -48,6 +77,30 @@ class ProofFailed(Exception):
 
 def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
+
+
+def iso_time(ms: int) -> str:
+    """A leaf time (milliseconds since the epoch) as the bundle writes times."""
+    moment = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+
+
+def _shown_time(ms: int) -> str:
+    moment = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    return f"{moment:%Y-%m-%d %H:%M:%S}.{ms % 1000:03d} UTC"
+
+
+def _milliseconds(text: object) -> int | None:
+    """An ISO 8601 time with its zone, in whole milliseconds since the epoch (None if not)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
 
 
 def leaf_inputs(data: bytes) -> dict:
@@ -82,6 +135,11 @@ def entry_json(index: int, data: bytes, proof: list[bytes], checkpoint: str) -> 
         "inputs": leaf_inputs(data),
         "inclusion_proof": format_proof(index, proof, checkpoint),
     }
+
+
+def opening(metadata: dict, salt: bytes) -> dict:
+    """The opening of a record leaf's salted metadata digest: the metadata and its salt."""
+    return {"metadata": metadata, "salt": salt.hex()}
 
 
 def make_bundle(
@@ -128,8 +186,10 @@ def loads(data: bytes) -> dict:
         "judicial-portal/proof-bundle/"
     ):
         raise BundleError("not a judicial-portal proof bundle (no 'format' field)")
-    if bundle["format"] != FORMAT:
-        raise BundleError(f"bundle format {bundle['format']!r} is not supported (need {FORMAT})")
+    if bundle["format"] not in READABLE:
+        raise BundleError(
+            f"bundle format {bundle['format']!r} is not supported (need {' or '.join(READABLE)})"
+        )
     return bundle
 
 
@@ -141,6 +201,75 @@ class Digests:
     sm3: bytes
 
 
+def path_name(path: Path) -> str:
+    """A place in the bundle as people write it: service_events[2].occurred_at."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+class _Report:
+    """What the verifier printed as proven, and the places of the bundle it covered."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self.say = say
+        self.checked: set[Path] = set()
+        self.labels: dict[Path, str] = {}
+
+    def ok(self, text: str, *paths: Path) -> None:
+        self.checked.update(paths)
+        self.say(f"ok  {text}")
+
+    def covers(self, *paths: Path) -> None:
+        self.checked.update(paths)
+
+    def label(self, path: Path, reason: str) -> None:
+        self.labels.setdefault(path, reason)
+
+    def unchecked(self, bundle: dict) -> list[tuple[str, Path, object]]:
+        """Every part of the bundle neither checked nor labelled, as the portal's statement."""
+        marked = self.checked | set(self.labels)
+        found: list[tuple[str, Path, object]] = []
+
+        def walk(node: object, path: Path) -> None:
+            if any(path[: len(p)] == p for p in self.checked if len(p) <= len(path)):
+                return
+            if path in self.labels:
+                items = enumerate(node) if isinstance(node, list) and node else [(None, node)]
+                for number, item in items:
+                    place = path if number is None else (*path, number)
+                    found.append((self.labels[path], place, item))
+                return
+            inside = any(len(p) > len(path) and p[: len(path)] == path for p in marked)
+            if path and not inside and not (isinstance(node, list) and node):
+                found.append((STATEMENT, path, node))
+            elif isinstance(node, dict):
+                for key in sorted(node):
+                    walk(node[key], (*path, key))
+            elif isinstance(node, list):
+                for number, item in enumerate(node):
+                    walk(item, (*path, number))
+            else:
+                found.append((STATEMENT, path, node))
+
+        walk(bundle, ())
+        return found
+
+    def list_unchecked(self, bundle: dict) -> None:
+        found = self.unchecked(bundle)
+        for reason in LABELS:
+            lines = [(p, v) for r, p, v in found if r == reason and v not in (None, [], {})]
+            if not lines:
+                continue
+            self.say(f"    {reason}:")
+            for path, value in lines:
+                text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+                if len(text) > 160:
+                    text = text[:157] + "..."
+                self.say(f"      {path_name(path)} = {text}")
+
+
 def _field(bundle: dict, *path: str):
     value = bundle
     for key in path:
@@ -150,61 +279,307 @@ def _field(bundle: dict, *path: str):
     return value
 
 
-def _hex(value, what: str) -> bytes:
-    try:
-        raw = bytes.fromhex(value)
-    except (TypeError, ValueError):
-        raise BundleError(f"{what} is not hexadecimal") from None
-    if len(raw) != 32:
-        raise BundleError(f"{what} is not 32 bytes")
-    return raw
+def _object(value: object, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise ProofFailed(f"{what}: not a JSON object")
+    return value
 
 
-def _leaf(entry: dict, what: str) -> tuple[bytes, object]:
+def _leaf(entry: dict, what: str) -> tuple[bytes, Leaf]:
     try:
-        data = base64.b64decode(_field(entry, "leaf"), validate=True)
-    except (binascii.Error, TypeError):
-        raise BundleError(f"{what}: the leaf is not base64") from None
+        data = base64.b64decode(entry.get("leaf"), validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise ProofFailed(f"{what} leaf: not base64") from None
     try:
         return data, decode(data)
     except LeafError as exc:
         raise ProofFailed(f"{what} leaf: not a well-formed ledger leaf ({exc})") from None
 
 
-def _included(entry: dict, data: bytes, verifiers, origin, what: str, say) -> object:
-    """Check an entry's tlog-proof: signed checkpoint, then inclusion of the leaf."""
-    try:
-        proof = parse_proof(_field(entry, "inclusion_proof"))
-    except ProofError as exc:
-        raise ProofFailed(f"{what} inclusion proof: malformed ({exc})") from None
-    if proof.index != entry.get("index"):
-        raise ProofFailed(
-            f"{what} inclusion proof: it is for entry {proof.index}, not {entry.get('index')}"
+class _Trust:
+    """Opens checkpoints with the policy's log keys and requires its witness quorum."""
+
+    def __init__(self, policy: Policy, origin: object, report: _Report) -> None:
+        self.policy = policy
+        self.origin = origin
+        self.report = report
+        self.witnessed: set[str] = set()  # checkpoint bodies whose quorum was met
+
+    def open(self, note: object, what: str) -> Checkpoint:
+        """A checkpoint signed by a log key of the policy, with the bundle's origin."""
+        try:
+            return open_checkpoint(note, self.policy.logs, origin=self.origin)
+        except (NoteError, CheckpointError, TypeError) as exc:
+            step = f"{what} checkpoint signature" if what else "checkpoint signature"
+            raise ProofFailed(f"{step}: {exc}") from None
+
+    def witness(self, note: str, cp: Checkpoint, what: str) -> None:
+        """The policy's witness quorum must cosign the checkpoint (once per tree head)."""
+        quorum = self.policy.quorum
+        if quorum is None or cp.body() in self.witnessed:
+            return
+        cosigned = self.policy.cosigners(note)
+        if not self.policy.satisfied(quorum, cosigned):
+            raise ProofFailed(
+                f"witness quorum ({what}): {quorum!r} is not satisfied "
+                f"(cosigned by: {', '.join(sorted(cosigned)) or 'none'})"
+            )
+        self.witnessed.add(cp.body())
+        self.report.ok(
+            f"witness quorum {quorum!r} satisfied by {', '.join(sorted(cosigned))} "
+            f"(tree size {cp.size})"
         )
-    try:
-        cp = open_checkpoint(proof.checkpoint, verifiers, origin=origin)
-    except (NoteError, CheckpointError) as exc:
-        raise ProofFailed(f"{what} checkpoint signature: {exc}") from None
-    try:
-        merkle.verify_inclusion(
-            merkle.leaf_hash(data), proof.index, cp.size, list(proof.hashes), cp.root_hash
-        )
-    except (merkle.ProofError, ValueError) as exc:
-        raise ProofFailed(f"{what} inclusion proof: {exc}") from None
-    return cp, proof.checkpoint
+
+    def included(self, entry: dict, data: bytes, what: str, path: Path) -> Checkpoint:
+        """Check an entry's tlog-proof: signed, witnessed checkpoint, then the inclusion."""
+        try:
+            proof = parse_proof(entry.get("inclusion_proof"))
+        except ProofError as exc:
+            raise ProofFailed(f"{what} inclusion proof: malformed ({exc})") from None
+        index = entry.get("index")
+        if isinstance(index, bool) or proof.index != index:
+            raise ProofFailed(f"{what} inclusion proof: it is for entry {proof.index}, not {index}")
+        cp = self.open(proof.checkpoint, what)
+        self.witness(proof.checkpoint, cp, what)
+        try:
+            merkle.verify_inclusion(
+                merkle.leaf_hash(data), proof.index, cp.size, list(proof.hashes), cp.root_hash
+            )
+        except (merkle.ProofError, ValueError) as exc:
+            raise ProofFailed(f"{what} inclusion proof: {exc}") from None
+        self.report.covers((*path, "index"), (*path, "leaf"), (*path, "inclusion_proof"))
+        return cp
 
 
-def _witnesses(note: str, policy: Policy, say: Callable[[str], None]) -> None:
-    if policy.quorum is None:
-        say("ok  witnesses: the policy requires none")
+def _derived(entry: dict, data: bytes, what: str, path: Path, report: _Report) -> None:
+    """The entry's leaf_hash and inputs must be what its leaf recomputes to."""
+    if entry.get("leaf_hash") != merkle.leaf_hash(data).hex():
+        raise ProofFailed(f"{what} leaf_hash: it is not the hash of the entry's leaf")
+    try:
+        inputs = leaf_inputs(data)
+    except (KeyError, ValueError, IndexError, UnicodeDecodeError):
+        raise ProofFailed(f"{what} leaf: its fields cannot be read") from None
+    shown = entry.get("inputs")
+    if shown != inputs:
+        shown = shown if isinstance(shown, dict) else {}
+        wrong = sorted(k for k in inputs.keys() | shown.keys() if shown.get(k) != inputs.get(k))
+        raise ProofFailed(f"{what} inputs: {', '.join(wrong)} not what the leaf holds")
+    report.covers((*path, "leaf_hash"), (*path, "inputs"))
+
+
+def _mismatch(step: str, shown: object, proven: object, words: str) -> ProofFailed:
+    return ProofFailed(
+        f"{step}: the bundle shows {json.dumps(shown, ensure_ascii=False)}, "
+        f"the ledger proves {json.dumps(proven, ensure_ascii=False)} ({words})"
+    )
+
+
+def _same(shown: object, proven: object, step: str, words: str) -> None:
+    if shown != proven:
+        raise _mismatch(step, shown, proven, words)
+
+
+def _file(bundle: dict, leaf: Leaf, report: _Report) -> bool:
+    """The bundle's file digests against the leaf's; True when at least one was given."""
+    if bundle.get("file") is None:
+        return False
+    file = _object(bundle["file"], "file")
+    given = []
+    for name, value in (("sha256", leaf.sha256), ("sm3", leaf.sm3)):
+        digest = file.get(name)
+        report.covers(("file", name))
+        if digest is None or digest == "":
+            continue
+        if digest != value.hex():
+            raise ProofFailed(f"file {name}: the bundle's is not the one in the ledger entry")
+        given.append(name)
+    if given:
+        names = " and ".join("SHA-256" if n == "sha256" else "SM3" for n in given)
+        report.ok(f"file: the bundle's {names} {'are' if len(given) > 1 else 'is'} the leaf's")
+    return bool(given)
+
+
+@dataclass(frozen=True)
+class _Record:
+    code: str
+    court: str
+    category: str
+    metadata_digest: bytes
+
+
+def _record_leaf(leaf: Leaf) -> _Record:
+    fields = dict(leaf.fields)
+    try:
+        return _Record(
+            fields[entries.RECORD_CODE].decode("ascii"),
+            fields[entries.RECORD_COURT].decode("utf-8"),
+            CATEGORY_NAMES[fields[entries.RECORD_CATEGORY][0]],
+            fields[entries.RECORD_METADATA],
+        )
+    except (KeyError, IndexError, UnicodeDecodeError):
+        raise ProofFailed("entry leaf: not a readable record leaf") from None
+
+
+def _record(bundle: dict, leaf: Leaf, index: int, report: _Report) -> bool:
+    """The bundle's record against the record leaf; True when it names the leaf's record."""
+    shown = bundle.get("record")
+    if leaf.kind != Kind.RECORD:
+        if shown is not None:
+            raise ProofFailed(
+                f"record: the bundle shows a record, the ledger entry is an {KINDS[leaf.kind]}"
+            )
+        return False
+    proven = _record_leaf(leaf)
+    code = codes.display(proven.code)
+    record = {"code": proven.code} if shown is None else _object(shown, "record")
+    if not isinstance(record.get("code"), str) or record["code"].replace("-", "") != proven.code:
+        raise _mismatch("record code", record.get("code"), code, "a different record")
+    report.ok(f"record code: {code}", ("record", "code"))
+    court = record["court"].get("code") if isinstance(record.get("court"), dict) else None
+    if "court" in record:
+        _same(court, proven.court, "record court", "a different court")
+    report.ok(f"court: {proven.court}", ("record", "court", "code"))
+    if "category" in record:
+        _same(record["category"], proven.category, "record category", "a different category")
+    report.ok(f"category: {proven.category}", ("record", "category"))
+    if "recorded_at" in record and _milliseconds(record["recorded_at"]) != leaf.timestamp_ms:
+        shown_at = record["recorded_at"]
+        raise _mismatch("record recorded_at", shown_at, iso_time(leaf.timestamp_ms), "a time")
+    report.ok(f"recorded at: {_shown_time(leaf.timestamp_ms)}", ("record", "recorded_at"))
+    for name, value in (("sha256", leaf.sha256.hex()), ("sm3", leaf.sm3.hex())):
+        if name in record:
+            _same(record[name], value, f"record {name}", "a different file")
+            report.covers(("record", name))
+    if "ledger_index" in record:
+        _same(record["ledger_index"], index, "record ledger_index", "a different entry")
+        report.covers(("record", "ledger_index"))
+    if shown is None:
+        return False
+    _metadata(record, proven, report)
+    return True
+
+
+def _metadata(record: dict, proven: _Record, report: _Report) -> None:
+    """The opened metadata must recompute the leaf's salted digest; else it is not checked."""
+    if "opening" not in record:
+        for name in ("title", "case_number", "parties", "media_type", "size"):
+            report.label(("record", name), SALTED)
         return
-    cosigned = policy.cosigners(note)
-    if not policy.satisfied(policy.quorum, cosigned):
+    opened = _object(record["opening"], "record opening")
+    metadata = opened.get("metadata")
+    try:
+        salt = bytes.fromhex(opened.get("salt"))
+    except (TypeError, ValueError):
+        raise ProofFailed("record metadata: the opening's salt is not hexadecimal") from None
+    if not isinstance(metadata, dict) or len(salt) != entries.SALT_SIZE:
+        raise ProofFailed("record metadata: the opening is not metadata and a 16-byte salt")
+    if entries.salted_digest(salt, metadata) != proven.metadata_digest:
         raise ProofFailed(
-            f"witness quorum: {policy.quorum!r} is not satisfied "
-            f"(cosigned by: {', '.join(sorted(cosigned)) or 'none'})"
+            "record metadata: the opened title, case number, parties and file details do not "
+            "recompute the ledger entry's salted metadata digest"
         )
-    say(f"ok  witness quorum {policy.quorum!r} satisfied by {', '.join(sorted(cosigned))}")
+    report.ok(
+        "record metadata: the opened details recompute the ledger entry's salted digest",
+        ("record", "opening"),
+    )
+    for name, words in (("title", "the title"), ("media_type", "the type"), ("size", "the size")):
+        if name in record:
+            _same(record[name], metadata.get(name), f"record {name}", f"{words}, opened")
+            report.covers(("record", name))
+    parties = metadata.get("parties")
+    parties = ", ".join(map(str, parties)) if isinstance(parties, list) else str(parties)
+    report.ok(f"title: {metadata.get('title') or '(none)'}")
+    report.ok(f"case number: {metadata.get('case_number') or '(none)'}")
+    report.ok(f"parties: {parties or '(none)'}")
+    report.ok(
+        f"file details: {metadata.get('filename')}, {metadata.get('media_type')}, "
+        f"{metadata.get('size')} bytes"
+    )
+    for name in ("case_number", "parties"):
+        report.label(("record", name), MASKED)
+
+
+def _events(bundle: dict, leaf: Leaf, index: int, trust: _Trust, report: _Report) -> None:
+    """Each listed service event: its leaf, its inclusion, and what the bundle shows of it."""
+    events = bundle.get("service_events") or []
+    if not isinstance(events, list):
+        raise ProofFailed("service events: not a list")
+    if events and leaf.kind != Kind.RECORD:
+        raise ProofFailed("service events: the ledger entry is not a record's")
+    if leaf.kind != Kind.RECORD:
+        return
+    record = _record_leaf(leaf)
+    last = index
+    for number, item in enumerate(events):
+        path: Path = ("service_events", number)
+        what = f"service event {number + 1}"
+        event = _object(item, what)
+        data, found = _leaf(event, what)
+        cp = trust.included(event, data, what, path)
+        _derived(event, data, what, path, report)
+        fields = dict(found.fields)
+        name = EVENT_NAMES.get((fields.get(entries.EVENT_TYPE) or b"\0")[0])
+        if found.kind != Kind.SERVICE_EVENT or name is None:
+            raise ProofFailed(f"{what} leaf: not a service event")
+        points = int.from_bytes(fields.get(entries.EVENT_RECORD_INDEX) or b"\xff" * 9, "big")
+        for wrong, words in (
+            (points != index, f"it names entry {points}, not the record's entry {index}"),
+            (fields.get(entries.EVENT_RECORD_CODE) != record.code.encode(), "another record"),
+            (fields.get(entries.EVENT_COURT) != record.court.encode(), "another court"),
+            ((found.sha256, found.sm3) != (leaf.sha256, leaf.sm3), "another document"),
+        ):
+            if wrong:
+                raise ProofFailed(f"{what} leaf: it is not an event of this record ({words})")
+        if event["index"] <= last:
+            raise ProofFailed(f"{what}: listed out of ledger order (entry {event['index']})")
+        last = event["index"]
+        channel = fields.get(entries.EVENT_CHANNEL)
+        channel = CHANNEL_NAMES.get(channel[0], f"channel {channel[0]}") if channel else None
+        occurred = fields.get(entries.EVENT_OCCURRED_AT)
+        occurred = int.from_bytes(occurred, "big") if occurred else found.timestamp_ms
+        if "event" in event:
+            _same(event["event"], name, f"{what} event", "another event")
+        if "channel" in event:
+            _same(event["channel"], channel, f"{what} channel", "another channel")
+        if "occurred_at" in event and _milliseconds(event["occurred_at"]) != occurred:
+            raise _mismatch(
+                f"{what} occurred_at", event["occurred_at"], iso_time(occurred), "a time"
+            )
+        report.label((*path, "addressee"), ADDRESSEE)
+        via = f" via {channel}" if channel else ""
+        report.ok(
+            f"service event at ledger entry {event['index']}: {name}{via}, occurred "
+            f"{_shown_time(occurred)}, recorded {_shown_time(found.timestamp_ms)}; it names the "
+            f"record's entry {index} and carries the document's digests (tree size {cp.size})",
+            (*path, "event"),
+            (*path, "channel"),
+            (*path, "occurred_at"),
+        )
+    if events or record.category == entries.Category.LITIGATION_DOCUMENT.name.lower():
+        report.say(
+            f"    the timeline proves the {len(events)} service event(s) listed, not that no "
+            "other exists: a bundle carries no proof of completeness"
+        )
+
+
+def _consistency(bundle: dict, cp: Checkpoint, trust: _Trust, report: _Report) -> None:
+    consistency = bundle.get("consistency")
+    if not consistency:
+        return
+    consistency = _object(consistency, "consistency")
+    old = trust.open(consistency.get("checkpoint"), "consistency: the older")
+    try:
+        hashes = [base64.b64decode(h, validate=True) for h in consistency.get("proof")]
+    except (binascii.Error, TypeError, ValueError):
+        raise ProofFailed("consistency proof: a hash is not base64") from None
+    try:
+        merkle.verify_consistency(old.size, cp.size, old.root_hash, cp.root_hash, hashes)
+    except (merkle.ProofError, ValueError) as exc:
+        raise ProofFailed(f"consistency proof: {exc}") from None
+    report.ok(
+        f"consistency: the log grew from {old.size} to {cp.size} without rewriting history",
+        ("consistency",),
+    )
 
 
 def verify_bundle(
@@ -213,82 +588,98 @@ def verify_bundle(
     say: Callable[[str], None],
     original: Digests | None = None,
 ) -> str:
-    """Verify every proof in a bundle with the policy's keys; return the recorded outcome.
+    """Verify a bundle with the policy's keys and derive the verdict; return what it proves.
 
-    Raises ProofFailed naming the first step that does not verify, BundleError when the
-    bundle is not usable. The outcome returned is the certificate's ("verified",
-    "not_found", ...): the proofs only show that what the bundle claims is genuine.
+    Prints what it recomputed ("ok  ...") and lists every other part of the bundle as not
+    checked. Raises ProofFailed naming the first step that does not verify, or "outcome"
+    when the portal's finding is not "verified" or the proofs do not establish it;
+    BundleError when the bundle is not usable.
     """
-    outcome = _field(bundle, "verification", "outcome")
+    report = _Report(say)
+    claimed = _field(bundle, "verification", "outcome")
     origin = _field(bundle, "log", "origin")
+    report.covers(("format",), ("log", "origin"))
+    report.label(("verification", "outcome"), CLAIM)
+    report.label(("verification", "steps"), CLAIM)
+    trust = _Trust(policy, origin, report)
     entry = bundle.get("entry")
-    recorded = bundle.get("file") or {}
+    proven = None
     if entry is None:
         if bundle.get("checkpoint"):
-            try:
-                cp = open_checkpoint(bundle["checkpoint"], policy.logs, origin=origin)
-            except (NoteError, CheckpointError) as exc:
-                raise ProofFailed(f"checkpoint signature: {exc}") from None
-            say(f"ok  checkpoint of {origin!r} at size {cp.size} signed by a trusted log key")
-        say(f"    the bundle holds no ledger entry: the portal's finding was {outcome!r}")
-        if original is not None and recorded.get("sha256"):
-            _same_file(original, _hex(recorded["sha256"], "file.sha256"), None, "file")
-        return outcome
+            cp = trust.open(bundle["checkpoint"], "")
+            trust.witness(bundle["checkpoint"], cp, "checkpoint")
+            report.ok(
+                f"checkpoint of {origin!r} at size {cp.size} signed by a trusted log key",
+                ("checkpoint",),
+            )
+        say("    the bundle holds no ledger entry: it proves no file and no record")
+        if original is not None:
+            file = bundle.get("file") if isinstance(bundle.get("file"), dict) else {}
+            if file.get("sha256") and file["sha256"] != original.sha256.hex():
+                raise ProofFailed(
+                    "original file: it is not the file the bundle is about "
+                    f"(SHA-256 {original.sha256.hex()})"
+                )
+    else:
+        entry = _object(entry, "entry")
+        data, leaf = _leaf(entry, "entry")
+        note = _proof_note(entry)
+        cp = trust.open(note, "entry")
+        report.ok(f"checkpoint of {origin!r} at size {cp.size} signed by a trusted log key")
+        say(f"    root {cp.root_hash.hex()}")
+        if policy.quorum is None:
+            report.ok("witnesses: the policy requires none")
+        trust.witness(note, cp, "entry")
+        trust.included(entry, data, "entry", ("entry",))
+        report.ok(f"entry {entry['index']} is included in the tree of size {cp.size}")
+        if bundle.get("checkpoint") is not None:
+            top = trust.open(bundle["checkpoint"], "")
+            if top.body() != cp.body():
+                raise ProofFailed("checkpoint: it is not the one the entry's proof is against")
+            report.covers(("checkpoint",))
+        _derived(entry, data, "entry", ("entry",), report)
+        report.ok(
+            f"leaf: a {KINDS[leaf.kind]} entry recorded {_shown_time(leaf.timestamp_ms)} "
+            f"for SHA-256 {leaf.sha256.hex()} and SM3 {leaf.sm3.hex()}"
+        )
+        by_file = _file(bundle, leaf, report)
+        by_record = _record(bundle, leaf, entry["index"], report)
+        _consistency(bundle, cp, trust, report)
+        _events(bundle, leaf, entry["index"], trust, report)
+        if original is not None:
+            _same_file(original, leaf.sha256, leaf.sm3, "the ledger entry")
+            report.ok("original file: its SHA-256 and SM3 are the ones the ledger entry records")
+        code = codes.display(_record_leaf(leaf).code) if by_record else None
+        if by_file or original is not None:
+            proven = f"the file with SHA-256 {leaf.sha256.hex()} is ledger entry {entry['index']}"
+            proven += f", record {code}" if code else ""
+        elif code:
+            proven = (
+                f"record {code} is ledger entry {entry['index']}, recording the file with "
+                f"SHA-256 {leaf.sha256.hex()}"
+            )
+    report.list_unchecked(bundle)
+    if claimed != "verified":
+        words = (
+            OUTCOMES.get(claimed, "an outcome this verifier does not know")
+            if isinstance(claimed, str)
+            else "not an outcome"
+        )
+        raise ProofFailed(f"outcome: the portal's finding is {claimed!r} ({words}), not verified")
+    if proven is None:
+        raise ProofFailed(
+            "outcome: the portal claims 'verified', but the bundle's proofs do not establish "
+            "it (no ledger entry, or no file digests or record that the entry proves)"
+        )
+    report.ok(f"proven: {proven}")
+    return proven
 
-    data, leaf = _leaf(entry, "entry")
-    cp, note = _included(entry, data, policy.logs, origin, "entry", say)
-    say(f"ok  checkpoint of {origin!r} at size {cp.size} signed by a trusted log key")
-    say(f"    root {cp.root_hash.hex()}")
-    _witnesses(note, policy, say)
-    say(f"ok  entry {entry['index']} is included in the tree of size {cp.size}")
-    for name, value in (("sha256", leaf.sha256), ("sm3", leaf.sm3)):
-        if recorded.get(name) and recorded[name] != value.hex():
-            raise ProofFailed(f"leaf: the file's {name} in the bundle is not the one in the ledger")
-    record = bundle.get("record")
-    if leaf.kind == Kind.RECORD:
-        fields = dict(leaf.fields)
-        code = fields[entries.RECORD_CODE].decode()
-        if record is None or record.get("code", "").replace("-", "") != code:
-            raise ProofFailed("leaf: the record code in the ledger is not the bundle's record")
-        if record.get("court", {}).get("code") != fields[entries.RECORD_COURT].decode():
-            raise ProofFailed("leaf: the court in the ledger is not the bundle's record's court")
-    say(
-        f"ok  leaf: the ledger entry records SHA-256 {leaf.sha256.hex()} "
-        f"and SM3 {leaf.sm3.hex()} ({KINDS[leaf.kind]}, {leaf.time:%Y-%m-%d %H:%M:%S} UTC)"
-    )
 
-    consistency = bundle.get("consistency")
-    if consistency:
-        try:
-            old = open_checkpoint(_field(consistency, "checkpoint"), policy.logs, origin=origin)
-            hashes = [base64.b64decode(h, validate=True) for h in _field(consistency, "proof")]
-        except (NoteError, CheckpointError) as exc:
-            raise ProofFailed(f"consistency: the older checkpoint's signature: {exc}") from None
-        except (binascii.Error, TypeError):
-            raise BundleError("consistency.proof holds something that is not base64") from None
-        try:
-            merkle.verify_consistency(old.size, cp.size, old.root_hash, cp.root_hash, hashes)
-        except (merkle.ProofError, ValueError) as exc:
-            raise ProofFailed(f"consistency proof: {exc}") from None
-        say(f"ok  consistency: the log grew from {old.size} to {cp.size} without rewriting history")
-
-    for number, event in enumerate(bundle.get("service_events") or [], 1):
-        what = f"service event {number} ({event.get('event', '?')})"
-        event_data, event_leaf = _leaf(event, what)
-        fields = dict(event_leaf.fields)
-        if (
-            event_leaf.kind != Kind.SERVICE_EVENT
-            or EVENT_NAMES.get(fields.get(entries.EVENT_TYPE, b"\0")[0]) != event.get("event")
-            or fields.get(entries.EVENT_RECORD_INDEX) != entry["index"].to_bytes(8, "big")
-            or (event_leaf.sha256, event_leaf.sm3) != (leaf.sha256, leaf.sm3)
-        ):
-            raise ProofFailed(f"{what} leaf: it is not this event of this record")
-        _included(event, event_data, policy.logs, origin, what, say)
-        say(f"ok  {what}: ledger entry {event['index']} is proven")
-
-    if original is not None:
-        _same_file(original, leaf.sha256, leaf.sm3, "the ledger entry")
-    return outcome
+def _proof_note(entry: dict) -> str:
+    try:
+        return parse_proof(entry.get("inclusion_proof")).checkpoint
+    except ProofError as exc:
+        raise ProofFailed(f"entry inclusion proof: malformed ({exc})") from None
 
 
 def _same_file(original: Digests, sha256: bytes, sm3: bytes | None, against: str) -> None:

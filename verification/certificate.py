@@ -26,7 +26,7 @@ from django.utils import timezone
 from anchoring.backend import AnchorBackend, get_backend
 from anchoring.checkpoint import parse_checkpoint
 from anchoring.note import parse_note, verifier_key
-from documents import codes, qr, stamping
+from documents import codes, ledger, qr, stamping
 from documents.public import face
 from verification import bundle as bundles
 from verification import pades, signing
@@ -44,12 +44,18 @@ def _plain(value):
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
-def _record_json(v: Verification) -> dict | None:
-    if v.record is None:
+def _record_json(v: Verification, public: dict | None) -> dict | None:
+    """The record's public face without its timeline (service_events carry it), and the
+    opening of its salted metadata digest when the verification proved possession of the
+    file: the holder then has the document, which shows these details anyway."""
+    if v.record is None or public is None:
         return None
-    public = face(v.record)
-    public.pop("download", None)
-    return _plain(public)
+    public = {k: value for k, value in public.items() if k not in ("download", "timeline")}
+    if (v.sha256 or v.sm3) and v.outcome == Verification.Outcome.VERIFIED:
+        public["opening"] = bundles.opening(
+            _plain(ledger.metadata(v.record)), bytes(v.record.metadata_salt)
+        )
+    return public
 
 
 def build_bundle(
@@ -57,6 +63,8 @@ def build_bundle(
 ) -> dict:
     """The proof bundle of a finished verification; raises BackendUnavailable."""
     verifier = pinned_verifier()
+    public = _plain(face(v.record)) if v.record is not None else None
+    timeline = [e for e in (public or {}).get("timeline") or [] if isinstance(e, dict)]
     checkpoint = entry = consistency = None
     events = []
     size = v.tree_size
@@ -74,21 +82,23 @@ def build_bundle(
                     base64.b64encode(h).decode() for h in backend.consistency_proof(old, size)
                 ],
             }
-        if v.record is not None:
-            for event in v.record.events.all():
-                if event.ledger_index is None or event.ledger_index >= size:
-                    continue
-                event_data = backend.entry(event.ledger_index).leaf
-                event_proof = backend.inclusion_proof(event.ledger_index, size)
-                events.append(
-                    {
-                        "event": event.event,
-                        "occurred_at": _plain(event.occurred_at),
-                        **bundles.entry_json(
-                            event.ledger_index, event_data, event_proof, checkpoint
-                        ),
-                    }
-                )
+        seen: set[int] = set()
+        for event in sorted(timeline, key=lambda e: e.get("ledger_index") or 0):
+            index = event.get("ledger_index")
+            if not isinstance(index, int) or not v.ledger_index < index < size or index in seen:
+                continue
+            seen.add(index)
+            event_data = backend.entry(index).leaf
+            event_proof = backend.inclusion_proof(index, size)
+            events.append(
+                {
+                    "event": event.get("event"),
+                    "channel": event.get("channel"),
+                    "addressee": event.get("addressee"),
+                    "occurred_at": event.get("occurred_at"),
+                    **bundles.entry_json(index, event_data, event_proof, checkpoint),
+                }
+            )
     origin = parse_checkpoint(parse_note(checkpoint).text).origin if checkpoint else None
     return bundles.make_bundle(
         certificate={
@@ -109,7 +119,7 @@ def build_bundle(
         file={"name": v.filename, "size": v.size, "sha256": v.sha256, "sm3": v.sm3}
         if v.sha256 or v.sm3
         else None,
-        record=_record_json(v),
+        record=_record_json(v, public),
         log={
             "origin": origin or settings.LEDGER_ORIGIN,
             "vkey": verifier_key(verifier) if verifier else None,

@@ -113,7 +113,8 @@ def test_judicial_verify_passes_the_genuine_certificate_and_bundle(issued, polic
     assert done.stdout.strip().endswith("VERIFIED")
     assert "PDF signature intact" in done.stdout
     assert f"entry {v.ledger_index} is included" in done.stdout
-    assert done.stdout.count("service event") == 4
+    assert done.stdout.count("\nok  service event at ledger entry") == 4
+    assert "ok  title: 民事判决书" in done.stdout  # the opened metadata, recomputed
     done = judicial_verify("bundle", bundle, "--file", original, "--policy", policy)
     assert done.returncode == 0, done.stdout + done.stderr
     # The bundle downloadable on its own is the one inside the signed PDF.
