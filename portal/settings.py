@@ -126,6 +126,13 @@ if DATABASE_POOL_SIZE and _POSTGRES:
         "max_size": DATABASE_POOL_SIZE,
         "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
     }
+# The PostgreSQL roles `manage.py db_roles` grants to (docs/operations.md, "Database
+# roles"): the owner of every table, which runs migrate; the web role of gunicorn and the
+# Celery workers; the sequencer's role, the only one that writes the ledger. Roles are
+# shared by every database of a server, so two deployments on one server name them apart.
+DATABASE_OWNER_ROLE = env("DATABASE_OWNER_ROLE", default="portal_owner")
+DATABASE_WEB_ROLE = env("DATABASE_WEB_ROLE", default="portal_web")
+DATABASE_SEQUENCER_ROLE = env("DATABASE_SEQUENCER_ROLE", default="portal_sequencer")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits, later) -------------------------------------------------------
