@@ -27,11 +27,11 @@ from anchoring.backend import AnchorBackend, get_backend
 from anchoring.checkpoint import parse_checkpoint
 from anchoring.note import parse_note, verifier_key
 from documents import codes, ledger, qr, stamping
-from documents.public import face
 from verification import bundle as bundles
 from verification import pades, signing
 from verification.flow import pinned_verifier
 from verification.models import Certificate, Verification, VerificationStep
+from verification.record_check import alarm, check_record, public_face
 
 
 def url(number: str) -> str:
@@ -58,12 +58,25 @@ def _record_json(v: Verification, public: dict | None) -> dict | None:
     return public
 
 
+def _face(v: Verification, backend: AnchorBackend) -> dict:
+    """The record as the ledger proves it now (record_check.public_face). A record whose
+    rows disagree with the ledger by now is never certified as verified: the outcome
+    certified becomes "conflict" (on this instance only), and the operator is alerted."""
+    check = check_record(v.record, backend)
+    if not check.agrees and not check.pooled:
+        alarm(check)
+        if v.outcome == Verification.Outcome.VERIFIED:
+            v.outcome = Verification.Outcome.CONFLICT
+    v.record_face = public_face(check)
+    return v.record_face
+
+
 def build_bundle(
     v: Verification, steps: list[VerificationStep], number: str, backend: AnchorBackend
 ) -> dict:
     """The proof bundle of a finished verification; raises BackendUnavailable."""
     verifier = pinned_verifier()
-    public = _plain(face(v.record)) if v.record is not None else None
+    public = _plain(_face(v, backend)) if v.record is not None else None
     timeline = [e for e in (public or {}).get("timeline") or [] if isinstance(e, dict)]
     checkpoint = entry = consistency = None
     events = []
@@ -150,7 +163,7 @@ def render(
             # A record code alone has no file digests of its own: show the recorded ones.
             "sha256": v.sha256 or (bundle["entry"] or {}).get("inputs", {}).get("sha256"),
             "sm3": v.sm3 or (bundle["entry"] or {}).get("inputs", {}).get("sm3"),
-            "record": face(v.record) if v.record else None,
+            "record": v.record_face if v.record else None,
             "checkpoint": checkpoint,
             "log_key_id": _key_id(bundle["log"]["vkey"]),
             "number": codes.display(number),

@@ -65,6 +65,8 @@ class Verification(models.Model):
     # Not a field: the record's check against the ledger (record_check.RecordCheck), when
     # this instance was checked in this process, so its answer needs no second look-up.
     record_check = None
+    # Not a field: the record as the ledger proved it when its certificate was made.
+    record_face: dict | None = None
 
     class Meta:
         ordering = ["-created_at"]
