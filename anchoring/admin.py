@@ -1,8 +1,9 @@
-"""Ledger data in the admin: readable by staff, never editable."""
+"""Ledger data in the admin: readable by staff, never editable; alarms to resolve."""
 
 from django.contrib import admin
+from django.utils import timezone
 
-from anchoring.models import Checkpoint, Entry, Submission, Tile
+from anchoring.models import Alarm, Checkpoint, Entry, FsckRun, Submission, Tile
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -38,3 +39,34 @@ class TileAdmin(ReadOnlyAdmin):
 @admin.register(Submission)
 class SubmissionAdmin(ReadOnlyAdmin):
     list_display = ["id", "submitted_at"]
+
+
+@admin.register(Alarm)
+class AlarmAdmin(admin.ModelAdmin):
+    """Alarms are raised by the code, never edited; an operator only marks them resolved."""
+
+    list_display = ["raised_at", "source", "subject", "short_message", "count", "resolved_at"]
+    list_filter = ["source", ("resolved_at", admin.EmptyFieldListFilter)]
+    search_fields = ["subject", "message"]
+    readonly_fields = [f.name for f in Alarm._meta.fields]
+    actions = ["mark_resolved"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="message")
+    def short_message(self, obj: Alarm) -> str:
+        return obj.message if len(obj.message) <= 120 else obj.message[:119] + "…"
+
+    @admin.action(description="Mark selected alarms resolved", permissions=["change"])
+    def mark_resolved(self, request, queryset) -> None:
+        count = queryset.filter(resolved_at__isnull=True).update(resolved_at=timezone.now())
+        self.message_user(request, f"{count} alarm(s) marked resolved.")
+
+
+@admin.register(FsckRun)
+class FsckRunAdmin(ReadOnlyAdmin):
+    list_display = ["started_at", "exit_code", "discrepancies", "entries", "seconds", "summary"]

@@ -110,3 +110,22 @@ class Alarm(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}: {self.subject or self.message[:60]}"
+
+
+class FsckRun(models.Model):
+    """The result of one ledger_fsck run, kept for /health and the admin."""
+
+    started_at = models.DateTimeField()
+    seconds = models.FloatField()
+    exit_code = models.PositiveSmallIntegerField(help_text="0 clean, 1 discrepancies, 2 not run")
+    discrepancies = models.PositiveIntegerField(default=0)
+    entries = models.BigIntegerField(default=0)
+    summary = models.TextField()
+
+    class Meta:
+        ordering = ["-started_at"]
+        get_latest_by = "started_at"
+        verbose_name = "ledger_fsck run"
+
+    def __str__(self) -> str:
+        return self.summary

@@ -1,4 +1,5 @@
-"""What the health endpoint reports: database, broker and ledger, each checked for real."""
+"""What the health endpoint reports: database, broker, ledger and its integrity, each checked
+for real."""
 
 from __future__ import annotations
 
@@ -57,9 +58,58 @@ def ledger() -> dict:
     return report
 
 
+def integrity() -> dict:
+    """The last ledger_fsck run and the open alarms.
+
+    Unhealthy when the ledger is known to be corrupted: an open sequencer alarm (it signs
+    nothing until an operator repairs the log) or a last ledger_fsck run that found
+    discrepancies. Other open alarms (a submitter's, a verification's, a download's) are
+    counted but do not by themselves make the portal unhealthy: each concerns one record,
+    which verification already refuses to call verified, and the next ledger_fsck run
+    confirms it or not.
+    """
+    from django.db.models import Count
+
+    from anchoring.models import Alarm, FsckRun
+
+    try:
+        last = FsckRun.objects.order_by("-started_at").first()
+        by_source = dict(
+            Alarm.objects.filter(resolved_at__isnull=True)
+            .values_list("source")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    corrupted = by_source.get(Alarm.Source.SEQUENCER, 0) > 0
+    fsck_failed = last is not None and last.exit_code == 1
+    report = {
+        "ok": not corrupted and not fsck_failed,
+        "open_alarms": sum(by_source.values()),
+        "open_alarms_by_source": by_source,
+        "last_fsck": None,
+    }
+    if last is not None:
+        report["last_fsck"] = {
+            "started_at": last.started_at.isoformat(),
+            "age_seconds": round((timezone.now() - last.started_at).total_seconds(), 1),
+            "exit_code": last.exit_code,
+            "clean": last.exit_code == 0,
+            "discrepancies": last.discrepancies,
+            "summary": last.summary,
+        }
+    if corrupted:
+        report["error"] = "the ledger is corrupted: the sequencer raised an alarm"
+    elif fsck_failed:
+        report["error"] = f"the last ledger_fsck found {last.discrepancies} discrepancies"
+    return report
+
+
 def report() -> tuple[bool, dict]:
     """All checks; healthy only when every part is."""
     parts = {"database": database(), "broker": broker()}
     parts["ledger"] = ledger() if parts["database"]["ok"] else {"ok": False}
+    parts["integrity"] = integrity() if parts["database"]["ok"] else {"ok": False}
     healthy = all(part["ok"] for part in parts.values())
     return healthy, {"status": "ok" if healthy else "unhealthy", **parts}
