@@ -10,9 +10,10 @@ which rebuilds the leaf a row commits to.
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from anchoring import fsck
 from anchoring.fsck import Discrepancy, Report
 from anchoring.leaf import Kind, Leaf, LeafError, decode, subject
 from anchoring.models import Entry, Submission
+from anchoring.note import Verifier
 from documents import entries, ledger
 from documents.models import Record, ServiceEvent
 
@@ -56,8 +58,12 @@ _EVENT_LABELS = {
 }
 
 
-def run(on_discrepancy: Callable[[Discrepancy], None] | None = None) -> Report:
-    """The whole check, in one snapshot of the database: the ledger, then the court rows.
+def run(
+    on_discrepancy: Callable[[Discrepancy], None] | None = None,
+    extra: Sequence[Callable[[Verifier], Iterator[Discrepancy]]] = (),
+) -> Report:
+    """The ledger, then the court rows, then any `extra` checks (apps above this one: the
+    verification side's trusted checkpoints), in one snapshot of the database.
 
     Each discrepancy goes to `on_discrepancy` as it is found (for a streaming output)."""
     report = Report(started_at=timezone.now())
@@ -79,18 +85,14 @@ def run(on_discrepancy: Callable[[Discrepancy], None] | None = None) -> Report:
             for d in rows.check():
                 found(d)
             report.counts.update(rows.counts)
+            for more in extra:
+                for d in more(verifier):
+                    found(d)
     except fsck.Unusable as exc:
         report.error = str(exc)
     except DatabaseError as exc:
         report.error = f"the database cannot be read ({type(exc).__name__}: {exc})".strip()
     report.seconds = time.monotonic() - started
-    return report
-
-
-def run_and_keep() -> Report:
-    """Run the check and keep its result: an alarm per discrepancy, a FsckRun row."""
-    report = run()
-    fsck.keep_result(report)
     return report
 
 
@@ -181,6 +183,17 @@ class CourtRows:
             return
         for name in ledger.record_differences(record, actual):
             yield self._difference(where, index, name, actual, lambda: ledger.record_leaf(record))
+        if record.file:
+            found = _stored_sha256(record)
+            if found != f"sha256 {actual.sha256.hex()}":
+                yield Discrepancy(
+                    *where,
+                    f"its stored file {record.file.name} is not the file its registration "
+                    "entry commits to",
+                    expected=f"sha256 {actual.sha256.hex()}",
+                    found=found,
+                    index=index,
+                )
 
     # --- Service events ----------------------------------------------------------------
 
@@ -310,6 +323,18 @@ def _leaves(indexes) -> dict[int, Leaf | None]:
         except LeafError:
             out[index] = None
     return out
+
+
+def _stored_sha256(record: Record) -> str:
+    """The SHA-256 of the file kept for a record, or what keeps it from being read."""
+    digest = hashlib.sha256()
+    try:
+        with record.file.open("rb") as stored:
+            for chunk in iter(lambda: stored.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        return f"no readable file ({exc.strerror or type(exc).__name__})"
+    return f"sha256 {digest.hexdigest()}"
 
 
 def _pooled(submissions) -> set[int]:

@@ -202,12 +202,12 @@ if LEDGER_SEQUENCER == "celery":
         # A tick that waited longer than one period is superseded by the next one.
         "options": {"expires": LEDGER_BATCH_PERIOD},
     }
-# Seconds between runs of ledger_fsck by Celery beat (documents.tasks.ledger_fsck, on a
+# Seconds between runs of ledger_fsck by Celery beat (verification.tasks.ledger_fsck, on a
 # worker that can read the log key); 0: never (run `manage.py ledger_fsck` instead).
 LEDGER_FSCK_PERIOD = env.float("LEDGER_FSCK_PERIOD", default=3600.0)
 if LEDGER_FSCK_PERIOD > 0:
     CELERY_BEAT_SCHEDULE["ledger-fsck"] = {
-        "task": "documents.tasks.ledger_fsck",
+        "task": "verification.tasks.ledger_fsck",
         "schedule": LEDGER_FSCK_PERIOD,
         # Runs that could not start within a period are superseded by the next one.
         "options": {"expires": LEDGER_FSCK_PERIOD},

@@ -11,7 +11,7 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 
 from anchoring.backend import BackendUnavailable, get_backend
-from verification import certificate, flow
+from verification import certificate, flow, fsck
 from verification.models import Verification, VerificationStep
 from verification.steps import Step, unavailable_step
 
@@ -159,3 +159,10 @@ def issue_certificate(self, verification_id: str) -> str | None:
         if self.request.retries < settings.VERIFY_MAX_RETRIES:
             raise self.retry(exc=exc, countdown=min(2 ** (self.request.retries + 1), 30)) from None
         raise
+
+
+@shared_task(ignore_result=True)
+def ledger_fsck() -> int:
+    """Re-derive everything from the ledger's entries; every discrepancy raises an alarm
+    and the run's result shows on /health. Returns the command's exit code."""
+    return fsck.run_and_keep().exit_code

@@ -266,9 +266,9 @@ def test_a_record_whose_registration_entry_was_altered(ledger):
 
 def test_the_periodic_task_raises_alarms_and_turns_health_unhealthy(ledger, client, settings):
     from anchoring.models import Alarm, FsckRun
-    from documents.tasks import ledger_fsck
+    from verification.tasks import ledger_fsck
 
-    assert settings.CELERY_BEAT_SCHEDULE["ledger-fsck"]["task"] == "documents.tasks.ledger_fsck"
+    assert settings.CELERY_BEAT_SCHEDULE["ledger-fsck"]["task"] == "verification.tasks.ledger_fsck"
     assert ledger_fsck() == 0
     assert client.get("/health").json()["integrity"]["last_fsck"]["clean"] is True
     Record.objects.filter(pk=ledger.judgment.pk).update(title="伪造的判决书")

@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand
 
 from anchoring.fsck import keep_result
-from documents import fsck
+from verification import fsck
 
 
 class Command(BaseCommand):
