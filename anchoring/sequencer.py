@@ -57,6 +57,10 @@ class SubmissionTimeout(TimeoutError):
     """The submission was pooled but not integrated within LEDGER_SUBMIT_TIMEOUT."""
 
 
+# The subject of the sequencer's alarm that the stored log is corrupted (/health's test).
+CORRUPTION_SUBJECT = "ledger"
+
+
 class LedgerCorrupted(RuntimeError):
     """The stored log no longer reproduces what the sequencer signed; nothing is signed
     until an operator has repaired it (ledger_fsck names what differs)."""
@@ -344,7 +348,7 @@ def integrate(batch_size: int | None = None) -> int:
         alarms.raise_alarm(
             alarms.Alarm.Source.SEQUENCER,
             f"the ledger is corrupted, nothing is signed: {exc}",
-            subject="ledger",
+            subject=CORRUPTION_SUBJECT,
             index=exc.first_bad_index,
         )
         raise

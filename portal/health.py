@@ -61,8 +61,9 @@ def ledger() -> dict:
 def integrity() -> dict:
     """The last ledger_fsck run and the open alarms.
 
-    Unhealthy when the ledger is known to be corrupted: an open sequencer alarm (it signs
-    nothing until an operator repairs the log) or a last ledger_fsck run that found
+    Unhealthy when the ledger is known to be corrupted: an open sequencer alarm about the
+    ledger itself (it signs nothing until an operator repairs the log; a malformed pool row
+    it dropped is counted, not corruption) or a last ledger_fsck run that found
     discrepancies. Other open alarms (a submitter's, a verification's, a download's) are
     counted but do not by themselves make the portal unhealthy: each concerns one record,
     which verification already refuses to call verified, and the next ledger_fsck run
@@ -71,6 +72,7 @@ def integrity() -> dict:
     from django.db.models import Count
 
     from anchoring.models import Alarm, FsckRun
+    from anchoring.sequencer import CORRUPTION_SUBJECT
 
     try:
         last = FsckRun.objects.order_by("-started_at").first()
@@ -80,9 +82,18 @@ def integrity() -> dict:
             .annotate(n=Count("id"))
             .order_by()
         )
+        corruption = (
+            Alarm.objects.filter(
+                resolved_at__isnull=True,
+                source=Alarm.Source.SEQUENCER,
+                subject=CORRUPTION_SUBJECT,
+            )
+            .order_by("raised_at")
+            .first()
+        )
     except Exception as exc:
         return {"ok": False, "error": type(exc).__name__}
-    corrupted = by_source.get(Alarm.Source.SEQUENCER, 0) > 0
+    corrupted = corruption is not None
     fsck_failed = last is not None and last.exit_code == 1
     report = {
         "ok": not corrupted and not fsck_failed,
@@ -100,7 +111,12 @@ def integrity() -> dict:
             "summary": last.summary,
         }
     if corrupted:
-        report["error"] = "the ledger is corrupted: the sequencer raised an alarm"
+        report["error"] = "the ledger is corrupted: the sequencer signs nothing more"
+        report["corrupted"] = {
+            "first_bad_index": corruption.first_bad_index,
+            "since": corruption.raised_at.isoformat(),
+            "message": corruption.message,
+        }
     elif fsck_failed:
         report["error"] = f"the last ledger_fsck found {last.discrepancies} discrepancies"
     return report

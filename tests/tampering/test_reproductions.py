@@ -159,6 +159,7 @@ def test_3_an_altered_last_entry_stops_the_sequencer_and_never_verifies(
     assert alarm.first_bad_index == last.index
     health = Client().get("/health")
     assert health.status_code == 503
+    assert health.json()["integrity"]["corrupted"]["first_bad_index"] == last.index
     assert _verify(Client(), sha256=forged_sha.hex())["outcome"] != "verified"
 
 

@@ -2,6 +2,7 @@
 malformed rows."""
 
 import pytest
+from django.test import Client
 
 from anchoring import leaf, sequencer
 from anchoring.backend import HttpBackend, LocalBackend
@@ -48,3 +49,6 @@ def test_a_malformed_pool_row_is_dropped_with_an_alarm_and_the_rest_integrated(s
     assert not Submission.objects.exists()
     alarm = Alarm.objects.get(source=Alarm.Source.SEQUENCER)
     assert "malformed" in alarm.message
+    # Dropped, not corruption: the ledger goes on and /health says so.
+    health = Client().get("/health").json()["integrity"]
+    assert health["ok"] and "corrupted" not in health and health["open_alarms"] == 1
