@@ -10,7 +10,6 @@ which rebuilds the leaf a row commits to.
 
 from __future__ import annotations
 
-import hashlib
 import struct
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -184,14 +183,14 @@ class CourtRows:
         for name in ledger.record_differences(record, actual):
             yield self._difference(where, index, name, actual, lambda: ledger.record_leaf(record))
         if record.file:
-            found = _stored_sha256(record)
-            if found != f"sha256 {actual.sha256.hex()}":
+            stored = ledger.stored_sha256(record)
+            if stored != actual.sha256:
                 yield Discrepancy(
                     *where,
                     f"its stored file {record.file.name} is not the file its registration "
                     "entry commits to",
                     expected=f"sha256 {actual.sha256.hex()}",
-                    found=found,
+                    found=f"sha256 {stored.hex()}" if stored else "no readable file",
                     index=index,
                 )
 
@@ -323,18 +322,6 @@ def _leaves(indexes) -> dict[int, Leaf | None]:
         except LeafError:
             out[index] = None
     return out
-
-
-def _stored_sha256(record: Record) -> str:
-    """The SHA-256 of the file kept for a record, or what keeps it from being read."""
-    digest = hashlib.sha256()
-    try:
-        with record.file.open("rb") as stored:
-            for chunk in iter(lambda: stored.read(1 << 20), b""):
-                digest.update(chunk)
-    except OSError as exc:
-        return f"no readable file ({exc.strerror or type(exc).__name__})"
-    return f"sha256 {digest.hexdigest()}"
 
 
 def _pooled(submissions) -> set[int]:

@@ -8,6 +8,8 @@ ledger_fsck use them to find every row that disagrees with its entry.
 
 from __future__ import annotations
 
+import hashlib
+
 from anchoring.leaf import Leaf
 from documents import entries
 from documents.models import Record, ServiceEvent
@@ -96,3 +98,16 @@ def event_differences(
     except (KeyError, ValueError, TypeError, AttributeError):
         return ["row"]
     return entries.differences(expected, actual, entries.EVENT_FIELD_NAMES)
+
+
+def stored_sha256(record: Record) -> bytes | None:
+    """The SHA-256 of the file the portal keeps for a record (a stamped PDF, an original
+    offered for download), or None when it is gone or cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with record.file.open("rb") as stored:
+            for chunk in iter(lambda: stored.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.digest()

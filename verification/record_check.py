@@ -11,7 +11,6 @@ nothing of it is shown as verified: public_face() shows only what the ledger pro
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -331,14 +330,7 @@ def original_matches(record: Record, check: RecordCheck) -> bool:
         if not check.pooled:
             alarm(check)
         return False
-    digest = hashlib.sha256()
-    try:
-        with record.file.open("rb") as stored:
-            for chunk in iter(lambda: stored.read(1 << 20), b""):
-                digest.update(chunk)
-    except OSError:
-        digest = None  # the stored file is gone: as much a disagreement as another file
-    if digest is not None and digest.digest() == check.leaf.sha256:
+    if ledger.stored_sha256(record) == check.leaf.sha256:
         return True
     alarms.raise_alarm(
         alarms.Alarm.Source.DOWNLOAD,
