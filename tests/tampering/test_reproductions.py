@@ -6,10 +6,12 @@ and the operator is alerted.
 """
 
 import hashlib
+import io
 import threading
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 
@@ -201,6 +203,11 @@ def test_4_a_swapped_stored_original_is_never_served(ledger):
     assert response.status_code == 409
     assert "不一致" in response.content.decode()
     assert open_alarms(Alarm.Source.DOWNLOAD)
+    report = io.StringIO()
+    with pytest.raises(SystemExit) as exit_code:
+        call_command("ledger_fsck", stdout=report)
+    assert exit_code.value.code == 1
+    assert "its stored file" in report.getvalue()
 
 
 def _event(ledger, event: str) -> ServiceEvent:
