@@ -220,6 +220,12 @@ def _check(change: Change, world, baseline: dict, client: Client) -> list[str]:
         for how, answer in (("by file", by_file), ("by code", by_code)):
             if answer["outcome"] == "verified" and _record_shown(answer) != baseline[how]:
                 failures.append(f"{change.name}: verified {how} showing changed values")
+        result = client.get(f"/verifications/{by_file['id']}").content.decode()
+        genuine = by_file["outcome"] == "verified" and (
+            _record_shown(by_file) == baseline["by file"]
+        )
+        if 'data-outcome="verified"' in result and not genuine:
+            failures.append(f"{change.name}: the result page says verified")
         page = _page(client, world.judgment.code)
         if 'data-ledger="agrees"' in page and page != baseline["page"]:
             failures.append(f"{change.name}: the record page says the ledger agrees")
