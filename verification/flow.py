@@ -372,6 +372,20 @@ def run(v: Verification, backend: AnchorBackend) -> tuple[str, list[Step], Recor
     if not copied and isinstance(backend, LocalBackend):
         _remember(_latest_copy, cp, note)
     v.tree_size = cp.size
+    if entry.index >= cp.size:
+        # Entries commit with their batch's checkpoint: one beyond the signed tree was not
+        # written by the sequencer, and nothing can prove it.
+        steps.append(
+            Step(
+                "inclusion",
+                FAILED,
+                f"账本第 {entry.index} 条不在已签名的账本（共 {cp.size} 条）之内，无法证明。",
+                f"Ledger entry {entry.index} lies beyond the signed ledger ({cp.size} entries), "
+                "so nothing proves it.",
+                {"index": entry.index, "tree_size": cp.size},
+            )
+        )
+        return Verification.Outcome.INCONCLUSIVE, steps, record
     steps.append(
         inclusion_step(entry.leaf, entry.index, cp, backend.inclusion_proof(entry.index, cp.size))
     )

@@ -268,3 +268,11 @@ def test_pages_and_answers_show_the_ledger_agrees_on_an_untouched_record(ledger)
     assert registration.expected_leaf(ledger.judgment) == bytes(
         Entry.objects.get(index=ledger.judgment.ledger_index).data
     )
+
+
+def test_an_entry_moved_beyond_the_signed_tree_is_never_verified(ledger, tamper):
+    index = Entry.objects.get(sha256=bytes.fromhex(sha(ledger.anchored))).index
+    tamper('UPDATE anchoring_entry SET "index" = "index" + 1000000 WHERE "index" = %s', [index])
+    answer = _verify(Client(), sha256=sha(ledger.anchored))
+    assert answer["outcome"] == "inconclusive"
+    assert {s["name"]: s["status"] for s in answer["steps"]}["inclusion"] == "failed"
