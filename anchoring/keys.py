@@ -59,3 +59,15 @@ def verifier() -> Verifier:
     from anchoring.note import parse_verifier_key
 
     return parse_verifier_key(vkey())
+
+
+def pinned_verifier() -> Verifier | None:
+    """The log key verification trusts: LEDGER_VERIFIER_KEY, else, reading its own ledger,
+    this deployment's key; None when neither is there (nothing can then be verified)."""
+    from anchoring.note import parse_verifier_key
+
+    if settings.LEDGER_VERIFIER_KEY:
+        return parse_verifier_key(settings.LEDGER_VERIFIER_KEY)
+    if settings.LEDGER_BACKEND == "local" and has_signing_key():
+        return verifier()
+    return None

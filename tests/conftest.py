@@ -29,14 +29,14 @@ def _fresh_tile_cache():
     """Each test builds its own log in a fresh database; cached tiles (and checkpoints) of
     the last one lie."""
     from anchoring import sequencer, store
-    from verification import flow
+    from verification import trust
 
     store.forget_tiles()
-    flow.forget_checkpoints()
+    trust.forget()
     sequencer.forget_signed()
     yield
     store.forget_tiles()
-    flow.forget_checkpoints()
+    trust.forget()
     sequencer.forget_signed()
 
 

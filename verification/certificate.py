@@ -23,13 +23,13 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from anchoring import keys
 from anchoring.backend import AnchorBackend, get_backend
 from anchoring.checkpoint import parse_checkpoint
 from anchoring.note import parse_note, verifier_key
 from documents import codes, ledger, qr, stamping
 from verification import bundle as bundles
 from verification import pades, signing
-from verification.flow import pinned_verifier
 from verification.models import Certificate, Verification, VerificationStep
 from verification.record_check import alarm, check_record, public_face
 
@@ -75,7 +75,7 @@ def build_bundle(
     v: Verification, steps: list[VerificationStep], number: str, backend: AnchorBackend
 ) -> dict:
     """The proof bundle of a finished verification; raises BackendUnavailable."""
-    verifier = pinned_verifier()
+    verifier = keys.pinned_verifier()
     public = _plain(_face(v, backend)) if v.record is not None else None
     timeline = [e for e in (public or {}).get("timeline") or [] if isinstance(e, dict)]
     checkpoint = entry = consistency = None

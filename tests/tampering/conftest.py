@@ -6,7 +6,7 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from anchoring import store
 from anchoring.models import Alarm
-from verification import flow
+from verification import trust
 
 LEDGER_TABLES = ("anchoring_entry", "anchoring_tile", "anchoring_checkpoint")
 
@@ -23,7 +23,7 @@ def superuser_sql(sql: str, params=()) -> None:
                 cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
     # As a fresh process would see the database (nothing cached from before the change).
     store.forget_tiles()
-    flow.forget_checkpoints()
+    trust.forget()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from django.db import connection
 from anchoring import store
 from anchoring.digest import digests
 from tests.court_ledger import check, sha
-from verification import flow
+from verification import trust
 from verification.models import Verification
 
 V = Verification.Outcome
@@ -124,7 +124,7 @@ def tamper():
         store.forget_tiles()
         # As if the process's checkpoint copies had expired (VERIFY_CHECKPOINT_CACHE_SECONDS);
         # test_checkpoint_copies_expire_and_a_rollback_still_fails waits for it for real.
-        flow.forget_checkpoints()
+        trust.forget()
 
     return run
 
@@ -253,8 +253,8 @@ def test_checkpoint_copies_expire_and_a_rollback_still_fails(ledger, settings, m
     store.forget_tiles()
     # Within the copy's lifetime the process still reports the checkpoint it proved.
     assert check(sha256=sha(ledger.anchored)).outcome == V.VERIFIED
-    later = flow.time.monotonic() + 61
-    monkeypatch.setattr(flow.time, "monotonic", lambda: later)
+    later = trust.time.monotonic() + 61
+    monkeypatch.setattr(trust.time, "monotonic", lambda: later)
     v = check(sha256=sha(ledger.evidence_bytes))
     assert v.outcome == V.INCONCLUSIVE
     assert _steps(v)["consistency"] == "failed"
@@ -272,7 +272,7 @@ def test_a_checkpoint_trusted_since_the_copy_is_read_again_not_called_a_rollback
     TrustedCheckpoint.objects.create(
         tree_size=newest.tree_size, root_hash=bytes(newest.root_hash).hex(), note=newest.note
     )
-    flow._trusted_copy.clear()
+    trust.trusted_copy.forget()
     v = check(sha256=sha(ledger.evidence_bytes))
     assert v.outcome == V.VERIFIED, [(s.name, s.explanation_en) for s in v.steps.all()]
     assert v.tree_size == newest.tree_size

@@ -5,9 +5,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from anchoring.keys import pinned_verifier
 from anchoring.note import verifier_key
 from verification import signing
-from verification.flow import pinned_verifier
 from verification.policy import format_policy
 
 

@@ -1,0 +1,140 @@
+"""The checkpoints this portal trusts, and this process's recent copies of checkpoints.
+
+A verification proves that the ledger only grew since the newest checkpoint the portal
+trusted before (a TrustedCheckpoint row, believed only if the pinned log key signs it),
+then trusts the newer one. Per process, for VERIFY_CHECKPOINT_CACHE_SECONDS, the newest
+checkpoint read from the local ledger and the trusted checkpoint last matched are kept, so
+that a burst of verifications reads neither again. Both copies only move forward.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError
+
+from anchoring import alarms, keys
+from anchoring.backend import AnchorBackend, LocalBackend
+from anchoring.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from anchoring.note import NoteError
+from verification.models import TrustedCheckpoint
+
+
+@dataclass(frozen=True)
+class _Copy:
+    at: float  # time.monotonic() when it was kept
+    checkpoint: Checkpoint
+    note: str
+
+
+class RecentCopy:
+    """One checkpoint kept by this process for VERIFY_CHECKPOINT_CACHE_SECONDS. Writers
+    replace it whole under a lock; readers take one reference, so they need none."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: _Copy | None = None
+
+    def keep(self, cp: Checkpoint, note: str = "") -> None:
+        """Keep `cp` unless a larger, still fresh one is kept (copies only move forward)."""
+        if settings.VERIFY_CHECKPOINT_CACHE_SECONDS <= 0:
+            return
+        with self._lock:
+            kept = self._kept
+            if kept is None or kept.checkpoint.size <= cp.size or _stale(kept):
+                self._kept = _Copy(time.monotonic(), cp, note)
+
+    def get(self) -> _Copy | None:
+        """The copy, while it is fresh."""
+        kept = self._kept
+        if kept is None or settings.VERIFY_CHECKPOINT_CACHE_SECONDS <= 0 or _stale(kept):
+            return None
+        return kept
+
+    def forget(self) -> None:
+        with self._lock:
+            self._kept = None
+
+
+def _stale(kept: _Copy) -> bool:
+    return time.monotonic() - kept.at >= settings.VERIFY_CHECKPOINT_CACHE_SECONDS
+
+
+latest_copy = RecentCopy()  # the newest checkpoint note read from the local ledger
+trusted_copy = RecentCopy()  # the trusted checkpoint last matched or recorded
+
+
+def forget() -> None:
+    """Drop this process's copies (tests, or a database replaced under a running process)."""
+    latest_copy.forget()
+    trusted_copy.forget()
+
+
+def latest_note(backend: AnchorBackend, index: int) -> tuple[str, bool]:
+    """The newest checkpoint note, and whether it is this process's recent copy.
+
+    A copy is used only for the local ledger and only when it covers the entry: the
+    inclusion proof is always made to the checkpoint reported, never a newer one.
+    """
+    if isinstance(backend, LocalBackend):
+        kept = latest_copy.get()
+        if kept is not None and index < kept.checkpoint.size:
+            return kept.note, True
+    return backend.latest_checkpoint(), False
+
+
+def trusted() -> Checkpoint | None:
+    """The newest trusted checkpoint whose note the pinned log key signs.
+
+    A row is the portal's own memory, and the database is not trusted: a row whose note
+    does not verify is skipped with an alarm, never used to judge the ledger.
+    """
+    verifier = keys.pinned_verifier()
+    for row in TrustedCheckpoint.objects.order_by("-tree_size")[: settings.VERIFY_TRUSTED_SCAN]:
+        try:
+            cp = open_checkpoint(row.note, verifier, origin=verifier.name)
+        except (NoteError, CheckpointError, AttributeError) as exc:
+            alarms.raise_alarm(
+                alarms.Alarm.Source.VERIFICATION,
+                f"a trusted checkpoint row does not verify with the log key ({exc}); skipped",
+                subject=f"trusted checkpoint {row.tree_size}",
+            )
+            continue
+        if cp.size == row.tree_size and cp.root_hash.hex() == row.root_hash:
+            return cp
+        alarms.raise_alarm(
+            alarms.Alarm.Source.VERIFICATION,
+            "a trusted checkpoint row does not hold what its note signs; skipped",
+            subject=f"trusted checkpoint {row.tree_size}",
+        )
+    return None
+
+
+def trusted_for(cp: Checkpoint) -> Checkpoint | None:
+    """The newest trusted checkpoint; no read when `cp` is the one this process last
+    matched or recorded (same size and root), whatever has been trusted since: `cp` was
+    itself proven consistent with the trust before it, and trust only grows."""
+    kept = trusted_copy.get()
+    if kept is not None and (kept.checkpoint.size, kept.checkpoint.root_hash) == (
+        cp.size,
+        cp.root_hash,
+    ):
+        return kept.checkpoint
+    found = trusted()
+    if found is not None:
+        trusted_copy.keep(found)
+    return found
+
+
+def trust(cp: Checkpoint, note: str) -> None:
+    """Record `cp` as trusted: later checkpoints must be consistent with it."""
+    # Another verification may record the same checkpoint at the same moment.
+    with contextlib.suppress(IntegrityError):
+        TrustedCheckpoint.objects.get_or_create(
+            tree_size=cp.size, defaults={"root_hash": cp.root_hash.hex(), "note": note}
+        )
+    trusted_copy.keep(cp)
