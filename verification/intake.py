@@ -140,7 +140,7 @@ def start(inline: bool = False, **fields) -> Verification:
         if done is not None:
             return done
     verification = Verification.objects.create(**fields)
-    transaction.on_commit(lambda: verify.delay(verification.pk))
+    verify.delay_on_commit(verification.pk)
     if settings.CELERY_TASK_ALWAYS_EAGER and not transaction.get_connection().in_atomic_block:
         verification.refresh_from_db()  # in-process (embedded default) the job has just run
     return verification

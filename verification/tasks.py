@@ -43,7 +43,7 @@ def _save(v: Verification, outcome: str, steps: list[Step], record) -> None:
         # Checked in the request: the row and its steps in one statement (atomic on its
         # own), not BEGIN, two INSERTs and COMMIT; no Verification signals exist to skip.
         _insert_with_steps(connection, v, rows)
-        transaction.on_commit(lambda: issue_certificate.delay(v.pk), using=connection.alias)
+        issue_certificate.delay_on_commit(v.pk)
     else:
         with transaction.atomic():
             if v._state.adding:
@@ -52,7 +52,7 @@ def _save(v: Verification, outcome: str, steps: list[Step], record) -> None:
                 v.steps.all().delete()
                 v.save()
             VerificationStep.objects.bulk_create(rows)
-            transaction.on_commit(lambda: issue_certificate.delay(v.pk))
+            issue_certificate.delay_on_commit(v.pk)
     v.checked_steps = rows
 
 
