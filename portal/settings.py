@@ -3,7 +3,8 @@
 With nothing set the portal runs on its embedded default: SQLite and keys under
 PORTAL_DATA_DIR, Celery tasks in-process, the ledger sequencer as a thread. Setting
 DATABASE_URL switches to production behaviour: nothing is generated, every secret and
-key must be given.
+key must be given. Any variable may instead be given as a file: NAME_FILE=/run/secrets/x
+reads NAME from that file (Docker and Kubernetes secrets), its line end dropped.
 """
 
 from pathlib import Path
@@ -11,9 +12,24 @@ from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from environ.fileaware_mapping import FileAwareMapping
+
+
+class _SecretFiles(FileAwareMapping):
+    """The environment, where NAME_FILE names a file holding NAME's value; a secret file's
+    final line end is not part of the secret."""
+
+    def __getitem__(self, key: str) -> str:
+        value = super().__getitem__(key)
+        return value.rstrip("\r\n") if self.env.get(key + "_FILE") else value
+
+
+class _Env(environ.Env):
+    ENVIRON = _SecretFiles()
+
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-env = environ.Env()
+env = _Env()
 
 DATA_DIR = Path(env("PORTAL_DATA_DIR", default=str(BASE_DIR / "data")))
 # The embedded default is chosen by the absence of a database URL, never by DEBUG.

@@ -333,13 +333,17 @@ def test_the_compose_file_gives_each_process_its_role_and_the_key_to_the_sequenc
     docker = ROOT / "docker"
     services = yaml.safe_load((docker / "compose.yaml").read_text())["services"]
     portal = {name: s for name, s in services.items() if s.get("image") == "judicial-portal"}
-    roles = {name: s["env_file"][-1] for name, s in portal.items()}
+    roles = {name: s["environment"]["DATABASE_URL_FILE"] for name, s in portal.items()}
+    secrets = {name: set(s["secrets"]) for name, s in portal.items()}
     keys_mounted = [n for n, s in portal.items() if any("/keys" in v for v in s.get("volumes", []))]
     example = (docker / "portal.env.example").read_text().splitlines()
 
-    assert roles.pop("migrate") == "database-owner.env"
-    assert roles.pop("sequencer") == "database-sequencer.env"
-    assert set(roles.values()) == {"database-web.env"}
+    assert roles.pop("migrate") == "/run/secrets/database_url_owner"
+    assert roles.pop("sequencer") == "/run/secrets/database_url_sequencer"
+    assert set(roles.values()) == {"/run/secrets/database_url_web"}
+    assert secrets.pop("migrate") == {"database_url_owner", "secret_key"}
+    assert secrets.pop("sequencer") == {"database_url_sequencer", "secret_key"}
+    assert all(given == {"database_url_web", "secret_key"} for given in secrets.values())
     assert portal["migrate"]["command"][-1].endswith("manage.py db_roles --apply")
     assert portal["sequencer"]["command"] == ["python", "manage.py", "sequencer"]
     assert keys_mounted == ["sequencer"]
