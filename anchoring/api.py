@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from anchoring import leaf, merkle, store
 from anchoring.checkpoint import format_proof
 from anchoring.models import Checkpoint, Entry
-from portal.errors import ERROR_SCHEMA, ApiError
+from plumbing.errors import ERROR_SCHEMA, ApiError
 
 _ERROR = ERROR_SCHEMA
 

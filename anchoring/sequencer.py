@@ -35,7 +35,7 @@ from anchoring.checkpoint import CheckpointError, open_checkpoint, sign_checkpoi
 from anchoring.models import Checkpoint, Entry, Submission, Tile
 from anchoring.note import NoteError
 from anchoring.tiles import edge_reader, grow, tree_root
-from portal import bulk
+from plumbing import bulk
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from documents.serializers import (
     event_json,
     record_json,
 )
-from portal.errors import ERROR_SCHEMA, ApiError
+from plumbing.errors import ERROR_SCHEMA, ApiError
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",

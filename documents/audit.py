@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 
 from documents.models import TokenUse
-from portal import bulk
+from plumbing import bulk
 
 log = logging.getLogger(__name__)
 

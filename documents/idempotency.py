@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from anchoring.digest import stream_digests
 from documents.models import Court, IdempotentRequest
-from portal.errors import ApiError
+from plumbing.errors import ApiError
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200

@@ -30,7 +30,7 @@ from anchoring.sequencer import Receipt
 from documents import codes, entries, ledger, stamping
 from documents.group_commit import GroupCommit
 from documents.models import Court, Record, ServiceEvent
-from portal import bulk, cpu_bound
+from plumbing import bulk, cpu_bound
 
 
 class RegistrationError(ValueError):

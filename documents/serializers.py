@@ -12,7 +12,7 @@ from anchoring.sequencer import Receipt
 from documents import codes
 from documents.models import Record, ServiceEvent
 from documents.registration import ledger_index, verification_url
-from portal.errors import ApiError
+from plumbing.errors import ApiError
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 

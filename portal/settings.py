@@ -313,7 +313,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "EXCEPTION_HANDLER": "portal.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "plumbing.errors.api_exception_handler",
     # Per-client limits, counted in the cache (Redis in production).
     "DEFAULT_THROTTLE_RATES": {
         "verifications": env("VERIFY_RATE", default="120/minute"),

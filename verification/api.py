@@ -15,8 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from documents import codes
-from portal.errors import ERROR_SCHEMA, ApiError
-from portal.throttling import CountingRateThrottle
+from plumbing.errors import ERROR_SCHEMA, ApiError
+from plumbing.throttling import CountingRateThrottle
 from verification import intake
 from verification.models import Verification
 from verification.record_check import face_of

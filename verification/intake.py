@@ -19,7 +19,7 @@ from django.db import transaction
 
 from anchoring.digest import new_sm3
 from documents import codes
-from portal import cpu_bound
+from plumbing import cpu_bound
 from verification.models import Verification
 
 

@@ -180,7 +180,7 @@ def test_the_rate_limit_is_a_sliding_window_counter(settings, monkeypatch):
     from django.core.cache.backends.redis import RedisCacheClient
     from django.test import RequestFactory
 
-    from portal.throttling import CountingRateThrottle
+    from plumbing.throttling import CountingRateThrottle
 
     assert "redis" in settings.CACHES["default"]["BACKEND"].lower()
     cache.clear()

@@ -9,7 +9,6 @@ type...) are rewritten into the same shape by api_exception_handler.
 
 from __future__ import annotations
 
-from django.http import JsonResponse
 from drf_spectacular.utils import inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -60,11 +59,6 @@ def error_body(code: str, zh: str, en: str, field: str | None = None) -> dict:
     if field:
         error["field"] = field
     return {"error": error}
-
-
-def error_response(status_code: int, code: str, zh: str, en: str, field: str | None = None):
-    """A plain Django JSON error response, for views outside DRF."""
-    return JsonResponse(error_body(code, zh, en, field), status=status_code)
 
 
 # Messages for DRF's own exceptions, by their default code.

@@ -1,0 +1,12 @@
+"""Plumbing every app of the portal shares, and nothing that belongs to one of them.
+
+- ``errors``: the API's one error shape (a stable code, zh/en messages) and DRF's
+  exception handler that answers in it;
+- ``bulk``: many new rows of one model in one INSERT on PostgreSQL;
+- ``cpu_bound``: CPU-heavy steps of a request run off a gevent worker's event loop;
+- ``throttling``: per-client rate limits counted in one Redis round trip.
+
+It imports no app of this project (an import-linter contract in pyproject.toml keeps it
+so), which is why `anchoring`, `documents` and `verification` may all import it while
+the data between them still flows one way.
+"""
