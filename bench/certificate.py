@@ -77,7 +77,7 @@ def _setup(anchors: int):
     from anchoring.digest import digests
     from anchoring.leaf import Kind, Leaf
     from documents import registration, service
-    from documents.demo import judgment_pdf
+    from demo.seeding import judgment_pdf
     from documents.models import Court, Record, ServiceEvent
     from verification.models import Verification
     from verification.tasks import verify

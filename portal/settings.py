@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "anchoring",
     "documents",
     "verification",
+    "demo",
     "drf_spectacular_sidecar",
 ]
 

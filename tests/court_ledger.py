@@ -29,7 +29,7 @@ class Ledger:
 @functools.cache
 def _judgment_pdf() -> bytes:
     """The judgment PDF, rendered once per test session (WeasyPrint takes seconds)."""
-    from documents.demo import judgment_pdf
+    from demo.seeding import judgment_pdf
 
     court = Court(name_zh="北京市朝阳区人民法院")
     return judgment_pdf(court, "（2026）京0105民初12345号", "民事判决书", ["原告张三诉被告李四。"])

@@ -1,7 +1,7 @@
 """Browser tests: Debian's Chromium, driven by Playwright, against the live server.
 
 Each test gets a live server, a real Celery worker and the ledger sequencer as child
-processes (tests.processes), and the demo data of documents.demo.seed(): the stamped
+processes (tests.processes), and the demo data of demo.seeding.seed(): the stamped
 judgment with its service timeline is the file people check.
 """
 
@@ -81,7 +81,8 @@ class Portal:
 @pytest.fixture
 def portal(browser, transactional_db, live_server, settings, tmp_path) -> Iterator[Portal]:
     """The live server with the demo court, and a worker and sequencer working for it."""
-    from documents import codes, demo
+    from demo import seeding
+    from documents import codes
     from tests.processes import worker_and_sequencer
 
     # Before the processes start: they are given this folder (and stamp files into it).
@@ -91,7 +92,7 @@ def portal(browser, transactional_db, live_server, settings, tmp_path) -> Iterat
     # seed() makes an admin user; the production hasher would spend half a second on it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     with worker_and_sequencer(tmp_path):
-        seeded = demo.seed()
+        seeded = seeding.seed()
         judgment = next(r for r in seeded.records if r.stamped)
         yield Portal(
             url=live_server.url,

@@ -1,4 +1,4 @@
-"""court_create and court_token, used as an operator would, and the demo seed."""
+"""court_create and court_token, used as an operator would."""
 
 from io import StringIO
 
@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from documents.models import Court, Record, ServiceEvent
+from documents.models import Court
 
 
 @pytest.mark.django_db
@@ -38,22 +38,3 @@ def test_refusals_are_clear():
         call_command("court_create", code="bad code!", name_zh="甲", name_en="A")
     with pytest.raises(CommandError, match="no court"):
         call_command("court_token", "NOPE")
-
-
-def test_demo_seed_has_every_category_and_a_served_stamped_judgment(
-    running_sequencer, settings, tmp_path
-):
-    settings.MEDIA_ROOT = tmp_path
-    out = StringIO()
-    call_command("seed_demo", stdout=out)
-    text = out.getvalue()
-    assert "court API token" in text and "/s/" in text
-    assert f"{settings.PUBLIC_BASE_URL}/c/" in text  # the judgment's certificate
-    assert set(Record.objects.values_list("category", flat=True)) == set(Record.Category.values)
-    judgment = Record.objects.get(stamped=True)
-    assert judgment.file.read().startswith(b"%PDF-")
-    assert set(judgment.events.values_list("event", flat=True)) == set(ServiceEvent.Event.values)
-    assert all(e.ledger_index is not None for e in judgment.events.all())
-    # Seeding again creates nothing new.
-    call_command("seed_demo", stdout=StringIO())
-    assert Record.objects.count() == 3

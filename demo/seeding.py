@@ -10,8 +10,12 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 
+from anchoring.digest import digests
 from documents import codes, registration, service
 from documents.models import Court, CourtToken, Record, ServiceEvent
+from verification import certificate
+from verification.models import Verification
+from verification.tasks import verify
 
 COURT_CODE = "DEMO0105"
 
@@ -21,7 +25,7 @@ def judgment_pdf(court: Court, case_number: str, kind: str, body: list[str]) -> 
     from weasyprint import HTML
 
     html = render_to_string(
-        "documents/demo_judgment.html",
+        "demo/judgment.html",
         {"court": court, "case_number": case_number, "kind": kind, "body": body},
     )
     return HTML(string=html).write_pdf()
@@ -167,11 +171,6 @@ def certify(judgment: Record) -> str:
     The first certificate of a deployment also cuts its font subset (some 15 s), so
     `make run` pays for it here rather than the first visitor.
     """
-    from anchoring.digest import digests
-    from verification import certificate
-    from verification.models import Verification
-    from verification.tasks import verify
-
     done = judgment.verifications.filter(certificate__isnull=False).first()
     if done is None:
         data = judgment.file.open("rb").read()
