@@ -29,7 +29,7 @@ from django.db import connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
-from anchoring import alarms, keys, leaf, merkle, store
+from anchoring import alarms, keys, leaf, merkle, metrics, store
 from anchoring.checkpoint import Checkpoint as CheckpointBody
 from anchoring.checkpoint import CheckpointError, open_checkpoint, sign_checkpoint
 from anchoring.models import Checkpoint, Entry, Submission, Tile
@@ -343,7 +343,7 @@ def integrate(batch_size: int | None = None) -> int:
     reproduce its newest signed checkpoint.
     """
     try:
-        return _integrate(batch_size or settings.LEDGER_BATCH_SIZE)
+        return metrics.timed_batch(_integrate, batch_size or settings.LEDGER_BATCH_SIZE)
     except LedgerCorrupted as exc:
         alarms.raise_alarm(
             alarms.Alarm.Source.SEQUENCER,

@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from anchoring.sequencer import SubmissionAltered, SubmissionTimeout
-from documents import audit, codes, qr, registration, service
+from documents import audit, codes, metrics, qr, registration, service
 from documents.auth import CourtTokenAuthentication
 from documents.idempotency import run_once
 from documents.models import Record
@@ -139,6 +139,7 @@ class RecordsView(CourtAPIView):
         parameters=[IDEMPOTENCY_KEY],
         responses={201: dict, **WRITE_ERRORS},
     )
+    @metrics.timed_registration("record")
     def post(self, request: Request) -> Response:
         return run_once(
             request,
@@ -278,6 +279,7 @@ class RecordBatchView(CourtAPIView):
             **WRITE_ERRORS,
         },
     )
+    @metrics.timed_registration("batch")
     def post(self, request: Request) -> Response:
         return run_once(
             request,

@@ -7,13 +7,14 @@ from anchoring.urls import api_patterns as ledger_api
 from anchoring.urls import ledger_patterns
 from documents.urls import api_patterns as court_api
 from documents.urls import page_patterns as service_pages
-from portal import views
+from portal import metrics, views
 from verification.urls import api_patterns as verification_api
 from verification.urls import page_patterns as verification_pages
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("health", views.healthz, name="health"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("ledger/", include(ledger_patterns)),
     path("api/v1/", include(ledger_api)),
     path("api/v1/", include(court_api)),

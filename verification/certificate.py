@@ -29,7 +29,7 @@ from anchoring.checkpoint import parse_checkpoint
 from anchoring.note import parse_note, verifier_key
 from documents import codes, ledger, qr, stamping
 from verification import bundle as bundles
-from verification import pades, signing
+from verification import metrics, pades, signing
 from verification.models import Certificate, Verification, VerificationStep
 from verification.record_check import alarm, check_record, public_face
 
@@ -71,6 +71,7 @@ def _face(v: Verification, backend: AnchorBackend) -> dict:
     return v.record_face
 
 
+@metrics.certificate_phase("bundle")
 def build_bundle(
     v: Verification, steps: list[VerificationStep], number: str, backend: AnchorBackend
 ) -> dict:
@@ -144,6 +145,7 @@ def build_bundle(
     )
 
 
+@metrics.certificate_phase("render")
 def render(
     v: Verification, steps: list[VerificationStep], bundle: dict, number: str, development: bool
 ) -> bytes:
@@ -224,6 +226,7 @@ def _key_id(vkey: str | None) -> str | None:
     return "+".join(vkey.split("+")[:2]) if vkey else None  # names cannot contain "+"
 
 
+@metrics.certificate_phase("sign")
 def sign(pdf: bytes) -> bytes:
     """Sign a certificate PDF with the portal's key, timestamped when a TSA is configured."""
     identity = signing.identity()

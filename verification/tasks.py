@@ -11,7 +11,7 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 
 from anchoring.backend import BackendUnavailable, get_backend
-from verification import certificate, flow, fsck
+from verification import certificate, flow, fsck, metrics
 from verification.models import Verification, VerificationStep
 from verification.steps import Step, unavailable_step
 
@@ -26,6 +26,7 @@ def _save(v: Verification, outcome: str, steps: list[Step], record) -> None:
     v.outcome, v.record = outcome, record
     v.status = Verification.Status.DONE
     v.finished_at = timezone.now()
+    metrics.verification_finished(outcome, v.started_at, v.finished_at, inline=v._state.adding)
     rows = [
         VerificationStep(
             verification=v,
