@@ -58,9 +58,6 @@ class AnchorBackend(Protocol):
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
         """RFC 9162 consistency proof from tree size `old` to `new`."""
 
-    def external_anchors(self, size: int) -> list[dict]:
-        """External anchors (timestamp tokens, chain transactions) of a checkpoint."""
-
 
 class LocalBackend:
     """The ledger in this deployment's own database."""
@@ -132,9 +129,6 @@ class LocalBackend:
         from anchoring import store
 
         return self._guard(lambda: store.consistency_proof(old, new))
-
-    def external_anchors(self, size: int) -> list[dict]:
-        return []  # no timestamp authority or chain anchoring is configured yet
 
 
 class HttpBackend:
@@ -219,9 +213,6 @@ class HttpBackend:
             return [bytes.fromhex(h) for h in body["hashes"]]
         except (KeyError, TypeError, ValueError) as exc:
             raise BackendUnavailable("ledger answered a malformed proof") from exc
-
-    def external_anchors(self, size: int) -> list[dict]:
-        return []
 
 
 def get_backend() -> AnchorBackend:
