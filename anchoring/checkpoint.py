@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from anchoring.merkle import HASH_SIZE, ProofError
 from anchoring.note import (
     MAX_NOTE_SIZE,
     NoteError,
@@ -25,22 +26,17 @@ from anchoring.note import (
 )
 
 __all__ = [
-    "HASH_SIZE",
     "MAX_PROOF_HASHES",
     "PROOF_HEADER",
     "Checkpoint",
     "CheckpointError",
     "Proof",
-    "ProofError",
     "format_proof",
     "open_checkpoint",
     "parse_checkpoint",
     "parse_proof",
     "sign_checkpoint",
 ]
-
-HASH_SIZE = 32
-"""Size of an RFC 6962 SHA-256 Merkle tree hash."""
 
 MAX_TREE_SIZE = (1 << 64) - 1
 """Largest tree size or leaf index: RFC 6962 sizes are uint64."""
@@ -72,10 +68,6 @@ def _b64encode(raw: bytes) -> str:
 
 class CheckpointError(ValueError):
     """A checkpoint body is malformed or is not the one expected."""
-
-
-class ProofError(ValueError):
-    """A tlog-proof is malformed."""
 
 
 def _parse_decimal(text: str, what: str, error: type[ValueError]) -> int:

@@ -39,7 +39,8 @@ arbitrary spans.
 
 
 class ProofError(ValueError):
-    """An inclusion or consistency proof did not verify, or its inputs are malformed."""
+    """An inclusion or consistency proof did not verify, its inputs are malformed, or its
+    text form (a C2SP tlog-proof, anchoring.checkpoint) is malformed."""
 
 
 def leaf_hash(entry: bytes) -> bytes:

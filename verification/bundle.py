@@ -26,7 +26,6 @@ from anchoring import merkle
 from anchoring.checkpoint import (
     Checkpoint,
     CheckpointError,
-    ProofError,
     format_proof,
     open_checkpoint,
     parse_proof,
@@ -334,7 +333,7 @@ class _Trust:
         """Check an entry's tlog-proof: signed, witnessed checkpoint, then the inclusion."""
         try:
             proof = parse_proof(entry.get("inclusion_proof"))
-        except ProofError as exc:
+        except merkle.ProofError as exc:
             raise ProofFailed(f"{what} inclusion proof: malformed ({exc})") from None
         index = entry.get("index")
         if isinstance(index, bool) or proof.index != index:
@@ -678,7 +677,7 @@ def verify_bundle(
 def _proof_note(entry: dict) -> str:
     try:
         return parse_proof(entry.get("inclusion_proof")).checkpoint
-    except ProofError as exc:
+    except merkle.ProofError as exc:
         raise ProofFailed(f"entry inclusion proof: malformed ({exc})") from None
 
 

@@ -25,7 +25,6 @@ from anchoring import merkle
 from anchoring.checkpoint import (
     PROOF_HEADER,
     CheckpointError,
-    ProofError,
     open_checkpoint,
     parse_proof,
 )
@@ -103,7 +102,7 @@ def check_proof(args, say) -> None:
             raise Unusable("--leaf-hash must be 32 bytes (64 hex digits)")
     try:
         proof = parse_proof(text)
-    except ProofError as exc:
+    except merkle.ProofError as exc:
         raise Failed(f"proof format: {exc}") from None
     cp = _checkpoint(proof.checkpoint, verifiers, args.origin, say)
     try:

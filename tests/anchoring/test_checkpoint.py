@@ -11,13 +11,13 @@ from anchoring.checkpoint import (
     Checkpoint,
     CheckpointError,
     Proof,
-    ProofError,
     format_proof,
     open_checkpoint,
     parse_checkpoint,
     parse_proof,
     sign_checkpoint,
 )
+from anchoring.merkle import ProofError
 from anchoring.note import (
     InvalidSignatureError,
     NoteError,
