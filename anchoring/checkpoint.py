@@ -8,8 +8,6 @@ library and ``cryptography`` (through anchoring.note) only.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,6 +18,8 @@ from anchoring.note import (
     NoteError,
     Signer,
     Verifier,
+    decode_base64,
+    encode_base64,
     open_note,
     parse_note,
     sign_note,
@@ -50,20 +50,6 @@ PROOF_HEADER = "c2sp.org/tlog-proof@v1"
 _MAX_PROOF_SIZE = MAX_NOTE_SIZE + 64 * 1024
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}")  # ASCII, canonical, no sign or leading zeros
 _CONTROL = re.compile(r"[\x00-\x1f]")
-
-
-def _b64decode(text: str) -> bytes | None:
-    """Decode canonical padded standard base64, or None, so each value has one spelling."""
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return raw if base64.b64encode(raw).decode("ascii") == text else None
-
-
-def _b64encode(raw: bytes) -> str:
-    """Encode bytes as padded standard base64 text."""
-    return base64.b64encode(raw).decode("ascii")
 
 
 class CheckpointError(ValueError):
@@ -119,7 +105,7 @@ class Checkpoint:
 
     def body(self) -> str:
         """Return the note text: origin, size, base64 root hash, extensions, each + newline."""
-        lines = [self.origin, str(self.size), _b64encode(self.root_hash), *self.extensions]
+        lines = [self.origin, str(self.size), encode_base64(self.root_hash), *self.extensions]
         return "".join(line + "\n" for line in lines)
 
 
@@ -138,7 +124,7 @@ def parse_checkpoint(text: str) -> Checkpoint:
         if _CONTROL.search(line):
             raise CheckpointError(f"checkpoint line {number} contains a control character")
     size = _parse_decimal(lines[1], "tree size", CheckpointError)
-    root_hash = _b64decode(lines[2])
+    root_hash = decode_base64(lines[2])
     if root_hash is None:
         raise CheckpointError("root hash is not canonical base64")
     if len(root_hash) != HASH_SIZE:
@@ -228,9 +214,9 @@ def format_proof(
     _check_proof_checkpoint(signed_checkpoint_note, index)
     lines = [PROOF_HEADER]
     if extra is not None:
-        lines.append("extra " + _b64encode(bytes(extra)))
+        lines.append("extra " + encode_base64(bytes(extra)))
     lines.append(f"index {index}")
-    lines.extend(_b64encode(bytes(h)) for h in hashes)
+    lines.extend(encode_base64(bytes(h)) for h in hashes)
     return "\n".join(lines) + "\n\n" + signed_checkpoint_note
 
 
@@ -260,7 +246,7 @@ def parse_proof(text: str | bytes) -> Proof:
     pos = 1
     extra = None
     if pos < len(lines) and lines[pos].startswith("extra "):
-        extra = _b64decode(lines[pos][len("extra ") :])
+        extra = decode_base64(lines[pos][len("extra ") :])
         if extra is None:
             raise ProofError("extra data is not canonical base64")
         pos += 1
@@ -272,7 +258,7 @@ def parse_proof(text: str | bytes) -> Proof:
         raise ProofError(f"more than {MAX_PROOF_HASHES} proof hashes")
     hashes: list[bytes] = []
     for number, line in enumerate(hash_lines, 1):
-        raw = _b64decode(line)
+        raw = decode_base64(line)
         if raw is None:
             raise ProofError(f"proof hash {number} is not canonical base64")
         if len(raw) != HASH_SIZE:

@@ -14,13 +14,17 @@ so a trust policy can require k of n witnesses on a checkpoint.
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from anchoring.note import InvalidKeyError, Verifier, compute_key_id, is_valid_key_name
+from anchoring.note import (
+    InvalidKeyError,
+    Verifier,
+    compute_key_id,
+    decode_base64,
+    encode_base64,
+    is_valid_key_name,
+)
 from anchoring.note import parse_verifier_key as parse_note_key
 
 SIG_TYPE_COSIGNATURE_V1 = 0x04
@@ -75,7 +79,7 @@ class CosignatureVerifier:
 def vkey(name: str, public_key: bytes) -> str:
     """A witness key in C2SP vkey form: name+hexid+base64(0x04 || key)."""
     key_id = compute_key_id(name, public_key, SIG_TYPE_COSIGNATURE_V1)
-    encoded = base64.b64encode(bytes([SIG_TYPE_COSIGNATURE_V1]) + public_key).decode()
+    encoded = encode_base64(bytes([SIG_TYPE_COSIGNATURE_V1]) + public_key)
     return f"{name}+{key_id:08x}+{encoded}"
 
 
@@ -83,10 +87,7 @@ def parse_witness_key(text: str) -> CosignatureVerifier | Verifier:
     """A witness vkey: type 0x04 (cosignature/v1), or 0x01 (a plain note signature)."""
     parts = text.split("+", 2)
     if len(parts) == 3:
-        try:
-            raw = base64.b64decode(parts[2], validate=True)
-        except (binascii.Error, ValueError):
-            raw = b""
+        raw = decode_base64(parts[2]) or b""
         if raw[:1] == bytes([SIG_TYPE_COSIGNATURE_V1]):
             if len(raw) != 33:
                 raise InvalidKeyError("malformed witness key: Ed25519 key must be 32 bytes")
@@ -103,4 +104,4 @@ def cosign(body: str, name: str, key: Ed25519PrivateKey, timestamp: int) -> str:
     key_id = compute_key_id(name, public, SIG_TYPE_COSIGNATURE_V1)
     signature = key.sign(message(body.encode(), timestamp))
     raw = key_id.to_bytes(4, "big") + timestamp.to_bytes(8, "big") + signature
-    return f"— {name} {base64.b64encode(raw).decode()}\n"
+    return f"— {name} {encode_base64(raw)}\n"

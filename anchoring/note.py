@@ -37,6 +37,8 @@ __all__ = [
     "UnverifiedNoteError",
     "Verifier",
     "compute_key_id",
+    "decode_base64",
+    "encode_base64",
     "is_valid_key_name",
     "new_signer_key",
     "open_note",
@@ -138,8 +140,14 @@ def compute_key_id(name: str, public_key: bytes, sig_type: int = SIG_TYPE_ED2551
     return _key_hash(name, bytes([sig_type]) + bytes(public_key))
 
 
-def _b64decode(text: str) -> bytes | None:
-    """Decode canonical standard base64 (RFC 4648 §4, padded), or None if it is not."""
+def decode_base64(text: object) -> bytes | None:
+    """Decode canonical standard base64 (RFC 4648 §4, padded), or None if it is not.
+
+    The one base64 reader of the ledger's formats (notes, checkpoints, proofs, keys,
+    proof bundles): a value has one spelling, so two encodings never pass for one.
+    """
+    if not isinstance(text, str):
+        return None
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
@@ -148,8 +156,8 @@ def _b64decode(text: str) -> bytes | None:
     return raw if base64.b64encode(raw).decode("ascii") == text else None
 
 
-def _b64encode(raw: bytes) -> str:
-    """Encode bytes as padded standard base64 text."""
+def encode_base64(raw: bytes) -> str:
+    """Encode bytes as padded standard base64 text, the spelling decode_base64 reads."""
     return base64.b64encode(raw).decode("ascii")
 
 
@@ -255,7 +263,7 @@ def verifier_key(key: Signer | Verifier | Ed25519PublicKey | bytes, name: str | 
         if name is None:
             raise InvalidKeyError("a key name is required for a bare public key")
         verifier = Verifier(name, key)
-    encoded = _b64encode(bytes([SIG_TYPE_ED25519]) + verifier.public_key)
+    encoded = encode_base64(bytes([SIG_TYPE_ED25519]) + verifier.public_key)
     return f"{verifier.name}+{verifier.key_id:08x}+{encoded}"
 
 
@@ -270,7 +278,7 @@ def _split_key(body: str, what: str) -> tuple[str, int, bytes]:
     # Go: len(hash16) == 8 and strconv.ParseUint(hash16, 16, 32), which takes either case.
     if not _HEX8.fullmatch(hash16):
         raise InvalidKeyError(f"malformed {what}: key id must be 8 hexadecimal digits")
-    key = _b64decode(key64)
+    key = decode_base64(key64)
     if not key:
         raise InvalidKeyError(f"malformed {what}: key is not canonical non-empty base64")
     if key[0] != SIG_TYPE_ED25519:
@@ -315,7 +323,7 @@ def signer_key(signer: Signer) -> str:
         serialization.PrivateFormat.Raw,
         serialization.NoEncryption(),
     )
-    encoded = _b64encode(bytes([SIG_TYPE_ED25519]) + seed)
+    encoded = encode_base64(bytes([SIG_TYPE_ED25519]) + seed)
     return f"{_PRIVATE_PREFIX}{signer.name}+{signer.key_id:08x}+{encoded}"
 
 
@@ -397,7 +405,7 @@ def _parse(note: str | bytes) -> tuple[str, list[tuple[Signature, bytes]]]:
         name, _, b64 = line[len(_SIG_PREFIX) :].partition(" ")
         if not is_valid_key_name(name):
             raise MalformedNoteError(f"signature line {number} has an invalid key name")
-        raw = _b64decode(b64)
+        raw = decode_base64(b64)
         if raw is None:
             raise MalformedNoteError(f"signature line {number} is not canonical base64")
         if len(raw) < 5:
@@ -491,7 +499,7 @@ def sign_note(note: str | Note, *signers: Signer) -> str:
             raise NoteError(f"invalid signer: key id {key_id!r} is not a uint32")
         have.add((name, key_id))
         raw = key_id.to_bytes(4, "big") + bytes(signer.sign(msg))
-        new_lines.append(f"{_SIG_PREFIX}{name} {_b64encode(raw)}\n")
+        new_lines.append(f"{_SIG_PREFIX}{name} {encode_base64(raw)}\n")
 
     lines: list[str] = []
     for sig in existing:
@@ -499,7 +507,7 @@ def sign_note(note: str | Note, *signers: Signer) -> str:
             raise MalformedNoteError(f"existing signature has invalid key name {sig.name!r}")
         if (sig.name, sig.key_id) in have:
             continue
-        raw = _b64decode(sig.b64)
+        raw = decode_base64(sig.b64)
         if raw is None or len(raw) < 5 or int.from_bytes(raw[:4], "big") != sig.key_id:
             raise MalformedNoteError(
                 f"existing signature for {sig.name} does not encode key id {sig.key_id:08x}"

@@ -15,8 +15,6 @@ of the bundle is listed as not checked, and the verdict is its own, never the bu
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +29,7 @@ from anchoring.checkpoint import (
     parse_proof,
 )
 from anchoring.leaf import Kind, Leaf, LeafError, decode
-from anchoring.note import NoteError
+from anchoring.note import NoteError, decode_base64, encode_base64
 from documents import codes, entries
 from verification.policy import Policy
 
@@ -72,10 +70,6 @@ class BundleError(ValueError):
 
 class ProofFailed(Exception):
     """A check of the bundle did not verify; the message names the step."""
-
-
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
 
 
 def iso_time(ms: int) -> str:
@@ -129,7 +123,7 @@ def entry_json(index: int, data: bytes, proof: list[bytes], checkpoint: str) -> 
     """One ledger entry with its inclusion proof against a signed checkpoint."""
     return {
         "index": index,
-        "leaf": _b64(data),
+        "leaf": encode_base64(data),
         "leaf_hash": merkle.leaf_hash(data).hex(),
         "inputs": leaf_inputs(data),
         "inclusion_proof": format_proof(index, proof, checkpoint),
@@ -285,10 +279,9 @@ def _object(value: object, what: str) -> dict:
 
 
 def _leaf(entry: dict, what: str) -> tuple[bytes, Leaf]:
-    try:
-        data = base64.b64decode(entry.get("leaf"), validate=True)
-    except (binascii.Error, TypeError, ValueError):
-        raise ProofFailed(f"{what} leaf: not base64") from None
+    data = decode_base64(entry.get("leaf"))
+    if data is None:
+        raise ProofFailed(f"{what} leaf: not base64")
     try:
         return data, decode(data)
     except LeafError as exc:
@@ -567,10 +560,13 @@ def _consistency(bundle: dict, cp: Checkpoint, trust: _Trust, report: _Report) -
         return
     consistency = _object(consistency, "consistency")
     old = trust.open(consistency.get("checkpoint"), "consistency: the older")
-    try:
-        hashes = [base64.b64decode(h, validate=True) for h in consistency.get("proof")]
-    except (binascii.Error, TypeError, ValueError):
-        raise ProofFailed("consistency proof: a hash is not base64") from None
+    proof = consistency.get("proof")
+    hashes: list[bytes] = []
+    for text in proof if isinstance(proof, list) else [None]:
+        raw = decode_base64(text)
+        if raw is None:
+            raise ProofFailed("consistency proof: a hash is not base64")
+        hashes.append(raw)
     try:
         merkle.verify_consistency(old.size, cp.size, old.root_hash, cp.root_hash, hashes)
     except (merkle.ProofError, ValueError) as exc:

@@ -9,7 +9,6 @@ portal's key (PAdES) and keeps both. Safe to run twice: a verification has one c
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import functools
 import json
@@ -26,7 +25,7 @@ from django.utils import timezone
 from anchoring import keys
 from anchoring.backend import AnchorBackend, get_backend
 from anchoring.checkpoint import parse_checkpoint
-from anchoring.note import parse_note, verifier_key
+from anchoring.note import encode_base64, parse_note, verifier_key
 from documents import codes, ledger, qr, stamping
 from verification import bundle as bundles
 from verification import metrics, pades, signing
@@ -92,9 +91,7 @@ def build_bundle(
         if old and old < size and (old_note := backend.checkpoint(old)):
             consistency = {
                 "checkpoint": old_note,
-                "proof": [
-                    base64.b64encode(h).decode() for h in backend.consistency_proof(old, size)
-                ],
+                "proof": [encode_base64(h) for h in backend.consistency_proof(old, size)],
             }
         seen: set[int] = set()
         for event in sorted(timeline, key=lambda e: e.get("ledger_index") or 0):
@@ -170,7 +167,7 @@ def render(
             "log_key_id": _key_id(bundle["log"]["vkey"]),
             "number": codes.display(number),
             "url": url(number),
-            "qr": base64.b64encode(qr.svg(url(number), settings.QR_ERROR_CORRECTION)).decode(),
+            "qr": encode_base64(qr.svg(url(number), settings.QR_ERROR_CORRECTION)),
             "development": development,
             "ca_fingerprints": identity.ca_fingerprints,
             "font_family": settings.CERTIFICATE_FONT_FAMILY,
