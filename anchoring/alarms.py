@@ -33,8 +33,3 @@ def raise_alarm(source: str, message: str, *, subject: str = "", index: int | No
             )
     except DatabaseError:
         log.exception("the alarm above could not be stored")
-
-
-def open_alarms() -> list[Alarm]:
-    """Alarms no operator has resolved yet, newest first."""
-    return list(Alarm.objects.filter(resolved_at__isnull=True))

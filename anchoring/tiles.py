@@ -101,18 +101,6 @@ def tile_width(level: int, index: int, tree_size: int) -> int:
     return max(0, min(TILE_WIDTH, level_size(level, tree_size) - index * TILE_WIDTH))
 
 
-def tiles_for_size(tree_size: int) -> list[TileRef]:
-    """Every tile (full and the partial right edge) of a tree of tree_size leaves."""
-    refs = []
-    level = 0
-    while level_size(level, tree_size) > 0:
-        count = level_size(level, tree_size)
-        for index in range((count + TILE_WIDTH - 1) // TILE_WIDTH):
-            refs.append(TileRef(level, index, tile_width(level, index, tree_size)))
-        level += 1
-    return refs
-
-
 def encode_bundle(entries: Iterable[bytes]) -> bytes:
     """An entry bundle: each entry prefixed with its big-endian uint16 length."""
     out = bytearray()

@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.apps import apps
-from django.conf import settings
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import Model
@@ -51,15 +50,6 @@ class Roles:
                 raise ValueError(f"role name {name!r}: lower-case letters, digits and _ only")
         if len(set(names)) != 3:
             raise ValueError("the owner, web and sequencer roles must be three roles")
-
-    @classmethod
-    def from_settings(cls) -> Roles:
-        """The roles named by DATABASE_OWNER_ROLE, DATABASE_WEB_ROLE, DATABASE_SEQUENCER_ROLE."""
-        return cls(
-            settings.DATABASE_OWNER_ROLE,
-            settings.DATABASE_WEB_ROLE,
-            settings.DATABASE_SEQUENCER_ROLE,
-        )
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,6 @@ from plumbing import cpu_bound
 from verification.models import Verification
 
 
-class FileTooLarge(Exception):
-    """The upload passed VERIFY_MAX_FILE_SIZE; the rest of it was not read."""
-
-
 class DigestedFile(UploadedFile):
     """What remains of an upload: its name, size and digests. The bytes are gone."""
 

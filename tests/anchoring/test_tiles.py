@@ -17,8 +17,9 @@ from anchoring.tiles import (
     encode_bundle,
     encode_index,
     grow,
+    level_size,
     parse_tile_path,
-    tiles_for_size,
+    tile_width,
     tree_root,
     with_tiles,
 )
@@ -97,6 +98,18 @@ def test_paths_round_trip():
 def test_malformed_paths_are_refused(path):
     with pytest.raises(TileError):
         parse_tile_path(path)
+
+
+def tiles_for_size(tree_size: int) -> list[TileRef]:
+    """Every tile (full and the partial right edge) of a tree of tree_size leaves."""
+    refs = []
+    level = 0
+    while level_size(level, tree_size) > 0:
+        count = level_size(level, tree_size)
+        for index in range((count + TILE_WIDTH - 1) // TILE_WIDTH):
+            refs.append(TileRef(level, index, tile_width(level, index, tree_size)))
+        level += 1
+    return refs
 
 
 def test_the_spec_example_tree_of_70000():
