@@ -6,6 +6,9 @@ another court's record answers 404, exactly like a record that does not exist.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import QuerySet
@@ -90,6 +93,18 @@ def _ledger_altered(*records: Record) -> ApiError:
     )
 
 
+@contextlib.contextmanager
+def _waiting_for_ledger(*records: Record) -> Iterator[None]:
+    """Around a wait for the ledger entries of committed records: a timeout or a database
+    error answers 503 ledger_delayed, an altered entry 500 ledger_entry_altered."""
+    try:
+        yield
+    except (SubmissionTimeout, DatabaseError):
+        raise _ledger_delayed(*records) from None
+    except SubmissionAltered:
+        raise _ledger_altered(*records) from None
+
+
 class CourtAPIView(APIView):
     """Base of the court API: token authentication, and every use logged."""
 
@@ -151,12 +166,8 @@ class RecordsView(CourtAPIView):
     def _resume(self, request: Request, code: str) -> Response:
         """A retry of a request whose record exists: answer for it once it is in the ledger."""
         record = self.own_record(code)
-        try:
+        with _waiting_for_ledger(record):
             receipt = registration.await_ledger(record)
-        except (SubmissionTimeout, DatabaseError):
-            raise _ledger_delayed(record) from None
-        except SubmissionAltered:
-            raise _ledger_altered(record) from None
         return Response(record_json(record, request, receipt), status=status.HTTP_201_CREATED)
 
     def _create(self, request: Request) -> Response:
@@ -176,12 +187,8 @@ class RecordsView(CourtAPIView):
         except registration.RegistrationError as exc:
             raise _registration_error(exc) from None
         # The record is committed: from here on a failure must answer with its code.
-        try:
+        with _waiting_for_ledger(record):
             receipt = registration.await_ledger(record)
-        except (SubmissionTimeout, DatabaseError):
-            raise _ledger_delayed(record) from None
-        except SubmissionAltered:
-            raise _ledger_altered(record) from None
         body = record_json(record, request, receipt, events=[])  # none yet
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -322,12 +329,8 @@ class RecordBatchView(CourtAPIView):
 
     def _answer(self, request: Request, records: list[Record]) -> Response:
         # The records are committed: from here on a failure must answer with their codes.
-        try:
+        with _waiting_for_ledger(*records):
             receipts = registration.await_ledger_many(records)
-        except (SubmissionTimeout, DatabaseError):
-            raise _ledger_delayed(*records) from None
-        except SubmissionAltered:
-            raise _ledger_altered(*records) from None
         body = [
             record_json(r, request, receipt, events=[])  # none yet
             for r, receipt in zip(records, receipts, strict=True)
@@ -381,12 +384,8 @@ class EventsView(CourtAPIView):
             )
         except registration.RegistrationError as exc:
             raise _registration_error(exc) from None
-        try:
+        with _waiting_for_ledger(record):
             receipt = registration.await_ledger(event)
-        except (SubmissionTimeout, DatabaseError):
-            raise _ledger_delayed(record) from None
-        except SubmissionAltered:
-            raise _ledger_altered(record) from None
         body = event_json(event, receipt)
         if event.addressee is not None:
             body["service_link"] = service.service_link(event.addressee)
