@@ -1,4 +1,4 @@
-"""AnchorBackend: the only way verification reaches the ledger.
+"""LedgerBackend: the only way verification reaches the ledger.
 
 Everything a backend returns is untrusted input: the verifier recomputes leaves, checks
 proofs and signatures against pinned keys. Two implementations:
@@ -32,7 +32,7 @@ class LedgerEntry:
     leaf: bytes
 
 
-class AnchorBackend(Protocol):
+class LedgerBackend(Protocol):
     """What verification may ask of a ledger."""
 
     def entries_by_digest(self, algorithm: str, digest: bytes) -> list[LedgerEntry]:
@@ -215,7 +215,7 @@ class HttpBackend:
             raise BackendUnavailable("ledger answered a malformed proof") from exc
 
 
-def get_backend() -> AnchorBackend:
+def get_backend() -> LedgerBackend:
     """The backend named by LEDGER_BACKEND."""
     if settings.LEDGER_BACKEND == "http":
         return HttpBackend(settings.LEDGER_BACKEND_URL, settings.LEDGER_BACKEND_TIMEOUT)

@@ -2,7 +2,7 @@
 
 A checkpoint is the signed tree head of the transparency log, carried as a
 signed note; a proof bundles an inclusion proof with the checkpoint it leads
-to, so a court file's anchoring can be checked offline. Pure Python: standard
+to, so a court file's ledger entry can be checked offline. Pure Python: standard
 library and ``cryptography`` (through anchoring.note) only.
 """
 

@@ -1,6 +1,6 @@
 """Certificates: the signed PDF and proof bundle issued for a finished verification.
 
-issue() gathers the proofs again through the AnchorBackend (the same ones the
+issue() gathers the proofs again through the LedgerBackend (the same ones the
 verification checked: its entry, its checkpoint, the consistency proof from the
 checkpoint trusted before, each service event), writes them into a proof bundle,
 renders the certificate with WeasyPrint, attaches the bundle, signs the PDF with the
@@ -23,7 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from anchoring import keys
-from anchoring.backend import AnchorBackend, get_backend
+from anchoring.backend import LedgerBackend, get_backend
 from anchoring.checkpoint import parse_checkpoint
 from anchoring.note import encode_base64, parse_note, verifier_key
 from documents import codes, ledger, qr, stamping
@@ -57,7 +57,7 @@ def _record_json(v: Verification, public: dict | None) -> dict | None:
     return public
 
 
-def _face(v: Verification, backend: AnchorBackend) -> dict:
+def _face(v: Verification, backend: LedgerBackend) -> dict:
     """The record as the ledger proves it now (record_check.public_face). A record whose
     rows disagree with the ledger by now is never certified as verified: the outcome
     certified becomes "conflict" (on this instance only), and the operator is alerted."""
@@ -72,7 +72,7 @@ def _face(v: Verification, backend: AnchorBackend) -> dict:
 
 @metrics.certificate_phase("bundle")
 def build_bundle(
-    v: Verification, steps: list[VerificationStep], number: str, backend: AnchorBackend
+    v: Verification, steps: list[VerificationStep], number: str, backend: LedgerBackend
 ) -> dict:
     """The proof bundle of a finished verification; raises BackendUnavailable."""
     verifier = keys.pinned_verifier()
@@ -238,7 +238,7 @@ def sign(pdf: bytes) -> bytes:
     )
 
 
-def issue(v: Verification, backend: AnchorBackend | None = None) -> Certificate:
+def issue(v: Verification, backend: LedgerBackend | None = None) -> Certificate:
     """The certificate of a finished verification, made once (BackendUnavailable retries)."""
     existing = Certificate.objects.filter(verification=v).first()
     if existing is not None:

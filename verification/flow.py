@@ -20,7 +20,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from anchoring import keys
-from anchoring.backend import AnchorBackend, LedgerEntry
+from anchoring.backend import LedgerBackend as AnchorBackend
+from anchoring.backend import LedgerEntry
 from anchoring.checkpoint import Checkpoint
 from anchoring.leaf import Kind, decode, subject
 from documents import codes, entries

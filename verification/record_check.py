@@ -18,7 +18,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from anchoring import alarms
-from anchoring.backend import AnchorBackend, BackendUnavailable, LedgerEntry
+from anchoring.backend import BackendUnavailable, LedgerEntry
+from anchoring.backend import LedgerBackend as AnchorBackend
 from anchoring.leaf import Kind, Leaf, LeafError, decode, subject
 from documents import codes, entries, ledger
 from documents.models import Court, Record, ServiceEvent

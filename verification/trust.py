@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError
 
 from anchoring import alarms, keys
-from anchoring.backend import AnchorBackend, LocalBackend
+from anchoring.backend import LedgerBackend, LocalBackend
 from anchoring.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from anchoring.note import NoteError
 from verification.models import TrustedCheckpoint
@@ -74,7 +74,7 @@ def forget() -> None:
     trusted_copy.forget()
 
 
-def latest_note(backend: AnchorBackend, index: int) -> tuple[str, bool]:
+def latest_note(backend: LedgerBackend, index: int) -> tuple[str, bool]:
     """The newest checkpoint note, and whether it is this process's recent copy.
 
     A copy is used only for the local ledger and only when it covers the entry: the
