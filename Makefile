@@ -33,15 +33,14 @@ test: setup
 	STATIC_MANIFEST=0 WHITENOISE_USE_FINDERS=1 \
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# bench: bench/ledger.py gets BENCH_ARGS; bench/court_api.py gets --quick if BENCH_ARGS has it,
-# plus COURT_BENCH_ARGS (e.g. COURT_BENCH_ARGS="--clients 600 --workers 3").
+# bench: the four scenarios of bench/ (docs/benchmarks.md). bench/ledger.py gets BENCH_ARGS, the
+# others its --quick plus their own: COURT_BENCH_ARGS, VERIFY_BENCH_ARGS, CERTIFICATE_BENCH_ARGS.
+# Each drops and recreates its own database, $(TEST_DATABASE_URL)_bench_<scenario>.
+BENCH_ENV = BENCH_DATABASE_URL=$(TEST_DATABASE_URL)_bench BENCH_REDIS_URL=$(TEST_REDIS_URL)/14 \
+	SECRET_KEY=bench PORTAL_DATA_DIR=$(CURDIR)/bench/.data
 bench: setup
 	scripts/services
-	BENCH_DATABASE_URL=$(TEST_DATABASE_URL)_bench SECRET_KEY=bench PORTAL_DATA_DIR=$(CURDIR)/bench/.data \
-	LEDGER_GENERATE_KEY=1 LEDGER_SEQUENCER=off $(PY) bench/ledger.py $(BENCH_ARGS)
-	BENCH_COURT_DATABASE_URL=$(TEST_DATABASE_URL)_bench_court SECRET_KEY=bench PORTAL_DATA_DIR=$(CURDIR)/bench/.data \
-	LEDGER_GENERATE_KEY=1 LEDGER_SEQUENCER=off $(PY) bench/court_api.py $(filter --quick,$(BENCH_ARGS)) $(COURT_BENCH_ARGS)
-	BENCH_VERIFY_DATABASE_URL=$(TEST_DATABASE_URL)_bench_verify SECRET_KEY=bench PORTAL_DATA_DIR=$(CURDIR)/bench/.data \
-	LEDGER_GENERATE_KEY=1 LEDGER_SEQUENCER=off $(PY) bench/verify.py $(filter --quick,$(BENCH_ARGS)) $(VERIFY_BENCH_ARGS)
-	BENCH_CERTIFICATE_DATABASE_URL=$(TEST_DATABASE_URL)_bench_certificate SECRET_KEY=bench PORTAL_DATA_DIR=$(CURDIR)/bench/.data \
-	$(PY) bench/certificate.py $(filter --quick,$(BENCH_ARGS))
+	$(BENCH_ENV) $(PY) bench/ledger.py $(BENCH_ARGS)
+	$(BENCH_ENV) $(PY) bench/court_api.py $(filter --quick,$(BENCH_ARGS)) $(COURT_BENCH_ARGS)
+	$(BENCH_ENV) $(PY) bench/verify.py $(filter --quick,$(BENCH_ARGS)) $(VERIFY_BENCH_ARGS)
+	$(BENCH_ENV) $(PY) bench/certificate.py $(filter --quick,$(BENCH_ARGS)) $(CERTIFICATE_BENCH_ARGS)
