@@ -221,13 +221,7 @@ class VerificationsView(APIView):
                 )
             if upload.size == 0:
                 raise ApiError("empty_file", "文件为空。", "The file is empty.", field="file")
-            fields = {
-                "sha256": upload.sha256.hex(),
-                "sm3": upload.sm3.hex(),
-                "size": upload.size,
-                "filename": upload.name[:255],
-                "source": Verification.Source.UPLOAD,
-            }
+            fields = upload.verification_fields()
             if data.get("code"):
                 fields["code"] = _code(data.get("code"))
         else:

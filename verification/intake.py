@@ -30,6 +30,16 @@ class DigestedFile(UploadedFile):
         super().__init__(file=io.BytesIO(), name=name, size=size)
         self.sha256, self.sm3 = sha256, sm3
 
+    def verification_fields(self) -> dict:
+        """The fields of a verification of this upload: its digests, size and name."""
+        return {
+            "sha256": self.sha256.hex(),
+            "sm3": self.sm3.hex(),
+            "size": self.size,
+            "filename": self.name[:255],
+            "source": Verification.Source.UPLOAD,
+        }
+
 
 class _ParallelDigests:
     """SHA-256 of each chunk in a native thread (hashlib releases the GIL) while SM3 hashes

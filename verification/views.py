@@ -137,13 +137,7 @@ def _upload(request: HttpRequest) -> HttpResponse:
     if upload_file is None or upload_file.size == 0:
         messages.error(request, "请选择一个非空的文件。 Choose a file that is not empty.")
         return redirect(back)
-    fields = {
-        "sha256": upload_file.sha256.hex(),
-        "sm3": upload_file.sm3.hex(),
-        "size": upload_file.size,
-        "filename": upload_file.name[:255],
-        "source": Verification.Source.UPLOAD,
-    }
+    fields = upload_file.verification_fields()
     if request.POST.get("code"):
         try:
             fields["code"] = codes.normalize(request.POST["code"])
