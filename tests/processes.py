@@ -35,6 +35,11 @@ def environment(**extra: str) -> dict[str, str]:
     }
 
 
+def celery_worker(*options: str) -> list[str]:
+    """The command of a Celery worker of the portal, with the given options."""
+    return [sys.executable, "-m", "celery", "-A", "portal", "worker", *options]
+
+
 @contextlib.contextmanager
 def running(commands: list[list[str]], env: dict[str, str], log: Path) -> Iterator[None]:
     """Run the commands as child processes for the duration of the block."""
@@ -64,13 +69,7 @@ def worker_and_sequencer(tmp_path: Path) -> Iterator[None]:
     env = environment(LEDGER_SEQUENCER="off", LEDGER_BATCH_PERIOD="0.1")
     redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()
     commands = [
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "worker",
+        celery_worker(
             "--queues",
             "portal,certificates",
             "--pool",
@@ -79,7 +78,7 @@ def worker_and_sequencer(tmp_path: Path) -> Iterator[None]:
             "4",
             "--loglevel",
             "WARNING",
-        ],
+        ),
         [sys.executable, "manage.py", "sequencer"],
     ]
     with running(commands, env, tmp_path / "processes.log"):

@@ -11,9 +11,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from anchoring import merkle, sequencer, store
+from anchoring import merkle, sequencer
 from anchoring.models import Checkpoint, Entry, Submission
-from tests.anchoring.ledger import content_leaf
+from tests.anchoring.ledger import content_leaf, verify_each_consistent_with_the_next
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -51,14 +51,7 @@ def _assert_log_is_one_unforked_tree(expected_entries: set[bytes]) -> None:
     leaf_hashes = [merkle.leaf_hash(bytes(d)) for _, d in entries]
     for cp in cps:
         assert bytes(cp.root_hash) == merkle.root(leaf_hashes[: cp.tree_size])
-    for old, new in zip(cps, cps[1:], strict=False):
-        merkle.verify_consistency(
-            old.tree_size,
-            new.tree_size,
-            bytes(old.root_hash),
-            bytes(new.root_hash),
-            store.consistency_proof(old.tree_size, new.tree_size),
-        )
+    verify_each_consistent_with_the_next(cps)
 
 
 def _submit_in_background(count: int, prefix: str) -> tuple[threading.Thread, set[bytes]]:

@@ -6,7 +6,7 @@ from django.db import DatabaseError, connection, transaction
 from anchoring import keys, merkle, sequencer, store
 from anchoring.checkpoint import open_checkpoint
 from anchoring.models import Checkpoint, Entry, Submission, Tile
-from tests.anchoring.ledger import content_leaf, grow_ledger
+from tests.anchoring.ledger import content_leaf, grow_ledger, verify_each_consistent_with_the_next
 
 pytestmark = pytest.mark.django_db
 
@@ -48,14 +48,7 @@ def test_stored_tiles_hold_leaf_hashes_inner_hashes_and_their_roots():
 def test_each_checkpoint_is_consistent_with_the_next():
     grow_ledger(1000, batch=137)
     cps = _checkpoints()
-    for old, new in zip(cps, cps[1:], strict=False):
-        merkle.verify_consistency(
-            old.tree_size,
-            new.tree_size,
-            bytes(old.root_hash),
-            bytes(new.root_hash),
-            store.consistency_proof(old.tree_size, new.tree_size),
-        )
+    verify_each_consistent_with_the_next(cps)
 
 
 def test_an_empty_pool_adds_nothing_but_gives_a_new_log_its_first_checkpoint():

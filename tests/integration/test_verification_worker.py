@@ -95,29 +95,14 @@ def test_digest_json_and_batch_through_the_api(client, ledger, worker):
 
 
 def test_the_ledger_down_is_inconclusive_through_the_api(client, ledger, tmp_path, settings):
-    from tests.processes import environment, running
+    from tests.processes import celery_worker, environment, running
 
     env = environment(
         LEDGER_BACKEND="http", LEDGER_BACKEND_URL="http://127.0.0.1:1", VERIFY_MAX_RETRIES="1"
     )
     # The web side reads the same unreachable ledger, so the digest goes to the worker.
     settings.LEDGER_BACKEND, settings.LEDGER_BACKEND_URL = "http", "http://127.0.0.1:1"
-    import sys
-
-    worker = [
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "worker",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "WARNING",
-        ]
-    ]
+    worker = [celery_worker("--pool", "solo", "--loglevel", "WARNING")]
     with running(worker, env, tmp_path / "worker.log"):
         response = client.post(
             "/api/v1/verifications",
