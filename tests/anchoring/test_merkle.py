@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from anchoring.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
-    MemoryTree,
     ProofError,
     consistency_proof,
     inclusion_proof,
@@ -28,6 +27,7 @@ from anchoring.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.anchoring.memory_tree import MemoryTree
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "rfc6962_sha256.json").read_text())
 
