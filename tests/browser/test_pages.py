@@ -30,7 +30,8 @@ def _outcome(page: Page, outcome: str) -> None:
     expect(page.locator("[data-verification]")).to_have_attribute("data-status", "done")
 
 
-def test_upload_from_the_home_page_is_verified_with_every_step(page, portal):
+def _upload_the_judgment(page, portal) -> None:
+    """Upload the served judgment from the home page and wait for it to be verified."""
     page.goto(portal.url + "/")
     form = page.locator("#check-file form")
     form.locator("input[type=file]").set_input_files(portal.stamped)
@@ -38,6 +39,10 @@ def test_upload_from_the_home_page_is_verified_with_every_step(page, portal):
 
     page.wait_for_url("**/verifications/*")
     _outcome(page, "verified")
+
+
+def test_upload_from_the_home_page_is_verified_with_every_step(page, portal):
+    _upload_the_judgment(page, portal)
     heading = page.locator("h1.outcome")
     expect(heading).to_contain_text("核验通过")
     expect(heading).to_contain_text("Verified")
@@ -155,13 +160,7 @@ def test_without_javascript_the_upload_and_the_refresh_work(page_without_javascr
         "response",
         lambda r: shown.append(r.text()) if "/verifications/" in r.url else None,
     )
-    page.goto(portal.url + "/")
-    form = page.locator("#check-file form")
-    form.locator("input[type=file]").set_input_files(portal.stamped)
-    form.get_by_role("button", name="上传并核验 Upload and check").click()
-
-    page.wait_for_url("**/verifications/*")
-    _outcome(page, "verified")
+    _upload_the_judgment(page, portal)
     expect(page.locator("h1.outcome")).to_contain_text("核验通过")
     assert set(_steps(page).values()) == {"passed"}
     # The page goes on refreshing while its certificate is made, and stops once it is.
