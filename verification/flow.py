@@ -20,8 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from anchoring import keys
-from anchoring.backend import LedgerBackend as AnchorBackend
-from anchoring.backend import LedgerEntry
+from anchoring.backend import LedgerBackend, LedgerEntry
 from anchoring.checkpoint import Checkpoint
 from anchoring.leaf import Kind, decode, subject
 from documents import codes, entries
@@ -81,7 +80,7 @@ class _Found:
         return self.check.record if self.check else None
 
 
-def run(v: Verification, backend: AnchorBackend) -> tuple[str, list[Step], Record | None]:
+def run(v: Verification, backend: LedgerBackend) -> tuple[str, list[Step], Record | None]:
     """Check one verification; return its outcome, its steps and the record it concerns.
 
     The record's check against the ledger (RecordCheck) is kept on `v.record_check` for
@@ -110,7 +109,7 @@ def _outcome(steps: list[Step]) -> str:
     return Outcome.VERIFIED
 
 
-def _find(v: Verification, backend: AnchorBackend, steps: list[Step]) -> _Found:
+def _find(v: Verification, backend: LedgerBackend, steps: list[Step]) -> _Found:
     """The entry a verification is about, with the steps that found it."""
     sha = bytes.fromhex(v.sha256) if v.sha256 else None
     sm = bytes.fromhex(v.sm3) if v.sm3 else None
@@ -122,7 +121,7 @@ def _find(v: Verification, backend: AnchorBackend, steps: list[Step]) -> _Found:
 
 
 def _find_by_code(
-    v: Verification, sha: bytes | None, sm: bytes | None, backend: AnchorBackend, steps
+    v: Verification, sha: bytes | None, sm: bytes | None, backend: LedgerBackend, steps
 ) -> _Found:
     record = Record.objects.select_related("court").filter(code=v.code).first()
     if record is None:
@@ -182,7 +181,7 @@ def _find_by_code(
 
 
 def _find_by_digest(
-    sha: bytes | None, sm: bytes | None, backend: AnchorBackend, steps: list[Step]
+    sha: bytes | None, sm: bytes | None, backend: LedgerBackend, steps: list[Step]
 ) -> _Found:
     algorithm, digest = ("sha256", sha) if sha else ("sm3", sm)
     chosen = _choose(backend.entries_by_digest(algorithm, digest), backend)
@@ -217,7 +216,7 @@ def _find_by_digest(
     return _Found(entry, check, sha, sm)
 
 
-def _prove(v: Verification, found: _Found, backend: AnchorBackend, steps: list[Step]) -> Checkpoint:
+def _prove(v: Verification, found: _Found, backend: LedgerBackend, steps: list[Step]) -> Checkpoint:
     """The entry's leaf, the signed checkpoint, the entry's inclusion in it and the log's
     consistency with the checkpoint trusted before; the checkpoint, once all passed."""
     entry, record = found.entry, found.record
@@ -276,7 +275,7 @@ def _prove(v: Verification, found: _Found, backend: AnchorBackend, steps: list[S
 
 
 def _consistency(
-    cp: Checkpoint, note: str, trusted: Checkpoint | None, backend: AnchorBackend
+    cp: Checkpoint, note: str, trusted: Checkpoint | None, backend: LedgerBackend
 ) -> Step:
     """The log only grew since the checkpoint trusted before; `cp` is trusted from now on."""
     if trusted is not None and trusted.size > cp.size:
@@ -330,7 +329,7 @@ def conflict_step(check: RecordCheck) -> Step:
 
 
 def _choose(
-    found: list[LedgerEntry], backend: AnchorBackend
+    found: list[LedgerEntry], backend: LedgerBackend
 ) -> tuple[LedgerEntry | None, RecordCheck | None, list[RecordCheck]] | None:
     """The entry that records the file itself, and the check of its record.
 
@@ -366,7 +365,7 @@ def _choose(
     return None if not reused else (None, None, reused)
 
 
-def _about(backend: AnchorBackend, code: str) -> list:
+def _about(backend: LedgerBackend, code: str) -> list:
     return entries_about(backend.entries_by_subject(code), code)
 
 
@@ -377,7 +376,7 @@ def _conflict(check: RecordCheck, steps: list[Step]) -> None:
     raise _Finished(Outcome.CONFLICT, check.record)
 
 
-def _service_steps(check: RecordCheck, cp: Checkpoint, backend: AnchorBackend) -> list[Step]:
+def _service_steps(check: RecordCheck, cp: Checkpoint, backend: LedgerBackend) -> list[Step]:
     """Each service event proven like the document: its entry, matched byte for byte with
     its row (record_check), and the entry's inclusion under the same checkpoint."""
     steps = []

@@ -18,8 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from anchoring import alarms
-from anchoring.backend import BackendUnavailable, LedgerEntry
-from anchoring.backend import LedgerBackend as AnchorBackend
+from anchoring.backend import BackendUnavailable, LedgerBackend, LedgerEntry
 from anchoring.leaf import Kind, Leaf, LeafError, decode, subject
 from documents import codes, entries, ledger
 from documents.models import Court, Record, ServiceEvent
@@ -117,7 +116,7 @@ def entries_about(found: list[LedgerEntry], code: str) -> list[tuple[LedgerEntry
     return out
 
 
-def check_record(record: Record, backend: AnchorBackend) -> RecordCheck:
+def check_record(record: Record, backend: LedgerBackend) -> RecordCheck:
     """Compare a record and its service events with the ledger (BackendUnavailable
     propagates: a ledger that cannot answer is "could not check")."""
     found = list(backend.entries_by_subject(record.code))
