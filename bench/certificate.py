@@ -39,6 +39,7 @@ def finished_verification(anchors: int):
     from anchoring.leaf import Kind, Leaf
     from demo.seeding import judgment_pdf
     from documents import registration, service
+    from documents.ledger import await_ledger
     from documents.models import Court, Record, ServiceEvent
     from verification.models import Verification
     from verification.tasks import verify
@@ -68,7 +69,7 @@ def finished_verification(anchors: int):
     )
     judgment = registration.register(new)
     sequencer.integrate()
-    registration.await_ledger(judgment)
+    await_ledger(judgment)
     service.record_event(judgment, ServiceEvent.Event.ISSUED)
     sent = service.record_event(
         judgment, ServiceEvent.Event.SENT, channel="sms", addressee_name="李四"
@@ -77,7 +78,7 @@ def finished_verification(anchors: int):
     service.acknowledge(sent.addressee)
     sequencer.integrate()
     for event in judgment.events.all():
-        registration.await_ledger(event)
+        await_ledger(event)
     judgment.refresh_from_db()
     served = judgment.file.read()
     sha, sm = digests(served)

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 
 from anchoring.digest import digests
-from documents import codes, registration, service
+from documents import codes, ledger, registration, service
 from documents.models import Court, CourtToken, Record, ServiceEvent
 from verification import certificate
 from verification.models import Verification
@@ -63,7 +63,7 @@ def _record(
             **options,
         )
     )
-    registration.await_ledger(record)
+    ledger.await_ledger(record)
     return record
 
 
@@ -127,7 +127,7 @@ def seed() -> Seeded:
         contact="zhang.san@example.com",
     )
     for event in judgment.events.all():
-        registration.await_ledger(event)
+        ledger.await_ledger(event)
 
     evidence = _record(
         court,

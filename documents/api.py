@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from anchoring.sequencer import SubmissionAltered, SubmissionTimeout
-from documents import audit, codes, metrics, qr, registration, service
+from documents import audit, codes, ledger, metrics, qr, registration, service
 from documents.auth import CourtTokenAuthentication
 from documents.idempotency import run_once
 from documents.models import Record
@@ -167,7 +167,7 @@ class RecordsView(CourtAPIView):
         """A retry of a request whose record exists: answer for it once it is in the ledger."""
         record = self.own_record(code)
         with _waiting_for_ledger(record):
-            receipt = registration.await_ledger(record)
+            receipt = ledger.await_ledger(record)
         return Response(record_json(record, request, receipt), status=status.HTTP_201_CREATED)
 
     def _create(self, request: Request) -> Response:
@@ -188,7 +188,7 @@ class RecordsView(CourtAPIView):
             raise _registration_error(exc) from None
         # The record is committed: from here on a failure must answer with its code.
         with _waiting_for_ledger(record):
-            receipt = registration.await_ledger(record)
+            receipt = ledger.await_ledger(record)
         body = record_json(record, request, receipt, events=[])  # none yet
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -330,7 +330,7 @@ class RecordBatchView(CourtAPIView):
     def _answer(self, request: Request, records: list[Record]) -> Response:
         # The records are committed: from here on a failure must answer with their codes.
         with _waiting_for_ledger(*records):
-            receipts = registration.await_ledger_many(records)
+            receipts = ledger.await_ledger_many(records)
         body = [
             record_json(r, request, receipt, events=[])  # none yet
             for r, receipt in zip(records, receipts, strict=True)
@@ -385,7 +385,7 @@ class EventsView(CourtAPIView):
         except registration.RegistrationError as exc:
             raise _registration_error(exc) from None
         with _waiting_for_ledger(record):
-            receipt = registration.await_ledger(event)
+            receipt = ledger.await_ledger(event)
         body = event_json(event, receipt)
         if event.addressee is not None:
             body["service_link"] = service.service_link(event.addressee)

@@ -12,8 +12,8 @@ class DocumentsConfig(AppConfig):
 
         from anchoring.sequencer import integrated
         from documents import auth, schema  # noqa: F401  (schema: the token in OpenAPI)
+        from documents.ledger import note_indexes
         from documents.models import CourtToken
-        from documents.registration import note_indexes
 
         integrated.connect(note_indexes, dispatch_uid="documents.note_indexes")
         # A token revoked here stops working here at once, not after the cache period.

@@ -7,7 +7,7 @@ tables and only pools submissions for the ledger; the sequencer's role writes th
 
 This lives in documents, not anchoring: it grants on every app's tables, anchoring knows no
 other app, and the sequencer's rights include this app's handler of `integrated`
-(registration.note_indexes), which runs inside the batch's transaction.
+(ledger.note_indexes), which runs inside the batch's transaction.
 """
 
 from __future__ import annotations

@@ -1,16 +1,21 @@
-"""What a record's and a service event's rows commit to in the ledger, rebuilt from the rows.
+"""A court row's link to the ledger: the leaf a record or service event row commits to,
+waiting for its entry, and its index.
 
 The ledger, not the database, is the truth: a row is believed only where the leaf rebuilt
 from it is byte for byte the ledger entry. Registration builds the leaves it submits with
-these functions, submitters compare their entry with them, and verification and
-ledger_fsck use them to find every row that disagrees with its entry.
+these functions, submitters compare their entry with them (await_ledger), and
+verification and ledger_fsck use them to find every row that disagrees with its entry.
 """
 
 from __future__ import annotations
 
 import hashlib
 
+from django.db.models import OuterRef, Subquery
+
+from anchoring import sequencer
 from anchoring.leaf import Leaf
+from anchoring.sequencer import Receipt
 from documents import entries
 from documents.models import Record, ServiceEvent
 
@@ -111,3 +116,63 @@ def stored_sha256(record: Record) -> bytes | None:
     except OSError:
         return None
     return digest.digest()
+
+
+def expected_leaf(row: Record | ServiceEvent) -> bytes:
+    """The leaf bytes a record or service event row submitted (rebuilt from the row)."""
+    if isinstance(row, Record):
+        return record_leaf(row).encode()
+    return event_leaf(row, row.record, row.record.ledger_index).encode()
+
+
+def await_ledger(row: Record | ServiceEvent, timeout: float | None = None) -> Receipt:
+    """Wait for the ledger entry of a record or service event; SubmissionAltered if the
+    entry is not the leaf the row made (its pool row was changed while it waited).
+
+    The batch that integrated it wrote its ledger_index already (note_indexes).
+    """
+    receipt = sequencer.wait(row.submission, timeout, expected=expected_leaf(row))
+    row.ledger_index = receipt.index
+    return receipt
+
+
+def await_ledger_many(records: list[Record], timeout: float | None = None) -> list[Receipt]:
+    """Wait for the ledger entries of several records at once; their receipts, in order."""
+    receipts = sequencer.wait_many(
+        [r.submission for r in records], timeout, expected=[expected_leaf(r) for r in records]
+    )
+    for record, receipt in zip(records, receipts, strict=True):
+        record.ledger_index = receipt.index
+    return receipts
+
+
+def ledger_index(row: Record | ServiceEvent) -> int | None:
+    """The row's ledger index, once its entry is integrated (without waiting).
+
+    Rows integrated before batches wrote their indexes are filled in here.
+    """
+    if row.ledger_index is None:
+        index = sequencer.index_of(row.submission)
+        if index is not None:
+            row.ledger_index = index
+            type(row).objects.filter(pk=row.pk).update(ledger_index=index)
+    return row.ledger_index
+
+
+def note_indexes(first: int, end: int, **kwargs) -> None:
+    """Write the ledger index of the records and service events a batch integrated.
+
+    Connected to sequencer.integrated, so it runs in the batch's own transaction: one
+    statement per table and batch instead of an UPDATE and a commit per request.
+    """
+    from anchoring.models import Entry
+
+    for model in (Record, ServiceEvent):
+        added = Entry.objects.filter(index__gte=first, index__lt=end)
+        model.objects.filter(
+            submission__in=added.values("submission"), ledger_index__isnull=True
+        ).update(
+            ledger_index=Subquery(
+                added.filter(submission=OuterRef("submission")).values("index")[:1]
+            )
+        )

@@ -20,16 +20,14 @@ from typing import BinaryIO
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import DataError, IntegrityError, connection, transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from anchoring import sequencer
 from anchoring.digest import digests, stream_digests
 from anchoring.leaf import Leaf
-from anchoring.sequencer import Receipt
 from documents import codes, entries, ledger, stamping
 from documents.group_commit import GroupCommit
-from documents.models import Court, Record, ServiceEvent
+from documents.models import Court, Record
 from plumbing import bulk, cpu_bound
 
 
@@ -241,63 +239,3 @@ def _row(new: NewRecord, code: str, sha: bytes, sm: bytes, size: int | None) -> 
         recorded_at=now,
     )
     return record, ledger.record_leaf(record)
-
-
-def expected_leaf(row: Record | ServiceEvent) -> bytes:
-    """The leaf bytes a record or service event row submitted (rebuilt from the row)."""
-    if isinstance(row, Record):
-        return ledger.record_leaf(row).encode()
-    return ledger.event_leaf(row, row.record, row.record.ledger_index).encode()
-
-
-def await_ledger(row: Record | ServiceEvent, timeout: float | None = None) -> Receipt:
-    """Wait for the ledger entry of a record or service event; SubmissionAltered if the
-    entry is not the leaf the row made (its pool row was changed while it waited).
-
-    The batch that integrated it wrote its ledger_index already (note_indexes).
-    """
-    receipt = sequencer.wait(row.submission, timeout, expected=expected_leaf(row))
-    row.ledger_index = receipt.index
-    return receipt
-
-
-def await_ledger_many(records: list[Record], timeout: float | None = None) -> list[Receipt]:
-    """Wait for the ledger entries of several records at once; their receipts, in order."""
-    receipts = sequencer.wait_many(
-        [r.submission for r in records], timeout, expected=[expected_leaf(r) for r in records]
-    )
-    for record, receipt in zip(records, receipts, strict=True):
-        record.ledger_index = receipt.index
-    return receipts
-
-
-def ledger_index(row: Record | ServiceEvent) -> int | None:
-    """The row's ledger index, once its entry is integrated (without waiting).
-
-    Rows integrated before batches wrote their indexes are filled in here.
-    """
-    if row.ledger_index is None:
-        index = sequencer.index_of(row.submission)
-        if index is not None:
-            row.ledger_index = index
-            type(row).objects.filter(pk=row.pk).update(ledger_index=index)
-    return row.ledger_index
-
-
-def note_indexes(first: int, end: int, **kwargs) -> None:
-    """Write the ledger index of the records and service events a batch integrated.
-
-    Connected to sequencer.integrated, so it runs in the batch's own transaction: one
-    statement per table and batch instead of an UPDATE and a commit per request.
-    """
-    from anchoring.models import Entry
-
-    for model in (Record, ServiceEvent):
-        added = Entry.objects.filter(index__gte=first, index__lt=end)
-        model.objects.filter(
-            submission__in=added.values("submission"), ledger_index__isnull=True
-        ).update(
-            ledger_index=Subquery(
-                added.filter(submission=OuterRef("submission")).values("index")[:1]
-            )
-        )

@@ -10,8 +10,9 @@ from rest_framework import serializers
 from anchoring import sequencer
 from anchoring.sequencer import Receipt
 from documents import codes
+from documents.ledger import ledger_index
 from documents.models import Record, ServiceEvent
-from documents.registration import ledger_index, verification_url
+from documents.registration import verification_url
 from plumbing.errors import ApiError
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")

@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from anchoring import sequencer
 from documents import entries, ledger
-from documents.ledger import CHANNEL_NUMBERS
+from documents.ledger import CHANNEL_NUMBERS, await_ledger, ledger_index
 from documents.models import Addressee, Record, ServiceEvent, token_digest
-from documents.registration import RegistrationError, await_ledger, ledger_index
+from documents.registration import RegistrationError
 
 COURT_EVENTS = {ServiceEvent.Event.ISSUED, ServiceEvent.Event.SENT}
 # A court's clock may run a little ahead of ours; more than this is a mistake.

@@ -11,6 +11,7 @@ from anchoring import sequencer
 from anchoring.digest import digests
 from anchoring.leaf import Kind, Leaf
 from documents import registration, service
+from documents.ledger import await_ledger
 from documents.models import Court, Record, ServiceEvent
 from verification.models import Verification
 from verification.tasks import verify
@@ -55,7 +56,7 @@ def ledger(running_sequencer, settings, tmp_path) -> Ledger:
             allow_download=True,
         )
     )
-    registration.await_ledger(judgment)
+    await_ledger(judgment)
     service.record_event(judgment, ServiceEvent.Event.ISSUED)
     sent = service.record_event(
         judgment, ServiceEvent.Event.SENT, channel="sms", addressee_name="李四"
@@ -63,7 +64,7 @@ def ledger(running_sequencer, settings, tmp_path) -> Ledger:
     service.record_event(judgment, ServiceEvent.Event.OPENED, addressee=sent.addressee)
     service.acknowledge(sent.addressee)
     for event in judgment.events.all():
-        registration.await_ledger(event)
+        await_ledger(event)
     evidence_bytes = "聊天记录 chat log".encode() * 50
     evidence = registration.register(
         registration.NewRecord(
@@ -74,7 +75,7 @@ def ledger(running_sequencer, settings, tmp_path) -> Ledger:
             filename="chat.txt",
         )
     )
-    registration.await_ledger(evidence)
+    await_ledger(evidence)
     anchored = b"annual statistics report 2026"
     sha, sm = digests(anchored)
     sequencer.submit_and_wait(Leaf(Kind.ANCHOR, 1_767_225_600_000, sha, sm))

@@ -14,7 +14,7 @@ from django.test import Client
 from rest_framework.throttling import ScopedRateThrottle
 
 from anchoring import sequencer
-from documents import codes, registration
+from documents import codes, ledger, registration
 from documents.models import Court, CourtToken, Record
 from verification.models import Verification
 from verification.tasks import verify
@@ -146,7 +146,7 @@ def world(running_sequencer, unthrottled, persistent_connection, settings, tmp_p
         )
     )
     for record in (kept, served):
-        registration.await_ledger(record)
+        ledger.await_ledger(record)
     # A finished verification (steps, record face), a pending one, and a batch.
     client = Client()
     body = client.post(

@@ -6,8 +6,8 @@ import pytest
 from anchoring.leaf import Kind, decode
 from anchoring.models import Entry
 from documents import entries
+from documents.ledger import await_ledger
 from documents.models import ServiceEvent
-from documents.registration import await_ledger
 from tests.documents.conftest import upload
 from tests.receipts import verify_ledger
 

@@ -18,7 +18,8 @@ from django.test import Client
 from anchoring import leaf, sequencer
 from anchoring.digest import digests
 from anchoring.models import Alarm, Checkpoint, Entry, Submission
-from documents import codes, entries, registration
+from documents import codes, entries
+from documents.ledger import expected_leaf
 from documents.models import Court, CourtToken, Record, ServiceEvent
 from tests.court_ledger import sha
 from tests.tampering.conftest import open_alarms
@@ -265,7 +266,7 @@ def test_pages_and_answers_show_the_ledger_agrees_on_an_untouched_record(ledger)
     assert b"".join(download.streaming_content) == ledger.judgment_pdf
     assert hashlib.sha256(ledger.judgment_pdf).hexdigest() == answer["record"]["sha256"]
     assert entries.RECORD_CODE == leaf.SUBJECT_TAG
-    assert registration.expected_leaf(ledger.judgment) == bytes(
+    assert expected_leaf(ledger.judgment) == bytes(
         Entry.objects.get(index=ledger.judgment.ledger_index).data
     )
 
