@@ -7,14 +7,18 @@ PROMETHEUS_MULTIPROC_DIR, in every one of those processes, to one directory that
 empty when they start: prometheus_client then keeps each process's values in files there
 and this view adds them up, whichever worker answers. Without it a scrape sees the
 answering process alone. Gauges of the database (the ledger's pool) are read at scrape
-time. /metrics is for the operators' Prometheus: the proxy should not serve it publicly.
+time. /metrics is for the operators' Prometheus, not the public: it answers a request
+with `Authorization: Bearer <METRICS_TOKEN>`, or, with no token set, one from this host
+(a Prometheus or an agent beside the portal); anything else is a 404.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -30,6 +34,8 @@ _scrape_time.register(LedgerCollector())
 @never_cache
 def metrics(request: HttpRequest) -> HttpResponse:
     """Every process's counters and histograms, and the gauges read now."""
+    if not _allowed(request):
+        raise Http404("no such page")
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
@@ -37,3 +43,11 @@ def metrics(request: HttpRequest) -> HttpResponse:
         registry = REGISTRY
     body = generate_latest(registry) + generate_latest(_scrape_time)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
+
+
+def _allowed(request: HttpRequest) -> bool:
+    token = settings.METRICS_TOKEN
+    if token:
+        given = request.headers.get("Authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+    return request.META.get("REMOTE_ADDR") in ("127.0.0.1", "::1")

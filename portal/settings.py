@@ -43,6 +43,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL
 # ledger (a telephone number or address of the portal's operators); empty: "the portal's
 # administrator".
 PORTAL_CONTACT = env("PORTAL_CONTACT", default="")
+# The bearer token /metrics asks for; empty: /metrics answers only requests from this host.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
 
 
 def _embedded_secret_key() -> str:

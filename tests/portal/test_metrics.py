@@ -70,3 +70,15 @@ def test_an_empty_poll_is_not_a_batch():
     assert sequencer.integrate() == 0
 
     assert _value("ledger_batch_duration_seconds_count") == batches
+
+
+def test_metrics_are_for_the_operators_not_the_public(client, settings):
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 404
+    settings.METRICS_TOKEN = "scrape-secret"
+    assert client.get("/metrics").status_code == 404  # from this host, but no token
+    wrong = client.get("/metrics", HTTP_AUTHORIZATION="Bearer guess")
+    assert wrong.status_code == 404
+    right = client.get(
+        "/metrics", REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer scrape-secret"
+    )
+    assert right.status_code == 200 and b"ledger_pool_size" in right.content
