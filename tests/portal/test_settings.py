@@ -46,3 +46,15 @@ def test_the_environment_alone_still_works(tmp_path):
         {"DATABASE_URL": "postgres://web@db.example/portal", "SECRET_KEY": "plain"}, "SECRET_KEY"
     )
     assert found["SECRET_KEY"] == "plain"
+
+
+def test_every_setting_read_from_the_environment_is_documented():
+    import re
+
+    read = set(
+        re.findall(r'env(?:\.\w+)?\(\s*"([A-Z0-9_]+)"', (ROOT / "portal/settings.py").read_text())
+    )
+    documented = (ROOT / "README.md").read_text() + (ROOT / "docs/operations.md").read_text()
+    assert read and not sorted(
+        n for n in read if f"`{n}`" not in documented and n not in documented
+    )
