@@ -37,10 +37,8 @@ def finished_verification(anchors: int):
     from anchoring import sequencer
     from anchoring.digest import digests
     from anchoring.leaf import Kind, Leaf
-    from demo.seeding import judgment_pdf
-    from documents import registration, service
-    from documents.ledger import await_ledger
-    from documents.models import Court, Record, ServiceEvent
+    from demo.builders import judgment_pdf, record_file, serve
+    from documents.models import Court, Record
     from verification.models import Verification
     from verification.tasks import verify
 
@@ -56,29 +54,18 @@ def finished_verification(anchors: int):
         code="BENCH1", name_zh="北京市朝阳区人民法院", name_en="Chaoyang Court"
     )
     case = "（2026）京0105民初12345号"
-    pdf = judgment_pdf(court, case, "民事判决书", ["原告张三诉被告李四。"])
-    new = registration.NewRecord(
-        court=court,
-        category=Record.Category.LITIGATION_DOCUMENT,
-        title="民事判决书",
+    judgment = record_file(
+        court,
+        Record.Category.LITIGATION_DOCUMENT,
+        "民事判决书",
+        judgment_pdf(court, case, "民事判决书", ["原告张三诉被告李四。"]),
+        "judgment.pdf",
         case_number=case,
         parties=["张三", "李四"],
-        file=io.BytesIO(pdf),
-        filename="judgment.pdf",
         stamp=True,
+        integrate=sequencer.integrate,
     )
-    judgment = registration.register(new)
-    sequencer.integrate()
-    await_ledger(judgment)
-    service.record_event(judgment, ServiceEvent.Event.ISSUED)
-    sent = service.record_event(
-        judgment, ServiceEvent.Event.SENT, channel="sms", addressee_name="李四"
-    )
-    service.record_event(judgment, ServiceEvent.Event.OPENED, addressee=sent.addressee)
-    service.acknowledge(sent.addressee)
-    sequencer.integrate()
-    for event in judgment.events.all():
-        await_ledger(event)
+    serve(judgment, "李四", integrate=sequencer.integrate)
     judgment.refresh_from_db()
     served = judgment.file.read()
     sha, sm = digests(served)

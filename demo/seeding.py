@@ -3,14 +3,13 @@ service timeline of a stamped judgment. Every file here is invented."""
 
 from __future__ import annotations
 
-import io
 import secrets
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.template.loader import render_to_string
 
 from anchoring.digest import digests
+from demo.builders import judgment_pdf, record_file, serve
 from documents import codes, ledger, registration, service
 from documents.models import Court, CourtToken, Record, ServiceEvent
 from verification import certificate
@@ -18,17 +17,6 @@ from verification.models import Verification
 from verification.tasks import verify
 
 COURT_CODE = "DEMO0105"
-
-
-def judgment_pdf(court: Court, case_number: str, kind: str, body: list[str]) -> bytes:
-    """A two-page A4 demonstration document rendered with WeasyPrint."""
-    from weasyprint import HTML
-
-    html = render_to_string(
-        "demo/judgment.html",
-        {"court": court, "case_number": case_number, "kind": kind, "body": body},
-    )
-    return HTML(string=html).write_pdf()
 
 
 @dataclass
@@ -39,32 +27,6 @@ class Seeded:
     records: list[Record]
     service_link: str | None
     certificate_url: str | None = None
-
-
-def _record(
-    court: Court,
-    category: str,
-    title: str,
-    case_number: str,
-    parties: list[str],
-    content: bytes,
-    filename: str,
-    **options,
-) -> Record:
-    record = registration.register(
-        registration.NewRecord(
-            court=court,
-            category=category,
-            title=title,
-            case_number=case_number,
-            parties=parties,
-            file=io.BytesIO(content),
-            filename=filename,
-            **options,
-        )
-    )
-    ledger.await_ledger(record)
-    return record
 
 
 def seed() -> Seeded:
@@ -88,12 +50,10 @@ def seed() -> Seeded:
         User.objects.create_superuser("admin", password=password)
 
     case = "（2026）示0105民初1024号"
-    judgment = _record(
+    judgment = record_file(
         court,
         Record.Category.LITIGATION_DOCUMENT,
         "民事判决书 Civil judgment",
-        case,
-        ["张三", "李四"],
         judgment_pdf(
             court,
             case,
@@ -105,19 +65,12 @@ def seed() -> Seeded:
             ],
         ),
         "judgment.pdf",
+        case_number=case,
+        parties=["张三", "李四"],
         stamp=True,
         allow_download=True,
     )
-    service.record_event(judgment, ServiceEvent.Event.ISSUED)
-    sent = service.record_event(
-        judgment,
-        ServiceEvent.Event.SENT,
-        channel="sms",
-        addressee_name="李四",
-        contact="138****0000",
-    )
-    service.record_event(judgment, ServiceEvent.Event.OPENED, addressee=sent.addressee)
-    service.acknowledge(sent.addressee)
+    serve(judgment, "李四", contact="138****0000")
     # A second addressee who has not opened it yet, to try the personal link.
     pending = service.record_event(
         judgment,
@@ -126,25 +79,22 @@ def seed() -> Seeded:
         addressee_name="张三",
         contact="zhang.san@example.com",
     )
-    for event in judgment.events.all():
-        ledger.await_ledger(event)
+    ledger.await_ledger(pending)
 
-    evidence = _record(
+    evidence = record_file(
         court,
         Record.Category.EVIDENCE,
         "聊天记录截图 Chat log export",
-        case,
-        ["张三"],
         "2026-08-01 10:02 李四：货已收到，月底前付款。\n".encode(),
         "chat-log.txt",
+        case_number=case,
+        parties=["张三"],
         allow_download=True,
     )
-    mediation = _record(
+    mediation = record_file(
         court,
         Record.Category.MEDIATION,
         "调解协议 Mediation agreement",
-        "（2026）示0105民诉前调2048号",
-        ["王五", "赵六"],
         judgment_pdf(
             court,
             "（2026）示0105民诉前调2048号",
@@ -154,6 +104,8 @@ def seed() -> Seeded:
             ],
         ),
         "mediation.pdf",
+        case_number="（2026）示0105民诉前调2048号",
+        parties=["王五", "赵六"],
     )
     return Seeded(
         court,

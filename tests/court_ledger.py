@@ -2,7 +2,6 @@
 
 import functools
 import hashlib
-import io
 from dataclasses import dataclass
 
 import pytest
@@ -10,9 +9,8 @@ import pytest
 from anchoring import sequencer
 from anchoring.digest import digests
 from anchoring.leaf import Kind, Leaf
-from documents import registration, service
-from documents.ledger import await_ledger
-from documents.models import Court, Record, ServiceEvent
+from demo.builders import judgment_pdf, record_file, serve
+from documents.models import Court, Record
 from verification.models import Verification
 from verification.tasks import verify
 
@@ -30,8 +28,6 @@ class Ledger:
 @functools.cache
 def _judgment_pdf() -> bytes:
     """The judgment PDF, rendered once per test session (WeasyPrint takes seconds)."""
-    from demo.seeding import judgment_pdf
-
     court = Court(name_zh="北京市朝阳区人民法院")
     return judgment_pdf(court, "（2026）京0105民初12345号", "民事判决书", ["原告张三诉被告李四。"])
 
@@ -42,40 +38,20 @@ def ledger(running_sequencer, settings, tmp_path) -> Ledger:
     court = Court.objects.create(
         code="BJ0105", name_zh="北京市朝阳区人民法院", name_en="Chaoyang Court"
     )
-    pdf = _judgment_pdf()
-    judgment = registration.register(
-        registration.NewRecord(
-            court=court,
-            category=Record.Category.LITIGATION_DOCUMENT,
-            title="民事判决书",
-            case_number="（2026）京0105民初12345号",
-            parties=["张三", "李四"],
-            file=io.BytesIO(pdf),
-            filename="judgment.pdf",
-            stamp=True,
-            allow_download=True,
-        )
+    judgment = record_file(
+        court,
+        Record.Category.LITIGATION_DOCUMENT,
+        "民事判决书",
+        _judgment_pdf(),
+        "judgment.pdf",
+        case_number="（2026）京0105民初12345号",
+        parties=["张三", "李四"],
+        stamp=True,
+        allow_download=True,
     )
-    await_ledger(judgment)
-    service.record_event(judgment, ServiceEvent.Event.ISSUED)
-    sent = service.record_event(
-        judgment, ServiceEvent.Event.SENT, channel="sms", addressee_name="李四"
-    )
-    service.record_event(judgment, ServiceEvent.Event.OPENED, addressee=sent.addressee)
-    service.acknowledge(sent.addressee)
-    for event in judgment.events.all():
-        await_ledger(event)
+    serve(judgment, "李四")
     evidence_bytes = "聊天记录 chat log".encode() * 50
-    evidence = registration.register(
-        registration.NewRecord(
-            court=court,
-            category=Record.Category.EVIDENCE,
-            title="聊天记录",
-            file=io.BytesIO(evidence_bytes),
-            filename="chat.txt",
-        )
-    )
-    await_ledger(evidence)
+    evidence = record_file(court, Record.Category.EVIDENCE, "聊天记录", evidence_bytes, "chat.txt")
     anchored = b"annual statistics report 2026"
     sha, sm = digests(anchored)
     sequencer.submit_and_wait(Leaf(Kind.ANCHOR, 1_767_225_600_000, sha, sm))

@@ -60,7 +60,7 @@ def anonymous():
 @pytest.fixture(scope="session")
 def judgment_pdf() -> bytes:
     """A real two-page Chinese PDF (WeasyPrint), rendered once for the session."""
-    from demo.seeding import judgment_pdf
+    from demo.builders import judgment_pdf
 
     court = Court(name_zh="北京市朝阳区人民法院")
     return judgment_pdf(

@@ -142,7 +142,7 @@ def test_a_gevent_worker_serves_others_while_court_writes_wait(web):
 
 def _long_pdf(tmp_path, copies: int = 40) -> bytes:
     """The demo judgment, its pages repeated (qpdf): stamping it takes seconds of CPU."""
-    from demo.seeding import judgment_pdf
+    from demo.builders import judgment_pdf
 
     court = Court(name_zh="北京市朝阳区人民法院")
     one = tmp_path / "one.pdf"
