@@ -16,8 +16,8 @@ from anchoring.merkle import HASH_SIZE, ProofError
 from anchoring.note import (
     MAX_NOTE_SIZE,
     NoteError,
+    NoteVerifier,
     Signer,
-    Verifier,
     decode_base64,
     encode_base64,
     open_note,
@@ -149,7 +149,7 @@ def sign_checkpoint(cp: Checkpoint, signer: Signer, *, allow_name_mismatch: bool
 
 def open_checkpoint(
     note_text: str | bytes,
-    verifier: Verifier | Iterable[Verifier],
+    verifier: NoteVerifier | Iterable[NoteVerifier],
     origin: str | None = None,
 ) -> Checkpoint:
     """Verify a signed checkpoint with trusted key(s), then parse it and check its origin.
@@ -220,7 +220,7 @@ def format_proof(
     return "\n".join(lines) + "\n\n" + signed_checkpoint_note
 
 
-def parse_proof(text: str | bytes) -> Proof:
+def parse_proof(text: object) -> Proof:
     """Parse a c2sp.org/tlog-proof@v1 text; the checkpoint's signatures are not verified here."""
     if isinstance(text, (bytes, bytearray)):
         if len(text) > _MAX_PROOF_SIZE:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import reduce
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -163,7 +164,7 @@ def keep_result(report: Report) -> None:
         log.error("the ledger_fsck run could not be stored (%s)", exc)
 
 
-def hexed(value: bytes | None) -> str:
+def hexed(value: bytes | memoryview | None) -> str:
     """A digest as it is shown in a discrepancy."""
     return "nothing" if value is None else bytes(value).hex()
 
@@ -262,7 +263,7 @@ class LedgerFsck:
             yield rows
             after = rows[-1][0]
 
-    def _checkpoints(self) -> Iterator[tuple[int, bytes, str, datetime]]:
+    def _checkpoints(self) -> Iterator[tuple[int, bytes | memoryview, str, datetime]]:
         """The checkpoints by tree size, a chunk per query."""
         after = -1
         while True:
@@ -289,7 +290,8 @@ class LedgerFsck:
         except leaf.LeafError as exc:
             yield Discrepancy(*where, f"its data is not a well-formed leaf ({exc})", index=index)
         else:
-            columns = (
+            # Each column: its name, its value, the leaf's value, how both are shown.
+            columns: tuple[tuple[str, Any, Any, Callable[[Any], str]], ...] = (
                 ("kind", kind, int(parsed.kind), _kind_name),
                 ("sha256", bytes(sha), parsed.sha256, hexed),
                 ("sm3", bytes(sm), parsed.sm3, hexed),
@@ -437,7 +439,7 @@ class LedgerFsck:
     # --- Checkpoints -----------------------------------------------------------------
 
     def _checkpoint(
-        self, tree_size: int, root_hash: bytes, note: str, created_at: datetime
+        self, tree_size: int, root_hash: bytes | memoryview, note: str, created_at: datetime
     ) -> Iterator[Discrepancy]:
         """One checkpoint: its note, its columns, its root, its consistency with the last."""
         self.counts["checkpoints"] += 1

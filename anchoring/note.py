@@ -14,6 +14,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -32,6 +33,7 @@ __all__ = [
     "MalformedNoteError",
     "Note",
     "NoteError",
+    "NoteVerifier",
     "Signature",
     "Signer",
     "UnverifiedNoteError",
@@ -159,6 +161,19 @@ def decode_base64(text: object) -> bytes | None:
 def encode_base64(raw: bytes) -> str:
     """Encode bytes as padded standard base64 text, the spelling decode_base64 reads."""
     return base64.b64encode(raw).decode("ascii")
+
+
+@runtime_checkable
+class NoteVerifier(Protocol):
+    """A key that checks note signatures: an Ed25519 Verifier or a witness's cosigning key."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def key_id(self) -> int: ...
+
+    def verify(self, msg: bytes, sig: bytes) -> bool: ...
 
 
 class Verifier:
@@ -425,11 +440,11 @@ def parse_note(note: str | bytes) -> Note:
 
 
 def _index_verifiers(
-    verifiers: Verifier | Iterable[Verifier],
-) -> dict[tuple[str, int], list[Verifier]]:
+    verifiers: NoteVerifier | Iterable[NoteVerifier],
+) -> dict[tuple[str, int], list[NoteVerifier]]:
     """Group trusted verifiers by (name, key id), collapsing identical entries."""
-    items = [verifiers] if hasattr(verifiers, "verify") else list(verifiers)
-    known: dict[tuple[str, int], list[Verifier]] = {}
+    items = [verifiers] if isinstance(verifiers, NoteVerifier) else list(verifiers)
+    known: dict[tuple[str, int], list[NoteVerifier]] = {}
     for verifier in items:
         group = known.setdefault((verifier.name, verifier.key_id), [])
         if verifier not in group:
@@ -437,7 +452,7 @@ def _index_verifiers(
     return known
 
 
-def open_note(note: str | bytes, verifiers: Verifier | Iterable[Verifier]) -> Note:
+def open_note(note: str | bytes, verifiers: NoteVerifier | Iterable[NoteVerifier]) -> Note:
     """Parse a signed note and verify it against trusted keys; unknown keys are ignored.
 
     Raises MalformedNoteError on bad syntax, InvalidSignatureError if a known key's
@@ -507,8 +522,12 @@ def sign_note(note: str | Note, *signers: Signer) -> str:
             raise MalformedNoteError(f"existing signature has invalid key name {sig.name!r}")
         if (sig.name, sig.key_id) in have:
             continue
-        raw = decode_base64(sig.b64)
-        if raw is None or len(raw) < 5 or int.from_bytes(raw[:4], "big") != sig.key_id:
+        existing_raw = decode_base64(sig.b64)
+        if (
+            existing_raw is None
+            or len(existing_raw) < 5
+            or int.from_bytes(existing_raw[:4], "big") != sig.key_id
+        ):
             raise MalformedNoteError(
                 f"existing signature for {sig.name} does not encode key id {sig.key_id:08x}"
             )

@@ -283,6 +283,7 @@ def _receipts_of(
     return [
         (submission_id, _receipt(index, bytes(data), cp, proof))
         for (submission_id, index, data), proof in zip(rows, proofs, strict=True)
+        if submission_id is not None  # always: each row was found by its submission
     ], cp.tree_size
 
 
@@ -294,6 +295,7 @@ def index_of(submission_id: int) -> int | None:
 def receipt(index: int) -> Receipt:
     """The receipt of an integrated entry against the newest checkpoint."""
     cp = store.latest_checkpoint()
+    assert cp is not None, "an integrated entry is under a checkpoint"
     data = bytes(Entry.objects.values_list("data", flat=True).get(index=index))
     return _receipt(index, data, cp, store.inclusion_proof(index, cp.tree_size))
 
@@ -396,7 +398,9 @@ def check_head(latest: Checkpoint) -> dict[int, list[bytes]]:
     return edge
 
 
-def _well_formed(pending: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+def _well_formed(
+    pending: list[tuple[int, bytes | memoryview]],
+) -> list[tuple[int, bytes | memoryview]]:
     """The pooled leaves that decode; others are dropped from the pool with an alarm (only
     something that bypassed submit() can pool one)."""
     good, bad = [], []
@@ -408,16 +412,16 @@ def _well_formed(pending: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
             bad.append((submission_id, exc))
     if bad:
         _delete_submissions([submission_id for submission_id, _ in bad])
-        transaction.on_commit(
-            lambda: [
+
+        def raise_alarms() -> None:
+            for submission_id, exc in bad:
                 alarms.raise_alarm(
                     alarms.Alarm.Source.SEQUENCER,
                     f"a pooled leaf is malformed and was not integrated ({exc})",
                     subject=f"submission {submission_id}",
                 )
-                for submission_id, exc in bad
-            ]
-        )
+
+        transaction.on_commit(raise_alarms)
     return good
 
 

@@ -110,9 +110,7 @@ def first_unreproduced(size: int) -> int:
     sizes = Checkpoint.objects.filter(tree_size__gte=start, tree_size__lte=size)
     previous = start
     for cp_size, root in sizes.order_by("tree_size").values_list("tree_size", "root_hash"):
-        if cp_size and with_tiles(cp_size, lambda st, n=cp_size: st(0, n), _read_nodes) != bytes(
-            root
-        ):
+        if cp_size and _fresh_root(cp_size) != bytes(root):
             return previous
         previous = cp_size
     return start
@@ -133,6 +131,11 @@ def entry_bundle(ref: TileRef) -> list[bytes]:
     if len(data) != ref.width:
         raise TileError(f"entry bundle {ref.entries_path()} is not in the log yet")
     return data
+
+
+def _fresh_root(size: int) -> bytes:
+    """The Merkle root of the first `size` entries, read from the tiles past any cache."""
+    return with_tiles(size, lambda subtree: subtree(0, size), _read_nodes)
 
 
 def root_hash(size: int) -> bytes:

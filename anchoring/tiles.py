@@ -29,7 +29,8 @@ class TileRef(NamedTuple):
     """One tile: its level, its index in the level, and how many hashes it holds."""
 
     level: int
-    index: int
+    # The tlog-tiles name; as a NamedTuple field it hides tuple.index, which mypy reports.
+    index: int  # type: ignore[assignment]
     width: int
 
     @property

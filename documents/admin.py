@@ -59,7 +59,7 @@ class TokenUseAdmin(admin.ModelAdmin):
 
 class ServiceEventInline(admin.TabularInline):
     model = ServiceEvent
-    fields = ["event", "channel", "addressee", "occurred_at", "recorded_at", "ledger_index"]
+    fields = ("event", "channel", "addressee", "occurred_at", "recorded_at", "ledger_index")
     readonly_fields = fields
     extra = 0
     can_delete = False

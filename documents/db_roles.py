@@ -15,11 +15,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.apps import apps
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.recorder import MigrationRecorder
-from django.db.models import Model
+from django.db.models import Field, ForeignObjectRel, Model
 from django.db.models.fields import AutoFieldMixin
 
 from anchoring.models import Alarm, Checkpoint, Entry, Submission, Tile
@@ -85,8 +86,14 @@ class Rule:
         ]
 
 
+def _column(field: Field[Any, Any] | ForeignObjectRel) -> str:
+    if not isinstance(field, Field) or field.column is None:
+        raise ValueError(f"{field} has no column of its own")
+    return field.column
+
+
 def _columns(model: type[Model], *names: str) -> tuple[str, ...]:
-    return tuple(model._meta.get_field(name).column for name in names)
+    return tuple(_column(model._meta.get_field(name)) for name in names)
 
 
 def _explicit() -> dict[str, tuple[tuple[Grant, ...], tuple[Grant, ...]]]:
@@ -140,7 +147,7 @@ def rules(models: Iterable[type[Model]] | None = None) -> list[Rule]:
         meta = model._meta
         web, sequencer = explicit.get(meta.db_table, ((Grant(READ_WRITE),), ()))
         sequences = tuple(
-            f.column for f in meta.local_concrete_fields if isinstance(f, AutoFieldMixin)
+            _column(f) for f in meta.local_concrete_fields if isinstance(f, AutoFieldMixin)
         )
         found[meta.db_table] = Rule(meta.db_table, web, sequencer, sequences)
     return [found[table] for table in sorted(found)]

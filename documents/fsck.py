@@ -350,7 +350,7 @@ def _value(parsed: Leaf, name: str) -> str:
         return getattr(parsed, name).hex()
     names = entries.RECORD_FIELD_NAMES if parsed.kind == Kind.RECORD else entries.EVENT_FIELD_NAMES
     tag = {n: t for t, n in names.items()}.get(name)
-    value = dict(parsed.fields).get(tag)
+    value = None if tag is None else dict(parsed.fields).get(tag)
     if value is None:
         return "nothing"
     try:

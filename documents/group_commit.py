@@ -31,7 +31,7 @@ class _Slot:
         self.ready = threading.Event()  # set when done, or when this caller is to write
         self.lead = False  # this caller holds one of the writer roles (set under the lock)
         self.done = False
-        self.result = None
+        self.result: object = None  # the write's result for this item
         self.error: BaseException | None = None
         self.shared = False  # the error is the whole group's, raised in several threads
 

@@ -52,7 +52,8 @@ def _redis_client(cache: RedisCache):
     Django keeps a backend per thread, each with its own pool; the counters use the
     first one's client (and pool) in every thread: redis-py clients are thread-safe.
     """
-    key = tuple(cache._servers)
+    # RedisCache.__init__ sets _servers; django-stubs leave it out.
+    key = tuple(cache._servers)  # type: ignore[attr-defined]
     client = _clients.get(key)
     if client is None:
         with _clients_lock:
@@ -67,6 +68,11 @@ class CountingRateThrottle(ScopedRateThrottle):
     """ScopedRateThrottle counted with a sliding-window counter (see the module)."""
 
     cache_format = "throttle_%(scope)s_%(ident)s"
+    num_requests: int
+    duration: int
+    elapsed: float
+    current: int
+    previous: int
 
     def allow_request(self, request, view) -> bool:
         # As ScopedRateThrottle: the rate of the view's scope, read per request.
@@ -74,9 +80,10 @@ class CountingRateThrottle(ScopedRateThrottle):
         if not self.scope:
             return True
         self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        if self.rate is None:
+        num_requests, duration = self.parse_rate(self.rate)
+        if num_requests is None or duration is None:  # no rate for the scope
             return True
+        self.num_requests, self.duration = num_requests, duration
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True

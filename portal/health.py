@@ -110,14 +110,14 @@ def integrity() -> dict:
             "discrepancies": last.discrepancies,
             "summary": last.summary,
         }
-    if corrupted:
+    if corruption is not None:
         report["error"] = "the ledger is corrupted: the sequencer signs nothing more"
         report["corrupted"] = {
             "first_bad_index": corruption.first_bad_index,
             "since": corruption.raised_at.isoformat(),
             "message": corruption.message,
         }
-    elif fsck_failed:
+    elif fsck_failed and last is not None:
         report["error"] = f"the last ledger_fsck found {last.discrepancies} discrepancies"
     return report
 

@@ -10,16 +10,21 @@ subclasses, so Django's admin checks still find them.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.middleware import clickjacking, csrf, locale
+from django.utils.deprecation import MiddlewareMixin
 
 API_PREFIX = "/api/v1/"
 
 
-class _PagesOnly:
-    def __call__(self, request):
+class _PagesOnly(MiddlewareMixin):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if request.path_info.startswith(API_PREFIX):
             return self.get_response(request)
         return super().__call__(request)

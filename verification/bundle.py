@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from anchoring import merkle
 from anchoring.checkpoint import (
@@ -29,7 +30,7 @@ from anchoring.checkpoint import (
     parse_proof,
 )
 from anchoring.leaf import Kind, Leaf, LeafError, decode
-from anchoring.note import NoteError, decode_base64, encode_base64
+from anchoring.note import MalformedNoteError, NoteError, decode_base64, encode_base64
 from documents import codes, entries
 from verification.policy import Policy
 
@@ -99,7 +100,7 @@ def _milliseconds(text: object) -> int | None:
 def leaf_inputs(data: bytes) -> dict:
     """A leaf's decoded contents, for people to read (the leaf bytes are what count)."""
     leaf = decode(data)
-    inputs = {
+    inputs: dict[str, str | int] = {
         "kind": KINDS[leaf.kind],
         "time": leaf.time.isoformat().replace("+00:00", "Z"),
         "sha256": leaf.sha256.hex(),
@@ -291,7 +292,7 @@ def _leaf(entry: dict, what: str) -> tuple[bytes, Leaf]:
 class _Trust:
     """Opens checkpoints with the policy's log keys and requires its witness quorum."""
 
-    def __init__(self, policy: Policy, origin: object, report: _Report) -> None:
+    def __init__(self, policy: Policy, origin: str | None, report: _Report) -> None:
         self.policy = policy
         self.origin = origin
         self.report = report
@@ -300,6 +301,8 @@ class _Trust:
     def open(self, note: object, what: str) -> Checkpoint:
         """A checkpoint signed by a log key of the policy, with the bundle's origin."""
         try:
+            if not isinstance(note, (str, bytes)):
+                raise MalformedNoteError("note must be str or bytes")
             return open_checkpoint(note, self.policy.logs, origin=self.origin)
         except (NoteError, CheckpointError, TypeError) as exc:
             step = f"{what} checkpoint signature" if what else "checkpoint signature"
@@ -423,7 +426,7 @@ def _record(bundle: dict, leaf: Leaf, index: int, report: _Report) -> bool:
         return False
     proven = _record_leaf(leaf)
     code = codes.display(proven.code)
-    record = {"code": proven.code} if shown is None else _object(shown, "record")
+    record: dict[str, Any] = {"code": proven.code} if shown is None else _object(shown, "record")
     if not isinstance(record.get("code"), str) or record["code"].replace("-", "") != proven.code:
         raise _mismatch("record code", record.get("code"), code, "a different record")
     report.ok(f"record code: {code}", ("record", "code"))
@@ -460,8 +463,8 @@ def _metadata(record: dict, proven: _Record, report: _Report) -> None:
     opened = _object(record["opening"], "record opening")
     metadata = opened.get("metadata")
     try:
-        salt = bytes.fromhex(opened.get("salt"))
-    except (TypeError, ValueError):
+        salt = bytes.fromhex(opened["salt"])
+    except (KeyError, TypeError, ValueError):
         raise ProofFailed("record metadata: the opening's salt is not hexadecimal") from None
     if not isinstance(metadata, dict) or len(salt) != entries.SALT_SIZE:
         raise ProofFailed("record metadata: the opening is not metadata and a 16-byte salt")
@@ -525,10 +528,14 @@ def _events(bundle: dict, leaf: Leaf, index: int, trust: _Trust, report: _Report
         if event["index"] <= last:
             raise ProofFailed(f"{what}: listed out of ledger order (entry {event['index']})")
         last = event["index"]
-        channel = fields.get(entries.EVENT_CHANNEL)
-        channel = CHANNEL_NAMES.get(channel[0], f"channel {channel[0]}") if channel else None
-        occurred = fields.get(entries.EVENT_OCCURRED_AT)
-        occurred = int.from_bytes(occurred, "big") if occurred else found.timestamp_ms
+        channel_code = fields.get(entries.EVENT_CHANNEL)
+        channel = (
+            CHANNEL_NAMES.get(channel_code[0], f"channel {channel_code[0]}")
+            if channel_code
+            else None
+        )
+        occurred_field = fields.get(entries.EVENT_OCCURRED_AT)
+        occurred = int.from_bytes(occurred_field, "big") if occurred_field else found.timestamp_ms
         if "event" in event:
             _same(event["event"], name, f"{what} event", "another event")
         if "channel" in event:
@@ -609,7 +616,9 @@ def verify_bundle(
             )
         say("    the bundle holds no ledger entry: it proves no file and no record")
         if original is not None:
-            file = bundle.get("file") if isinstance(bundle.get("file"), dict) else {}
+            file = bundle.get("file")
+            if not isinstance(file, dict):
+                file = {}
             if file.get("sha256") and file["sha256"] != original.sha256.hex():
                 raise ProofFailed(
                     "original file: it is not the file the bundle is about "

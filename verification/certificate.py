@@ -27,6 +27,7 @@ from anchoring.backend import LedgerBackend, get_backend
 from anchoring.checkpoint import parse_checkpoint
 from anchoring.note import encode_base64, parse_note, verifier_key
 from documents import codes, ledger, qr, stamping
+from documents.models import Record
 from verification import bundle as bundles
 from verification import metrics, pades, signing
 from verification.models import Certificate, Verification, VerificationStep
@@ -57,11 +58,11 @@ def _record_json(v: Verification, public: dict | None) -> dict | None:
     return public
 
 
-def _face(v: Verification, backend: LedgerBackend) -> dict:
+def _face(v: Verification, record: Record, backend: LedgerBackend) -> dict:
     """The record as the ledger proves it now (record_check.public_face). A record whose
     rows disagree with the ledger by now is never certified as verified: the outcome
     certified becomes "conflict" (on this instance only), and the operator is alerted."""
-    check = check_record(v.record, backend)
+    check = check_record(record, backend)
     if not check.agrees and not check.pooled:
         alarm(check)
         if v.outcome == Verification.Outcome.VERIFIED:
@@ -76,14 +77,14 @@ def build_bundle(
 ) -> dict:
     """The proof bundle of a finished verification; raises BackendUnavailable."""
     verifier = keys.pinned_verifier()
-    public = _plain(_face(v, backend)) if v.record is not None else None
+    public = _plain(_face(v, v.record, backend)) if v.record is not None else None
     timeline = [e for e in (public or {}).get("timeline") or [] if isinstance(e, dict)]
     checkpoint = entry = consistency = None
     events = []
     size = v.tree_size
     if size:
         checkpoint = backend.checkpoint(size)
-    if v.ledger_index is not None and checkpoint:
+    if size and v.ledger_index is not None and checkpoint:
         data = backend.entry(v.ledger_index).leaf
         proof = backend.inclusion_proof(v.ledger_index, size)
         entry = bundles.entry_json(v.ledger_index, data, proof, checkpoint)

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.db import transaction
+from django.http import HttpRequest
+from rest_framework.request import Request
 
 from anchoring.digest import new_sm3
 from documents import codes
@@ -25,6 +27,8 @@ from verification.models import Verification
 
 class DigestedFile(UploadedFile):
     """What remains of an upload: its name, size and digests. The bytes are gone."""
+
+    name: str
 
     def __init__(self, name: str, size: int, sha256: bytes, sm3: bytes) -> None:
         super().__init__(file=io.BytesIO(), name=name, size=size)
@@ -80,7 +84,9 @@ class DigestingUploadHandler(FileUploadHandler):
         self._size += len(raw_data)
         if self._size > settings.VERIFY_MAX_FILE_SIZE:
             self._digests.finish()
-            self.request.upload_too_large = True
+            assert self.request is not None  # the handler is installed on its request
+            # An attribute of the request that use_digesting_upload adds.
+            self.request.upload_too_large = True  # type: ignore[attr-defined]
             raise StopUpload(connection_reset=True)
         self._digests.update(raw_data)
         return None  # no other handler gets the bytes
@@ -90,10 +96,14 @@ class DigestingUploadHandler(FileUploadHandler):
         return DigestedFile(self.file_name or "", file_size, sha, sm)
 
 
-def use_digesting_upload(request) -> None:
-    """Make this request hash its uploads instead of storing them (before it is parsed)."""
+def use_digesting_upload(request: HttpRequest | Request) -> None:
+    """Make this request hash its uploads instead of storing them (before it is parsed).
+
+    It sets `request.upload_too_large`, which the handler turns true when it stops an
+    upload at VERIFY_MAX_FILE_SIZE.
+    """
     request.upload_handlers = [DigestingUploadHandler(request)]
-    request.upload_too_large = False
+    request.upload_too_large = False  # type: ignore[union-attr]
 
 
 _CODE_IN_URL = re.compile(r"/v/([^/?#]+)/?$")
@@ -121,7 +131,8 @@ def _code_from_photo(data: bytes) -> str:
         image.load()
     except (UnidentifiedImageError, OSError):
         raise codes.CodeError("image", "the file is not a picture we can read") from None
-    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    qr_only = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+    found = zxingcpp.read_barcodes(image, formats=qr_only)
     if not found:
         raise codes.CodeError("no_qr", "no QR code could be read in the picture")
     errors = []

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from anchoring import merkle
 from anchoring.checkpoint import (
     PROOF_HEADER,
+    Checkpoint,
     CheckpointError,
     open_checkpoint,
     parse_proof,
@@ -63,7 +64,7 @@ def _verifiers(vkeys: list[str]) -> list[Verifier]:
     return verifiers
 
 
-def _checkpoint(note: str, verifiers: list[Verifier], origin: str | None, say) -> object:
+def _checkpoint(note: str, verifiers: list[Verifier], origin: str | None, say) -> Checkpoint:
     try:
         cp = open_checkpoint(note, verifiers, origin=origin)
     except (NoteError, CheckpointError) as exc:

@@ -15,6 +15,7 @@ import concurrent.futures
 import hashlib
 import io
 import logging
+from collections.abc import Set
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -121,7 +122,7 @@ def _reader(pdf: bytes) -> PdfFileReader:
         raise PdfUnusable(f"the PDF cannot be read ({exc})") from None
 
 
-def _pinned(certs, pinned: set[str]) -> list[x509.Certificate]:
+def _pinned(certs, pinned: Set[str]) -> list[x509.Certificate]:
     return [c for c in certs if fingerprint(c) in pinned]
 
 
@@ -129,7 +130,7 @@ def _context(roots: list[x509.Certificate]) -> ValidationContext:
     return ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
 
 
-def check(pdf: bytes, pinned_cas: set[str], pinned_tsas: set[str] = frozenset()) -> SignatureCheck:
+def check(pdf: bytes, pinned_cas: Set[str], pinned_tsas: Set[str] = frozenset()) -> SignatureCheck:
     """Validate the portal's signature on a PDF (and its timestamp, if any) against CAs
     pinned by fingerprint; nothing the document carries is trusted for itself."""
     reader = _reader(pdf)

@@ -16,6 +16,7 @@ Plain Python, no Django: `judicial-verify` reads it; `manage.py trust_policy` wr
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from anchoring.cosignature import CosignatureVerifier, parse_witness_key
@@ -127,7 +128,10 @@ def _group(policy: Policy, args: list[str], where: str) -> Group:
 
 
 def format_policy(
-    log_vkeys: list[str], portal_cas: list[str], tsa_cas: list[str] = (), comment: str = ""
+    log_vkeys: Sequence[str],
+    portal_cas: Sequence[str],
+    tsa_cas: Sequence[str] = (),
+    comment: str = "",
 ) -> str:
     """A policy text for these log keys and CAs, with no witnesses required."""
     lines = [f"# {line}" for line in comment.splitlines()]

@@ -96,6 +96,8 @@ def trusted() -> Checkpoint | None:
     verifier = keys.pinned_verifier()
     for row in TrustedCheckpoint.objects.order_by("-tree_size")[: settings.VERIFY_TRUSTED_SCAN]:
         try:
+            if verifier is None:
+                raise CheckpointError("no log key is pinned")
             cp = open_checkpoint(row.note, verifier, origin=verifier.name)
         except (NoteError, CheckpointError, AttributeError) as exc:
             alarms.raise_alarm(

@@ -11,6 +11,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -91,7 +92,7 @@ def record_page(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_safe
-def record_file(request: HttpRequest, code: str) -> HttpResponse:
+def record_file(request: HttpRequest, code: str) -> HttpResponseBase:
     """The recorded file itself, where the court allowed it, and only if its SHA-256 is
     the one the record's ledger entry commits to."""
     record = find(code)
@@ -125,7 +126,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 @csrf_protect
 def _upload(request: HttpRequest) -> HttpResponse:
     back = request.POST.get("back") or reverse("home")
-    if request.upload_too_large:
+    if request.upload_too_large:  # type: ignore[attr-defined]  # see use_digesting_upload
         limit = settings.VERIFY_MAX_FILE_SIZE / (1 << 30)
         messages.error(
             request,
@@ -137,6 +138,7 @@ def _upload(request: HttpRequest) -> HttpResponse:
     if upload_file is None or upload_file.size == 0:
         messages.error(request, "请选择一个非空的文件。 Choose a file that is not empty.")
         return redirect(back)
+    assert isinstance(upload_file, intake.DigestedFile)  # the only upload handler here
     fields = upload_file.verification_fields()
     if request.POST.get("code"):
         try:
