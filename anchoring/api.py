@@ -11,7 +11,9 @@ from rest_framework.views import APIView
 
 from anchoring import leaf, merkle, store
 from anchoring.checkpoint import format_proof
+from anchoring.digest import parse_hex
 from anchoring.models import Checkpoint, Entry
+from plumbing import error_codes
 from plumbing.errors import ERROR_SCHEMA, ApiError
 
 _ERROR = ERROR_SCHEMA
@@ -22,66 +24,33 @@ def _int_param(request: Request, name: str, *, default: int | None = None) -> in
     if raw is None or raw == "":
         if default is not None:
             return default
-        raise ApiError(
-            "missing_parameter",
-            f"缺少参数 {name}。",
-            f"The parameter '{name}' is required.",
-            field=name,
-        )
+        raise ApiError(error_codes.MISSING_PARAMETER, field=name, name=name)
     if not raw.isascii() or not raw.isdigit() or (len(raw) > 1 and raw[0] == "0"):
-        raise ApiError(
-            "invalid_parameter",
-            f"参数 {name} 必须是不带前导零的非负整数。",
-            f"The parameter '{name}' must be a non-negative integer without leading zeros.",
-            field=name,
-        )
+        raise ApiError(error_codes.INVALID_INTEGER, field=name, name=name)
     return int(raw)
 
 
 def _out_of_range(name: str, value: int, low: int, high: int) -> ApiError:
     return ApiError(
-        "out_of_range",
-        f"参数 {name}={value} 超出范围，应在 {low} 到 {high} 之间。",
-        f"The parameter '{name}'={value} is out of range; it must be between {low} and {high}.",
-        field=name,
+        error_codes.OUT_OF_RANGE, field=name, name=name, value=value, low=low, high=high
     )
 
 
 def _digest_param(request: Request) -> tuple[str, bytes]:
     given = [name for name in ("sha256", "sm3") if name in request.query_params]
     if len(given) != 1:
-        raise ApiError(
-            "missing_parameter",
-            "请提供 sha256 或 sm3 其中之一（仅一个）。",
-            "Give exactly one of the parameters 'sha256' or 'sm3'.",
-            field="sha256",
-        )
+        raise ApiError(error_codes.ONE_DIGEST_PARAMETER, field="sha256")
     name = given[0]
-    value = request.query_params[name].strip().lower()
-    try:
-        digest = bytes.fromhex(value)
-    except ValueError:
-        digest = b""
-    if len(digest) != leaf.DIGEST_SIZE or len(value) != 2 * leaf.DIGEST_SIZE:
-        raise ApiError(
-            "malformed_digest",
-            f"{name} 摘要格式错误：应为 64 位十六进制字符。",
-            f"The {name} digest is malformed: it must be 64 hexadecimal characters.",
-            field=name,
-        )
+    digest = parse_hex(request.query_params[name].strip())
+    if digest is None:
+        raise ApiError(error_codes.MALFORMED_DIGEST, field=name, name=name)
     return name, digest
 
 
 def _subject_param(request: Request) -> str:
     value = request.query_params["record_code"].strip()
     if not (0 < len(value) <= leaf.SUBJECT_MAX and value.isascii() and value.isalnum()):
-        raise ApiError(
-            "malformed_record_code",
-            "record_code 格式错误：应为核验码（字母和数字，不含连字符）。",
-            "The record_code is malformed: give a record code in letters and digits, "
-            "without dashes.",
-            field="record_code",
-        )
+        raise ApiError(error_codes.MALFORMED_RECORD_CODE, field="record_code")
     return value.upper()
 
 
@@ -264,23 +233,12 @@ class CheckpointView(APIView):
     def get(self, request: Request) -> Response:
         cp = store.latest_checkpoint()
         if cp is None:
-            raise ApiError(
-                "ledger_not_ready",
-                "账本尚未初始化。",
-                "The ledger has no checkpoint yet.",
-                status_code=503,
-            )
+            raise ApiError(error_codes.LEDGER_NOT_READY)
         if "size" in request.query_params:
             size = _int_param(request, "size")
             cp = Checkpoint.objects.filter(tree_size=size).first()
             if cp is None:
-                raise ApiError(
-                    "no_such_checkpoint",
-                    f"账本没有大小为 {size} 的检查点。",
-                    f"The ledger signed no checkpoint of size {size}.",
-                    field="size",
-                    status_code=404,
-                )
+                raise ApiError(error_codes.NO_SUCH_CHECKPOINT, field="size", size=size)
         return Response(
             {
                 "origin": settings.LEDGER_ORIGIN,

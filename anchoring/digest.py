@@ -1,11 +1,25 @@
 """Content digests: SHA-256 and SM3 (GB/T 32905-2016) side by side, streamed in one pass."""
 
 import hashlib
+import re
 from typing import BinaryIO
 
 from cryptography.hazmat.primitives import hashes
 
 CHUNK_SIZE = 1 << 20
+DIGEST_SIZE = 32  # both SHA-256 and SM3
+_HEX_DIGEST = re.compile(rf"[0-9a-fA-F]{{{2 * DIGEST_SIZE}}}")
+
+
+def parse_hex(value: object) -> bytes | None:
+    """The digest written as 64 hexadecimal digits (either case), or None for anything else.
+
+    The one parser of digests given by people and other systems (query parameters, court
+    and verification requests), so that every entry point accepts exactly the same forms.
+    """
+    if not isinstance(value, str) or not _HEX_DIGEST.fullmatch(value):
+        return None
+    return bytes.fromhex(value)
 
 
 class _CryptographySM3:

@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 from anchoring.sequencer import SubmissionAltered, SubmissionTimeout
 from documents import audit, codes, ledger, metrics, qr, registration, service
 from documents.auth import CourtTokenAuthentication
-from documents.idempotency import run_once
+from documents.idempotency import LedgerDelayed, run_once
 from documents.models import Record
 from documents.serializers import (
     EventInput,
@@ -35,7 +35,9 @@ from documents.serializers import (
     event_json,
     record_json,
 )
-from plumbing.errors import ERROR_SCHEMA, ApiError
+from plumbing import error_codes
+from plumbing.batches import batch_items
+from plumbing.errors import ERROR_SCHEMA, ApiError, Refusal
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -52,57 +54,18 @@ WRITE_ERRORS = {
 }
 
 
-def _registration_error(exc: registration.RegistrationError) -> ApiError:
-    return ApiError(exc.code, exc.zh, exc.en, field=exc.field)
-
-
-def _ledger_delayed(*records: Record) -> ApiError:
-    """503: recorded, not yet in the ledger. One record (`record_code`) or a batch's
-    (`record_codes`), so that the court reads them back instead of sending them again."""
-    code = codes.display(records[0].code)
-    if len(records) > 1:
-        code = f"{code} 等 {len(records)} 条 and {len(records) - 1} more"
-    error = ApiError(
-        "ledger_delayed",
-        f"已登记（核验码 {code}），但账本暂未写入；稍后可用此核验码查询，无需重新提交。",
-        f"Recorded (code {code}) but not yet written to the ledger; look it up later "
-        "by this code, do not submit it again.",
-        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-    )
-    if len(records) == 1:
-        error.body["error"]["record_code"] = code
-        error.record_code = records[0].code  # lets an Idempotency-Key retry resume it
-    else:
-        error.body["error"]["record_codes"] = [codes.display(r.code) for r in records]
-        error.record_code = [r.code for r in records]
-    return error
-
-
-def _ledger_altered(*records: Record) -> ApiError:
-    """500: the ledger entry is not the leaf this request submitted (its pool row was
-    changed while it waited). No receipt is given; an alarm is already raised."""
-    code = codes.display(records[0].code)
-    return ApiError(
-        "ledger_entry_altered",
-        f"核验码 {code} 在账本中的条目与本次提交的内容不一致，本平台不出具回执。"
-        "已通知运维人员；请联系平台管理员，不要使用此核验码。",
-        f"The ledger entry for code {code} is not what this request submitted, so no "
-        "receipt is given. The operators have been alerted; contact the portal's "
-        "administrator and do not use this code.",
-        status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
-    )
-
-
 @contextlib.contextmanager
-def _waiting_for_ledger(*records: Record) -> Iterator[None]:
+def _waiting_for_ledger(*records: Record, batch: bool = False) -> Iterator[None]:
     """Around a wait for the ledger entries of committed records: a timeout or a database
-    error answers 503 ledger_delayed, an altered entry 500 ledger_entry_altered."""
+    error answers 503 ledger_delayed (naming the records), an altered entry 500
+    ledger_entry_altered (no receipt is given; an alarm is already raised)."""
     try:
         yield
     except (SubmissionTimeout, DatabaseError):
-        raise _ledger_delayed(*records) from None
+        raise LedgerDelayed([r.code for r in records], batch=batch) from None
     except SubmissionAltered:
-        raise _ledger_altered(*records) from None
+        code = codes.display(records[0].code)
+        raise ApiError(error_codes.LEDGER_ENTRY_ALTERED, code=code) from None
 
 
 class CourtAPIView(APIView):
@@ -122,12 +85,7 @@ class CourtAPIView(APIView):
             canonical = None
         record = Record.objects.filter(court=self.court, code=canonical).first()
         if record is None:
-            raise ApiError(
-                "record_not_found",
-                "贵院没有该核验码的记录。",
-                "Your court has no record with this code.",
-                status_code=status.HTTP_404_NOT_FOUND,
-            )
+            raise ApiError(error_codes.RECORD_NOT_FOUND)
         return record
 
     def finalize_response(self, request, response, *args, **kwargs):
@@ -182,10 +140,7 @@ class RecordsView(CourtAPIView):
             media_type=getattr(upload, "content_type", "") or "",
             **fields,
         )
-        try:
-            record = registration.register(new)
-        except registration.RegistrationError as exc:
-            raise _registration_error(exc) from None
+        record = registration.register(new)  # a RegistrationError answers as an ApiError
         # The record is committed: from here on a failure must answer with its code.
         with _waiting_for_ledger(record):
             receipt = ledger.await_ledger(record)
@@ -207,7 +162,7 @@ class RecordsView(CourtAPIView):
         size = settings.COURT_API_PAGE_SIZE
         page = request.query_params.get("page", "1")
         if not page.isdigit() or int(page) < 1:
-            raise ApiError("invalid_parameter", "页码无效。", "Invalid page number.", field="page")
+            raise ApiError(error_codes.INVALID_PAGE, field="page")
         start = (int(page) - 1) * size
         rows = list(records[start : start + size + 1])
         return Response(
@@ -225,9 +180,7 @@ class RecordsView(CourtAPIView):
         params = request.query_params
         if "category" in params:
             if params["category"] not in Record.Category.values:
-                raise ApiError(
-                    "invalid_choice", "类别无效。", "Unknown category.", field="category"
-                )
+                raise ApiError(error_codes.UNKNOWN_CATEGORY, field="category")
             records = records.filter(category=params["category"])
         if params.get("case_number"):
             records = records.filter(case_number=params["case_number"])
@@ -235,12 +188,7 @@ class RecordsView(CourtAPIView):
             if name in params:
                 moment = parse_datetime(params[name])
                 if moment is None:
-                    raise ApiError(
-                        "invalid_parameter",
-                        f"{name} 须为 ISO 8601 时间。",
-                        f"{name} must be an ISO 8601 date-time.",
-                        field=name,
-                    )
+                    raise ApiError(error_codes.INVALID_DATETIME, field=name, name=name)
                 records = records.filter(**{f"recorded_at__{lookup}": moment})
         return records
 
@@ -250,18 +198,12 @@ def _batch_item(item, position: int) -> dict:
     `records.<n>.<name>`."""
     prefix = f"records.{position}"
     if not isinstance(item, dict):
-        raise ApiError(
-            "invalid_item",
-            "records 的每一项应为 JSON 对象。",
-            "Each item of 'records' must be a JSON object.",
-            field=prefix,
-        )
+        raise ApiError(error_codes.INVALID_ITEM, field=prefix, name="records")
     data = RecordInput(data=item)
     try:
         data.is_valid(raise_exception=True)
-    except ApiError as exc:
-        error = exc.body["error"]
-        error["field"] = f"{prefix}.{error['field']}" if error.get("field") else prefix
+    except Refusal as exc:
+        exc.field = f"{prefix}.{exc.field}" if exc.field else prefix
         raise
     except ValidationError as exc:
         raise ValidationError({prefix: exc.detail}) from None
@@ -296,22 +238,13 @@ class RecordBatchView(CourtAPIView):
         )
 
     def _create(self, request: Request) -> Response:
-        items = request.data.get("records") if isinstance(request.data, dict) else None
-        if not isinstance(items, list) or not items:
-            raise ApiError(
-                "missing_records",
-                "请在 records 中列出要登记的记录。",
-                "List the records to register in 'records'.",
-                field="records",
-            )
-        limit = settings.COURT_BATCH_MAX
-        if len(items) > limit:
-            raise ApiError(
-                "too_many_records",
-                f"一次最多登记 {limit} 条记录。",
-                f"At most {limit} records per batch.",
-                field="records",
-            )
+        items = batch_items(
+            request.data,
+            "records",
+            settings.COURT_BATCH_MAX,
+            missing=error_codes.MISSING_RECORDS,
+            too_many=error_codes.TOO_MANY_RECORDS,
+        )
         news = [
             registration.NewRecord(court=self.court, **_batch_item(item, i))
             for i, item in enumerate(items)
@@ -329,7 +262,7 @@ class RecordBatchView(CourtAPIView):
 
     def _answer(self, request: Request, records: list[Record]) -> Response:
         # The records are committed: from here on a failure must answer with their codes.
-        with _waiting_for_ledger(*records):
+        with _waiting_for_ledger(*records, batch=True):
             receipts = ledger.await_ledger_many(records)
         body = [
             record_json(r, request, receipt, events=[])  # none yet
@@ -365,25 +298,16 @@ class EventsView(CourtAPIView):
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         if fields["event"] not in service.COURT_EVENTS:
-            raise ApiError(
-                "portal_only",
-                "“已查阅”和“已签收”由受送达人通过个人送达链接产生，法院不能代为记录。",
-                "'opened' and 'acknowledged' are recorded by the portal when the addressee "
-                "uses their personal service link; a court cannot record them.",
-                field="event",
-            )
-        try:
-            event = service.record_event(
-                record,
-                fields["event"],
-                channel=fields.get("channel", ""),
-                addressee_name=fields.get("addressee", ""),
-                contact=fields.get("contact", ""),
-                details=fields.get("details"),
-                occurred_at=fields.get("occurred_at"),
-            )
-        except registration.RegistrationError as exc:
-            raise _registration_error(exc) from None
+            raise ApiError(error_codes.PORTAL_ONLY, field="event")
+        event = service.record_event(  # a RegistrationError answers as an ApiError
+            record,
+            fields["event"],
+            channel=fields.get("channel", ""),
+            addressee_name=fields.get("addressee", ""),
+            contact=fields.get("contact", ""),
+            details=fields.get("details"),
+            occurred_at=fields.get("occurred_at"),
+        )
         with _waiting_for_ledger(record):
             receipt = ledger.await_ledger(event)
         body = event_json(event, receipt)
@@ -420,12 +344,7 @@ class FileView(CourtAPIView):
     def get(self, request: Request, code: str) -> FileResponse:
         record = self.own_record(code)
         if not record.file:
-            raise ApiError(
-                "no_file",
-                "该记录没有保存文件。",
-                "The portal keeps no file for this record.",
-                status_code=status.HTTP_404_NOT_FOUND,
-            )
+            raise ApiError(error_codes.NO_FILE)
         return FileResponse(
             record.file.open("rb"),
             as_attachment=True,

@@ -8,6 +8,7 @@ and I, L, O are read as 1, 1, 0.
 """
 
 import secrets
+from enum import StrEnum
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 RANDOM_CHARS = 17  # 17 * 5 = 85 bits
@@ -17,10 +18,21 @@ _VALUE = {c: i for i, c in enumerate(ALPHABET)}
 _READ_AS = str.maketrans({"I": "1", "L": "1", "O": "0", "-": None, " ": None})
 
 
-class CodeError(ValueError):
-    """Text that cannot be a record code; `reason` is "length", "character" or "check"."""
+class CodeProblem(StrEnum):
+    """What is wrong with text given as a record code (its words: plumbing/error_codes.py)."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    LENGTH = "length"  # not 18 characters
+    CHARACTER = "character"  # a character outside the alphabet
+    CHECK = "check"  # the check character does not match: a character is mistyped
+    URL = "url"  # a QR code that holds no verification URL of this portal
+    NO_QR = "no_qr"  # no QR code in the picture
+    IMAGE = "image"  # not a picture that can be read
+
+
+class CodeError(ValueError):
+    """Text (or a picture) that does not give a record code; `reason` says why."""
+
+    def __init__(self, reason: CodeProblem, message: str) -> None:
         super().__init__(message)
         self.reason = reason
 
@@ -46,12 +58,16 @@ def normalize(text: str) -> str:
     """The canonical form of a typed code, or CodeError saying what is wrong with it."""
     code = text.strip().upper().translate(_READ_AS)
     if len(code) != LENGTH:
-        raise CodeError("length", f"a record code has {LENGTH} characters, not {len(code)}")
+        raise CodeError(
+            CodeProblem.LENGTH, f"a record code has {LENGTH} characters, not {len(code)}"
+        )
     bad = sorted({c for c in code if c not in _VALUE})
     if bad:
-        raise CodeError("character", f"a record code cannot contain {''.join(bad)!r}")
+        raise CodeError(CodeProblem.CHARACTER, f"a record code cannot contain {''.join(bad)!r}")
     if check_character(code[:-1]) != code[-1]:
-        raise CodeError("check", "the check character does not match: a character is mistyped")
+        raise CodeError(
+            CodeProblem.CHECK, "the check character does not match: a character is mistyped"
+        )
     return code
 
 

@@ -17,11 +17,50 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from anchoring.digest import stream_digests
+from documents import codes
 from documents.models import Court, IdempotentRequest
-from plumbing.errors import ApiError
+from plumbing import error_codes
+from plumbing.errors import ApiError, Refusal
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
+
+
+class LedgerDelayed(ApiError):
+    """503 ledger_delayed: the request's records are committed but not yet in the ledger.
+
+    The answer names them (`record_code` for one record, `record_codes` for a batch) so
+    that the court reads them back instead of sending them again; a retry with the same
+    Idempotency-Key resumes them (`resume_with`) instead of recording anything twice.
+    """
+
+    def __init__(self, record_codes: list[str], *, batch: bool = False) -> None:
+        self.record_codes, self.batch = list(record_codes), batch
+        shown = [codes.display(code) for code in record_codes]
+        if batch:
+            super().__init__(
+                error_codes.LEDGER_DELAYED_BATCH,
+                code=shown[0],
+                count=len(shown),
+                more=len(shown) - 1,
+            )
+        else:
+            super().__init__(error_codes.LEDGER_DELAYED, code=shown[0])
+
+    @property
+    def body(self) -> dict:
+        body = super().body
+        shown = [codes.display(code) for code in self.record_codes]
+        if self.batch:
+            body["error"]["record_codes"] = shown
+        else:
+            body["error"]["record_code"] = shown[0]
+        return body
+
+    @property
+    def resume_with(self) -> str | list[str]:
+        """What resume() is given on a retry: the record's code, or the batch's codes."""
+        return self.record_codes if self.batch else self.record_codes[0]
 
 
 def fingerprint(request: Request) -> str:
@@ -49,20 +88,15 @@ def run_once(
 ) -> Response:
     """Run handle() unless this key was used before; answer as the first time did.
 
-    A first request that made its record but could not wait for the ledger (an ApiError
-    carrying `record_code`) keeps its key: a retry calls resume(code) to answer for that
+    A first request that made its record but could not wait for the ledger (LedgerDelayed)
+    keeps its key: a retry calls resume(code) to answer for that
     same record instead of recording the file twice.
     """
     key = request.headers.get(HEADER)
     if key is None or not hasattr(request.data, "keys"):
         return handle()  # without a key, or with a body the handler refuses anyway
     if not key or len(key) > MAX_KEY_LENGTH:
-        raise ApiError(
-            "invalid_idempotency_key",
-            f"Idempotency-Key 须为 1 到 {MAX_KEY_LENGTH} 个字符。",
-            f"The Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.",
-            field=HEADER,
-        )
+        raise ApiError(error_codes.INVALID_IDEMPOTENCY_KEY, field=HEADER, limit=MAX_KEY_LENGTH)
     digest = fingerprint(request)
     try:
         with transaction.atomic():
@@ -70,33 +104,22 @@ def run_once(
     except IntegrityError:
         first = IdempotentRequest.objects.get(court=court, key=key)
         if first.fingerprint != digest:
-            raise ApiError(
-                "idempotency_key_reused",
-                "该 Idempotency-Key 已用于另一个不同的请求。",
-                "This Idempotency-Key was already used for a different request.",
-                field=HEADER,
-                status_code=422,
-            ) from None
+            raise ApiError(error_codes.IDEMPOTENCY_KEY_REUSED, field=HEADER) from None
         if first.status is None and resume and (first.body or {}).get("record_code"):
             return resume(first.body["record_code"])
         if first.status is None:
-            raise ApiError(
-                "request_in_progress",
-                "使用该 Idempotency-Key 的请求仍在处理中，请稍后重试。",
-                "The first request with this Idempotency-Key is still running; retry shortly.",
-                field=HEADER,
-                status_code=409,
-            ) from None
+            raise ApiError(error_codes.REQUEST_IN_PROGRESS, field=HEADER) from None
         response = Response(first.body, status=first.status)
         response["Idempotent-Replayed"] = "true"
         return response
     try:
         response = handle()
-    except ApiError as exc:
-        if getattr(exc, "record_code", None):
-            claim.body = {"record_code": exc.record_code}
-            claim.save(update_fields=["body"])
-        elif exc.status_code >= 500:
+    except LedgerDelayed as exc:
+        claim.body = {"record_code": exc.resume_with}
+        claim.save(update_fields=["body"])
+        raise
+    except Refusal as exc:  # an ApiError, or a refusal by registration or service
+        if exc.status_code >= 500:
             claim.delete()
         else:
             claim.status, claim.body = exc.status_code, exc.body

@@ -28,15 +28,13 @@ from anchoring.leaf import Leaf
 from documents import codes, entries, ledger, stamping
 from documents.group_commit import GroupCommit
 from documents.models import Court, Record
-from plumbing import bulk, cpu_bound
+from plumbing import bulk, cpu_bound, error_codes
+from plumbing.errors import Refusal
 
 
-class RegistrationError(ValueError):
-    """A request that cannot become a record; `field` names the part at fault."""
-
-    def __init__(self, field: str, code: str, zh: str, en: str) -> None:
-        super().__init__(en)
-        self.field, self.code, self.zh, self.en = field, code, zh, en
+class RegistrationError(Refusal):
+    """A request that cannot become a record (or service event): a catalogue entry, and
+    `field`, the part at fault. The API answers it in the shape of every API error."""
 
 
 @dataclass
@@ -88,12 +86,7 @@ def _content(new: NewRecord, code: str) -> tuple[bytes, bytes, bytes, int]:
     if new.stamp:
         pdf = new.file.read()
         if not pdf.startswith(b"%PDF-"):
-            raise RegistrationError(
-                "file",
-                "not_a_pdf",
-                "要加盖二维码，文件必须是 PDF。",
-                "The file must be a PDF to be stamped.",
-            )
+            raise RegistrationError(error_codes.NOT_A_PDF, field="file")
         try:
             data = cpu_bound.run(
                 stamping.stamp_pdf,
@@ -106,7 +99,7 @@ def _content(new: NewRecord, code: str) -> tuple[bytes, bytes, bytes, int]:
         except stamping.StampError as exc:
             field_name = "stamp_pages" if "page" in str(exc) else "file"
             raise RegistrationError(
-                field_name, "cannot_stamp", f"无法加盖二维码：{exc}", f"Cannot stamp: {exc}"
+                error_codes.CANNOT_STAMP, field=field_name, reason=exc
             ) from None
         sha, sm = digests(data)
         return data, sha, sm, len(data)

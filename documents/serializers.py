@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-import re
-
 from django.conf import settings
 from rest_framework import serializers
 
 from anchoring import sequencer
+from anchoring.digest import parse_hex
 from anchoring.sequencer import Receipt
 from documents import codes
 from documents.ledger import ledger_index
 from documents.models import Record, ServiceEvent
 from documents.registration import verification_url
+from plumbing import error_codes
 from plumbing.errors import ApiError
-
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def _digest(value: str, field: str) -> bytes:
-    if not _HEX64.fullmatch(value or ""):
-        raise ApiError(
-            "malformed_digest",
-            f"{field} 摘要格式错误：应为 64 位十六进制字符。",
-            f"The {field} digest is malformed: it must be 64 hexadecimal characters.",
-            field=field,
-        )
-    return bytes.fromhex(value)
+    digest = parse_hex(value)
+    if digest is None:
+        raise ApiError(error_codes.MALFORMED_DIGEST, field=field, name=field)
+    return digest
 
 
 class SharedFieldsSerializer(serializers.Serializer):
@@ -68,48 +62,26 @@ class RecordInput(SharedFieldsSerializer):
         upload = data.get("file")
         if upload is not None:
             if upload.size == 0:
-                raise ApiError("empty_file", "文件为空。", "The file is empty.", field="file")
+                raise ApiError(error_codes.EMPTY_FILE, field="file")
             if upload.size > settings.RECORD_MAX_FILE_SIZE:
                 limit = settings.RECORD_MAX_FILE_SIZE // (1 << 20)
-                raise ApiError(
-                    "file_too_large",
-                    f"文件超过 {limit} MB 的上限。",
-                    f"The file is larger than the {limit} MB limit.",
-                    field="file",
-                )
+                raise ApiError(error_codes.RECORD_FILE_TOO_LARGE, field="file", limit=limit)
             # The record keeps the declared type (Django already cuts names to 255).
             limit = Record._meta.get_field("media_type").max_length
             if len(upload.content_type or "") > limit:
-                raise ApiError(
-                    "too_long",
-                    f"文件的类型（Content-Type）最多 {limit} 个字符。",
-                    f"The file's media type (Content-Type) may have at most {limit} characters.",
-                    field="file",
-                )
+                raise ApiError(error_codes.MEDIA_TYPE_TOO_LONG, field="file", limit=limit)
             if "sha256" in data or "sm3" in data:
-                raise ApiError(
-                    "ambiguous_content",
-                    "请只提供文件或摘要其中之一。",
-                    "Send either the file or its digests, not both.",
-                    field="file",
-                )
+                raise ApiError(error_codes.AMBIGUOUS_CONTENT, field="file")
         else:
             for name in ("sha256", "sm3"):
                 if name not in data:
                     raise ApiError(
-                        "missing_content",
-                        "请提供文件，或同时提供 sha256 和 sm3 摘要。",
-                        "Send the file, or both its sha256 and sm3 digests.",
+                        error_codes.MISSING_CONTENT,
                         field="file" if name == "sha256" and "sm3" not in data else name,
                     )
                 data[name] = _digest(data[name], name)
             if data.get("stamp"):
-                raise ApiError(
-                    "stamp_needs_file",
-                    "加盖二维码需要上传 PDF 文件本身。",
-                    "Stamping needs the PDF itself, not its digests.",
-                    field="stamp",
-                )
+                raise ApiError(error_codes.STAMP_NEEDS_FILE, field="stamp")
         return data
 
 

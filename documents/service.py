@@ -22,6 +22,7 @@ from documents import entries, ledger
 from documents.ledger import CHANNEL_NUMBERS, await_ledger, ledger_index
 from documents.models import Addressee, Record, ServiceEvent, token_digest
 from documents.registration import RegistrationError
+from plumbing import error_codes
 
 COURT_EVENTS = {ServiceEvent.Event.ISSUED, ServiceEvent.Event.SENT}
 # A court's clock may run a little ahead of ours; more than this is a mistake.
@@ -59,42 +60,19 @@ def _addressee(record: Record, name: str, contact: str) -> Addressee:
     return addressee
 
 
-def _refuse(field: str, code: str, zh: str, en: str) -> RegistrationError:
-    return RegistrationError(field, code, zh, en)
-
-
 def _check_order(record: Record, event: str, addressee: Addressee | None) -> None:
     if record.category != Record.Category.LITIGATION_DOCUMENT:
-        raise _refuse(
-            "event",
-            "not_served",
-            "只有诉讼文书才有送达记录。",
-            "Only litigation documents are served; this record is not one.",
-        )
+        raise RegistrationError(error_codes.NOT_SERVED, field="event")
     done = set(record.events.filter(addressee=addressee).values_list("event", flat=True))
     issued = record.events.filter(event=ServiceEvent.Event.ISSUED).exists()
     if event == ServiceEvent.Event.ISSUED and issued:
-        raise _refuse(
-            "event", "already_recorded", "该文书已记录签发。", "This document is already issued."
-        )
+        raise RegistrationError(error_codes.ALREADY_ISSUED, field="event")
     if event == ServiceEvent.Event.SENT and not issued:
-        raise _refuse(
-            "event",
-            "out_of_order",
-            "请先记录签发，再记录送出。",
-            "Record the document as issued before recording it as sent.",
-        )
+        raise RegistrationError(error_codes.SENT_BEFORE_ISSUED, field="event")
     if event in (ServiceEvent.Event.OPENED, ServiceEvent.Event.ACKNOWLEDGED) and event in done:
-        raise _refuse(
-            "event", "already_recorded", "该事件已记录。", "This event is already recorded."
-        )
+        raise RegistrationError(error_codes.ALREADY_RECORDED, field="event")
     if event == ServiceEvent.Event.ACKNOWLEDGED and ServiceEvent.Event.OPENED not in done:
-        raise _refuse(
-            "event",
-            "out_of_order",
-            "请先打开文书，再确认签收。",
-            "Open the document before acknowledging receipt.",
-        )
+        raise RegistrationError(error_codes.ACKNOWLEDGED_BEFORE_OPENED, field="event")
 
 
 def record_event(
@@ -112,22 +90,12 @@ def record_event(
     now = timezone.now()
     occurred_at = occurred_at or now
     if occurred_at > now + CLOCK_SKEW or occurred_at < record.recorded_at - CLOCK_SKEW:
-        raise _refuse(
-            "occurred_at",
-            "implausible_time",
-            "事件时间不能早于文书登记时间或晚于当前时间。",
-            "The event time cannot be before the record was made or in the future.",
-        )
+        raise RegistrationError(error_codes.IMPLAUSIBLE_TIME, field="occurred_at")
     if event == ServiceEvent.Event.SENT:
         if channel not in CHANNEL_NUMBERS:
-            raise _refuse(
-                "channel",
-                "invalid_choice",
-                "请选择送达方式。",
-                "Give the channel: platform, sms, email or post.",
-            )
+            raise RegistrationError(error_codes.MISSING_CHANNEL, field="channel")
         if not addressee_name.strip():
-            raise _refuse("addressee", "required", "请填写受送达人。", "Name the addressee.")
+            raise RegistrationError(error_codes.MISSING_ADDRESSEE, field="addressee")
     if ledger_index(record) is None:
         await_ledger(record)  # an event entry points at its record's entry
     with transaction.atomic():

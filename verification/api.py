@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 
 from django.conf import settings
@@ -14,14 +13,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from anchoring.digest import parse_hex
 from documents import codes
+from plumbing import error_codes
+from plumbing.batches import batch_items
 from plumbing.errors import ERROR_SCHEMA, ApiError
 from plumbing.throttling import CountingRateThrottle
 from verification import intake
 from verification.models import Verification
 from verification.record_check import face_of
-
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 _ERROR = ERROR_SCHEMA
 
@@ -67,39 +67,28 @@ _RESULT = inline_serializer(
 )
 
 
-def _digest(value, field: str) -> str:
-    if not isinstance(value, str) or not _HEX64.fullmatch(value):
-        raise ApiError(
-            "malformed_digest",
-            f"{field} 摘要格式错误：应为 64 位十六进制字符。",
-            f"The {field} digest is malformed: it must be 64 hexadecimal characters.",
-            field=field,
-        )
-    return value.lower()
+def _digest(value: object, field: str) -> str:
+    digest = parse_hex(value)
+    if digest is None:
+        name = field.rsplit(".", 1)[-1]
+        raise ApiError(error_codes.MALFORMED_DIGEST, field=field, name=name)
+    return digest.hex()
 
 
-def _code(value, field: str = "code") -> str:
+def _code(value: object, field: str = "code") -> str:
     try:
         return codes.normalize(str(value))
     except codes.CodeError as exc:
+        zh, en = error_codes.CODE_PROBLEMS.get(exc.reason, error_codes.CODE_PROBLEM_UNKNOWN)
         raise ApiError(
-            "malformed_code",
-            "核验码格式不正确，请核对后重新输入（共 18 位，例如 7K3M9Q-XD4RTW-2HVBPZ）。",
-            f"The record code is malformed ({exc}); it has 18 characters, "
-            "like 7K3M9Q-XD4RTW-2HVBPZ.",
-            field=field,
+            error_codes.MALFORMED_CODE, field=field, problem_zh=zh.rstrip("。"), problem_en=en
         ) from None
 
 
 def _fields_from_json(item: dict, prefix: str = "") -> dict:
     """Validated digest/code fields of one JSON request (or batch item)."""
     if not isinstance(item, dict):
-        raise ApiError(
-            "invalid_item",
-            "每一项应为 JSON 对象。",
-            "Each item must be a JSON object.",
-            field=prefix.rstrip(".") or "items",
-        )
+        raise ApiError(error_codes.INVALID_ITEM, field=prefix.rstrip(".") or "items", name="items")
     fields: dict = {}
     for name in ("sha256", "sm3"):
         if item.get(name) not in (None, ""):
@@ -107,12 +96,7 @@ def _fields_from_json(item: dict, prefix: str = "") -> dict:
     if item.get("code") not in (None, ""):
         fields["code"] = _code(item["code"], prefix + "code")
     if not fields.get("sha256") and not fields.get("sm3"):
-        raise ApiError(
-            "missing_digest",
-            "请提供文件，或其 sha256 / sm3 摘要。",
-            "Send the file, or its sha256 or sm3 digest.",
-            field=prefix + "sha256",
-        )
+        raise ApiError(error_codes.MISSING_DIGEST, field=prefix + "sha256")
     return fields
 
 
@@ -216,19 +200,15 @@ class VerificationsView(APIView):
         upload = data.get("file") if hasattr(data, "get") else None
         if upload is not None:
             if not isinstance(upload, intake.DigestedFile):
-                raise ApiError(
-                    "invalid_file", "上传的文件无效。", "The upload is not a file.", field="file"
-                )
+                raise ApiError(error_codes.INVALID_FILE, field="file")
             if upload.size == 0:
-                raise ApiError("empty_file", "文件为空。", "The file is empty.", field="file")
+                raise ApiError(error_codes.EMPTY_FILE, field="file")
             fields = upload.verification_fields()
             if data.get("code"):
                 fields["code"] = _code(data.get("code"))
         else:
             if request.content_type.startswith("multipart/"):
-                raise ApiError(
-                    "missing_file", "请选择要核验的文件。", "Choose a file to verify.", field="file"
-                )
+                raise ApiError(error_codes.MISSING_FILE, field="file")
             fields = _fields_from_json(data)
             # The portal's own page says when it computed the digest in the browser.
             browser = isinstance(data, dict) and data.get("source") == "browser"
@@ -244,14 +224,7 @@ class VerificationsView(APIView):
 
 def _too_large() -> ApiError:
     limit = settings.VERIFY_MAX_FILE_SIZE / (1 << 30)
-    return ApiError(
-        "file_too_large",
-        f"文件超过 {limit:g} GiB 的上限，未被处理。可在浏览器中计算摘要后核验。",
-        f"The file is over the {limit:g} GiB limit and was not processed. Compute its digest "
-        "in your browser instead.",
-        field="file",
-        status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-    )
+    return ApiError(error_codes.VERIFY_FILE_TOO_LARGE, field="file", limit=f"{limit:g}")
 
 
 class VerificationView(APIView):
@@ -261,12 +234,7 @@ class VerificationView(APIView):
     def get(self, request: Request, verification_id: str) -> Response:
         v = Verification.objects.select_related("record__court").filter(pk=verification_id).first()
         if v is None:
-            raise ApiError(
-                "verification_not_found",
-                "没有这个核验编号。",
-                "There is no verification with this id.",
-                status_code=404,
-            )
+            raise ApiError(error_codes.VERIFICATION_NOT_FOUND)
         return Response(result_json(v, request))
 
 
@@ -295,21 +263,13 @@ class BatchView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        items = request.data.get("items") if isinstance(request.data, dict) else None
-        if not isinstance(items, list) or not items:
-            raise ApiError(
-                "missing_items",
-                "请在 items 中列出要核验的摘要。",
-                "List the digests to verify in 'items'.",
-                field="items",
-            )
-        if len(items) > settings.VERIFY_BATCH_MAX:
-            raise ApiError(
-                "too_many_items",
-                f"一次最多核验 {settings.VERIFY_BATCH_MAX} 项。",
-                f"At most {settings.VERIFY_BATCH_MAX} items per batch.",
-                field="items",
-            )
+        items = batch_items(
+            request.data,
+            "items",
+            settings.VERIFY_BATCH_MAX,
+            missing=error_codes.MISSING_ITEMS,
+            too_many=error_codes.TOO_MANY_ITEMS,
+        )
         validated = [_fields_from_json(item, f"items.{i}.") for i, item in enumerate(items)]
         batch = secrets.token_urlsafe(16)
         made = [
@@ -350,12 +310,7 @@ class BatchResultView(APIView):
     def get(self, request: Request, batch: str) -> Response:
         rows = list(Verification.objects.filter(batch=batch).order_by("batch_position"))
         if not rows:
-            raise ApiError(
-                "batch_not_found",
-                "没有这个批量核验编号。",
-                "There is no batch with this id.",
-                status_code=404,
-            )
+            raise ApiError(error_codes.BATCH_NOT_FOUND)
         items = [
             {
                 "id": v.id,

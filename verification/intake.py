@@ -113,7 +113,9 @@ def code_from_url(text: str) -> str:
     """The record code in one of our verification URLs (CodeError if there is none)."""
     match = _CODE_IN_URL.search(urlsplit(text.strip()).path)
     if match is None:
-        raise codes.CodeError("url", "this QR code does not hold a record's verification URL")
+        raise codes.CodeError(
+            codes.CodeProblem.URL, "this QR code does not hold a record's verification URL"
+        )
     return codes.normalize(match.group(1))
 
 
@@ -130,11 +132,13 @@ def _code_from_photo(data: bytes) -> str:
         image = Image.open(io.BytesIO(data))
         image.load()
     except (UnidentifiedImageError, OSError):
-        raise codes.CodeError("image", "the file is not a picture we can read") from None
+        raise codes.CodeError(
+            codes.CodeProblem.IMAGE, "the file is not a picture we can read"
+        ) from None
     qr_only = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
     found = zxingcpp.read_barcodes(image, formats=qr_only)
     if not found:
-        raise codes.CodeError("no_qr", "no QR code could be read in the picture")
+        raise codes.CodeError(codes.CodeProblem.NO_QR, "no QR code could be read in the picture")
     errors = []
     for result in found:
         try:

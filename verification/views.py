@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST, require_safe
 from anchoring.backend import BackendUnavailable, get_backend
 from documents import codes
 from documents.public import find
+from plumbing import error_codes
 from verification import intake
 from verification.models import Certificate, Verification
 from verification.record_check import check_record, face_of, original_matches
@@ -31,29 +32,8 @@ CERTIFICATE_WAIT = timedelta(minutes=1)
 
 
 def _bad_code(request: HttpRequest, exc: codes.CodeError, back: str = "home") -> HttpResponse:
-    text = {
-        "length": ("核验码应有 18 位字母或数字。", "A record code has 18 letters or digits."),
-        "character": (
-            "核验码中有无效字符。",
-            "The record code contains a character it cannot have.",
-        ),
-        "check": (
-            "核验码有一位抄错了：请逐位核对。",
-            "One character of the code is mistyped: check it again.",
-        ),
-        "url": (
-            "这个二维码不是本平台的核验码。",
-            "This QR code is not a record code of this portal.",
-        ),
-        "no_qr": (
-            "照片中没有识别到二维码：请对准二维码、保持清晰后重拍。",
-            "No QR code could be read in the picture: retake it closer and sharper.",
-        ),
-        "image": (
-            "无法读取这张图片，请上传 JPEG 或 PNG 照片。",
-            "This picture cannot be read; upload a JPEG or PNG photo.",
-        ),
-    }.get(exc.reason, ("核验码无效。", "The record code is invalid."))
+    """Back to the page the code came from, saying in both languages what is wrong."""
+    text = error_codes.CODE_PROBLEMS.get(exc.reason, error_codes.CODE_PROBLEM_UNKNOWN)
     messages.error(request, f"{text[0]} {text[1]}")
     return redirect(back)
 

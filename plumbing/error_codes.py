@@ -1,0 +1,332 @@
+"""Every error the JSON API answers: its stable code, HTTP status, and zh-Hans and en text.
+
+The codes, statuses and the fields they name are a contract (docs/api.md lists each code
+where it can occur): other systems branch on them, so a code is never renamed. The texts
+are for people and may be reworded. A code may have more than one entry when the same
+kind of refusal needs different words (`already_recorded` for an issued document and for
+an addressee's event).
+
+Texts are `str.format` templates; the raising site passes the values by name. An `en`
+text is English only: a value shown in it must be ASCII (a field name, a number, a code).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ErrorText:
+    """One error of the catalogue: code, status, and the message in both languages."""
+
+    code: str
+    zh: str
+    en: str
+    status: int = 400
+
+    def message(self, **params: object) -> dict[str, str]:
+        """The message with its placeholders filled: {"zh": ..., "en": ...}."""
+        return {"zh": self.zh.format(**params), "en": self.en.format(**params)}
+
+
+# Query parameters of the ledger API and the court API's list.
+MISSING_PARAMETER = ErrorText(
+    "missing_parameter", "缺少参数 {name}。", "The parameter '{name}' is required."
+)
+ONE_DIGEST_PARAMETER = ErrorText(
+    "missing_parameter",
+    "请提供 sha256 或 sm3 其中之一（仅一个）。",
+    "Give exactly one of the parameters 'sha256' or 'sm3'.",
+)
+INVALID_INTEGER = ErrorText(
+    "invalid_parameter",
+    "参数 {name} 必须是不带前导零的非负整数。",
+    "The parameter '{name}' must be a non-negative integer without leading zeros.",
+)
+INVALID_PAGE = ErrorText("invalid_parameter", "页码无效。", "Invalid page number.")
+INVALID_DATETIME = ErrorText(
+    "invalid_parameter", "{name} 须为 ISO 8601 时间。", "{name} must be an ISO 8601 date-time."
+)
+OUT_OF_RANGE = ErrorText(
+    "out_of_range",
+    "参数 {name}={value} 超出范围，应在 {low} 到 {high} 之间。",
+    "The parameter '{name}'={value} is out of range; it must be between {low} and {high}.",
+)
+MALFORMED_DIGEST = ErrorText(
+    "malformed_digest",
+    "{name} 摘要格式错误：应为 64 位十六进制字符。",
+    "The {name} digest is malformed: it must be 64 hexadecimal characters.",
+)
+MALFORMED_RECORD_CODE = ErrorText(
+    "malformed_record_code",
+    "record_code 格式错误：应为核验码（字母和数字，不含连字符）。",
+    "The record_code is malformed: give a record code in letters and digits, without dashes.",
+)
+LEDGER_NOT_READY = ErrorText(
+    "ledger_not_ready", "账本尚未初始化。", "The ledger has no checkpoint yet.", 503
+)
+NO_SUCH_CHECKPOINT = ErrorText(
+    "no_such_checkpoint",
+    "账本没有大小为 {size} 的检查点。",
+    "The ledger signed no checkpoint of size {size}.",
+    404,
+)
+
+# The court API.
+RECORD_NOT_FOUND = ErrorText(
+    "record_not_found", "贵院没有该核验码的记录。", "Your court has no record with this code.", 404
+)
+NO_FILE = ErrorText(
+    "no_file", "该记录没有保存文件。", "The portal keeps no file for this record.", 404
+)
+UNKNOWN_CATEGORY = ErrorText("invalid_choice", "类别无效。", "Unknown category.")
+LEDGER_DELAYED = ErrorText(
+    "ledger_delayed",
+    "已登记（核验码 {code}），但账本暂未写入；稍后可用此核验码查询，无需重新提交。",
+    "Recorded (code {code}) but not yet written to the ledger; look it up later by this "
+    "code, do not submit it again.",
+    503,
+)
+LEDGER_DELAYED_BATCH = ErrorText(
+    "ledger_delayed",
+    "已登记 {count} 条（核验码 {code} 等），但账本暂未写入；稍后可用这些核验码查询，无需重新提交。",
+    "Recorded {count} records (codes {code} and {more} more) but not yet written to the "
+    "ledger; look them up later by these codes, do not submit them again.",
+    503,
+)
+LEDGER_ENTRY_ALTERED = ErrorText(
+    "ledger_entry_altered",
+    "核验码 {code} 在账本中的条目与本次提交的内容不一致，本平台不出具回执。"
+    "已通知运维人员；请联系平台管理员，不要使用此核验码。",
+    "The ledger entry for code {code} is not what this request submitted, so no receipt is "
+    "given. The operators have been alerted; contact the portal's administrator and do not "
+    "use this code.",
+    500,
+)
+INVALID_ITEM = ErrorText(
+    "invalid_item",
+    "{name} 的每一项应为 JSON 对象。",
+    "Each item of '{name}' must be a JSON object.",
+)
+MISSING_RECORDS = ErrorText(
+    "missing_records",
+    "请在 records 中列出要登记的记录。",
+    "List the records to register in 'records'.",
+)
+TOO_MANY_RECORDS = ErrorText(
+    "too_many_records", "一次最多登记 {limit} 条记录。", "At most {limit} records per batch."
+)
+EMPTY_FILE = ErrorText("empty_file", "文件为空。", "The file is empty.")
+RECORD_FILE_TOO_LARGE = ErrorText(
+    "file_too_large",
+    "文件超过 {limit} MB 的上限。",
+    "The file is larger than the {limit} MB limit.",
+)
+MEDIA_TYPE_TOO_LONG = ErrorText(
+    "too_long",
+    "文件的类型（Content-Type）最多 {limit} 个字符。",
+    "The file's media type (Content-Type) may have at most {limit} characters.",
+)
+AMBIGUOUS_CONTENT = ErrorText(
+    "ambiguous_content",
+    "请只提供文件或摘要其中之一。",
+    "Send either the file or its digests, not both.",
+)
+MISSING_CONTENT = ErrorText(
+    "missing_content",
+    "请提供文件，或同时提供 sha256 和 sm3 摘要。",
+    "Send the file, or both its sha256 and sm3 digests.",
+)
+STAMP_NEEDS_FILE = ErrorText(
+    "stamp_needs_file",
+    "加盖二维码需要上传 PDF 文件本身。",
+    "Stamping needs the PDF itself, not its digests.",
+)
+NOT_A_PDF = ErrorText(
+    "not_a_pdf", "要加盖二维码，文件必须是 PDF。", "The file must be a PDF to be stamped."
+)
+CANNOT_STAMP = ErrorText("cannot_stamp", "无法加盖二维码：{reason}", "Cannot stamp: {reason}")
+PORTAL_ONLY = ErrorText(
+    "portal_only",
+    "“已查阅”和“已签收”由受送达人通过个人送达链接产生，法院不能代为记录。",
+    "'opened' and 'acknowledged' are recorded by the portal when the addressee uses their "
+    "personal service link; a court cannot record them.",
+)
+NOT_SERVED = ErrorText(
+    "not_served",
+    "只有诉讼文书才有送达记录。",
+    "Only litigation documents are served; this record is not one.",
+)
+ALREADY_ISSUED = ErrorText(
+    "already_recorded", "该文书已记录签发。", "This document is already issued."
+)
+ALREADY_RECORDED = ErrorText(
+    "already_recorded", "该事件已记录。", "This event is already recorded."
+)
+SENT_BEFORE_ISSUED = ErrorText(
+    "out_of_order",
+    "请先记录签发，再记录送出。",
+    "Record the document as issued before recording it as sent.",
+)
+ACKNOWLEDGED_BEFORE_OPENED = ErrorText(
+    "out_of_order", "请先打开文书，再确认签收。", "Open the document before acknowledging receipt."
+)
+IMPLAUSIBLE_TIME = ErrorText(
+    "implausible_time",
+    "事件时间不能早于文书登记时间或晚于当前时间。",
+    "The event time cannot be before the record was made or in the future.",
+)
+MISSING_CHANNEL = ErrorText(
+    "invalid_choice", "请选择送达方式。", "Give the channel: platform, sms, email or post."
+)
+MISSING_ADDRESSEE = ErrorText("required", "请填写受送达人。", "Name the addressee.")
+INVALID_IDEMPOTENCY_KEY = ErrorText(
+    "invalid_idempotency_key",
+    "Idempotency-Key 须为 1 到 {limit} 个字符。",
+    "The Idempotency-Key must be 1 to {limit} characters.",
+)
+IDEMPOTENCY_KEY_REUSED = ErrorText(
+    "idempotency_key_reused",
+    "该 Idempotency-Key 已用于另一个不同的请求。",
+    "This Idempotency-Key was already used for a different request.",
+    422,
+)
+REQUEST_IN_PROGRESS = ErrorText(
+    "request_in_progress",
+    "使用该 Idempotency-Key 的请求仍在处理中，请稍后重试。",
+    "The first request with this Idempotency-Key is still running; retry shortly.",
+    409,
+)
+
+# Public verification.
+MALFORMED_CODE = ErrorText(
+    "malformed_code",
+    "核验码格式不正确：{problem_zh}（共 18 位，例如 7K3M9Q-XD4RTW-2HVBPZ）。",
+    "The record code is malformed ({problem_en}); it has 18 characters, like 7K3M9Q-XD4RTW-2HVBPZ.",
+)
+MISSING_DIGEST = ErrorText(
+    "missing_digest",
+    "请提供文件，或其 sha256 / sm3 摘要。",
+    "Send the file, or its sha256 or sm3 digest.",
+)
+INVALID_FILE = ErrorText("invalid_file", "上传的文件无效。", "The upload is not a file.")
+MISSING_FILE = ErrorText("missing_file", "请选择要核验的文件。", "Choose a file to verify.")
+VERIFY_FILE_TOO_LARGE = ErrorText(
+    "file_too_large",
+    "文件超过 {limit} GiB 的上限，未被处理。可在浏览器中计算摘要后核验。",
+    "The file is over the {limit} GiB limit and was not processed. Compute its digest in "
+    "your browser instead.",
+    413,
+)
+VERIFICATION_NOT_FOUND = ErrorText(
+    "verification_not_found", "没有这个核验编号。", "There is no verification with this id.", 404
+)
+MISSING_ITEMS = ErrorText(
+    "missing_items", "请在 items 中列出要核验的摘要。", "List the digests to verify in 'items'."
+)
+TOO_MANY_ITEMS = ErrorText(
+    "too_many_items", "一次最多核验 {limit} 项。", "At most {limit} items per batch."
+)
+BATCH_NOT_FOUND = ErrorText(
+    "batch_not_found", "没有这个批量核验编号。", "There is no batch with this id.", 404
+)
+
+# What is wrong with a typed or scanned record code (documents.codes.CodeError.reason),
+# shown on the pages and inside `malformed_code`.
+CODE_PROBLEMS: dict[str, tuple[str, str]] = {
+    "length": ("核验码应有 18 位字母或数字。", "A record code has 18 letters or digits."),
+    "character": ("核验码中有无效字符。", "The record code contains a character it cannot have."),
+    "check": (
+        "核验码有一位抄错了：请逐位核对。",
+        "One character of the code is mistyped: check it again.",
+    ),
+    "url": ("这个二维码不是本平台的核验码。", "This QR code is not a record code of this portal."),
+    "no_qr": (
+        "照片中没有识别到二维码：请对准二维码、保持清晰后重拍。",
+        "No QR code could be read in the picture: retake it closer and sharper.",
+    ),
+    "image": (
+        "无法读取这张图片，请上传 JPEG 或 PNG 照片。",
+        "This picture cannot be read; upload a JPEG or PNG photo.",
+    ),
+}
+CODE_PROBLEM_UNKNOWN = ("核验码无效。", "The record code is invalid.")
+
+# Field validation by DRF, by DRF's error code; {name} is the field's own name.
+FIELD_ERRORS: dict[str, ErrorText] = {
+    "required": ErrorText("required", "缺少必填字段 {name}。", "The field '{name}' is required."),
+    "blank": ErrorText(
+        "required", "字段 {name} 不能为空。", "The field '{name}' may not be blank."
+    ),
+    "null": ErrorText("null", "字段 {name} 不能为空。", "The field '{name}' may not be null."),
+    "invalid_choice": ErrorText(
+        "invalid_choice",
+        "字段 {name} 的取值无效。",
+        "The value of '{name}' is not a valid choice.",
+    ),
+    "max_length": ErrorText("too_long", "字段 {name} 过长。", "The field '{name}' is too long."),
+    "max_string_length": ErrorText(
+        "too_long", "字段 {name} 过长。", "The field '{name}' is too long."
+    ),
+    "too_long": ErrorText("too_long", "字段 {name} 过长。", "The field '{name}' is too long."),
+    "empty": ErrorText("empty", "字段 {name} 为空。", "The field '{name}' is empty."),
+    "invalid": ErrorText(
+        "invalid", "字段 {name} 格式无效。", "The field '{name}' has an invalid format."
+    ),
+    "not_a_list": ErrorText(
+        "not_a_list", "字段 {name} 应为列表。", "The field '{name}' must be a list."
+    ),
+    "no_name": ErrorText(
+        "no_name", "上传的文件 {name} 没有文件名。", "The uploaded file '{name}' has no name."
+    ),
+}
+
+
+def field_error(drf_code: str) -> ErrorText:
+    """The catalogue entry for a DRF field validation code; DRF's code kept when unlisted."""
+    found = FIELD_ERRORS.get(drf_code)
+    if found is None:
+        return ErrorText(drf_code, "字段 {name} 无效。", "The field '{name}' is invalid.")
+    return found
+
+
+# DRF's own exceptions, by their default code (the status is DRF's).
+DRF_ERRORS: dict[str, ErrorText] = {
+    "not_found": ErrorText(
+        "not_found", "未找到所请求的内容。", "The requested item was not found.", 404
+    ),
+    "method_not_allowed": ErrorText(
+        "method_not_allowed", "不支持此请求方法。", "This HTTP method is not allowed here.", 405
+    ),
+    "not_acceptable": ErrorText(
+        "not_acceptable", "无法以所请求的格式回复。", "Cannot answer in the requested format.", 406
+    ),
+    "unsupported_media_type": ErrorText(
+        "unsupported_media_type", "不支持此内容类型。", "This content type is not supported.", 415
+    ),
+    "throttled": ErrorText(
+        "throttled", "请求过于频繁，请稍后再试。", "Too many requests; please try again later.", 429
+    ),
+    "parse_error": ErrorText(
+        "parse_error", "请求内容无法解析。", "The request body could not be parsed."
+    ),
+    "not_authenticated": ErrorText(
+        "not_authenticated", "需要身份凭证。", "Authentication credentials are required.", 401
+    ),
+    "authentication_failed": ErrorText(
+        "authentication_failed",
+        "身份凭证无效。",
+        "The authentication credentials are invalid.",
+        401,
+    ),
+    "permission_denied": ErrorText(
+        "permission_denied", "无权执行此操作。", "You are not allowed to do this.", 403
+    ),
+}
+INVALID_REQUEST = ErrorText("invalid", "请求无效。", "Invalid request.")
+
+
+def catalogue() -> list[ErrorText]:
+    """Every entry above: the named ones, the field errors and DRF's."""
+    named = [value for value in globals().values() if isinstance(value, ErrorText)]
+    return named + list(FIELD_ERRORS.values()) + list(DRF_ERRORS.values())
