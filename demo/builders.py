@@ -79,9 +79,11 @@ def serve(
         addressee_name=addressee,
         contact=contact,
     )
-    service.record_event(judgment, ServiceEvent.Event.OPENED, addressee=sent.addressee)
-    service.acknowledge(sent.addressee)
+    served = sent.addressee
+    assert served is not None  # a "sent" event names its addressee
+    service.record_event(judgment, ServiceEvent.Event.OPENED, addressee=served)
+    service.acknowledge(served)
     integrate()
     for event in judgment.events.filter(ledger_index__isnull=True):
         await_ledger(event)
-    return sent.addressee
+    return served

@@ -80,6 +80,7 @@ def seed() -> Seeded:
         contact="zhang.san@example.com",
     )
     ledger.await_ledger(pending)
+    assert pending.addressee is not None  # a "sent" event names its addressee
 
     evidence = record_file(
         court,

@@ -15,6 +15,7 @@ verification early raises _Finished with its outcome.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from django.conf import settings
 from django.utils import timezone
@@ -48,7 +49,7 @@ from verification.steps import (
     leaf_step,
 )
 
-HOW = {
+HOW: dict[str, str] = {
     Verification.Source.UPLOAD: "upload",
     Verification.Source.PHOTO: "given",
     Verification.Source.BROWSER: "browser",
@@ -148,6 +149,7 @@ def _find_by_code(
     if not check.agrees:
         _conflict(check, steps)
     steps.append(_record_step(check))
+    assert check.entry is not None and check.leaf is not None  # it agrees with its entry
     recorded_sha, recorded_sm = check.leaf.sha256, check.leaf.sm3
     if (sha and sha != recorded_sha) or (sm and sm != recorded_sm):
         steps.append(
@@ -184,6 +186,7 @@ def _find_by_digest(
     sha: bytes | None, sm: bytes | None, backend: LedgerBackend, steps: list[Step]
 ) -> _Found:
     algorithm, digest = ("sha256", sha) if sha else ("sm3", sm)
+    assert digest is not None  # a verification without a code gives a digest
     chosen = _choose(backend.entries_by_digest(algorithm, digest), backend)
     if chosen is None:
         steps.append(
@@ -337,14 +340,16 @@ def _choose(
     plain anchor. A record entry that is not its code's registration (a later entry
     reusing the code) never counts: such checks come back as the third value.
     """
-    records, anchors, reused = [], [], []
+    records: list[tuple[LedgerEntry, str]] = []
+    anchors: list[LedgerEntry] = []
+    reused: list[RecordCheck] = []
     for entry in sorted(found, key=lambda e: e.index):
         try:
             parsed = decode(entry.leaf)
         except ValueError:
             continue
-        if parsed.kind == Kind.RECORD:
-            records.append((entry, subject(parsed)))
+        if parsed.kind == Kind.RECORD and (code := subject(parsed)) is not None:
+            records.append((entry, code))
         elif parsed.kind == Kind.ANCHOR:
             anchors.append(entry)
     for entry, code in records:
@@ -369,7 +374,7 @@ def _about(backend: LedgerBackend, code: str) -> list:
     return entries_about(backend.entries_by_subject(code), code)
 
 
-def _conflict(check: RecordCheck, steps: list[Step]) -> None:
+def _conflict(check: RecordCheck, steps: list[Step]) -> NoReturn:
     """The portal's rows disagree with the ledger: never verified; the operator is told."""
     alarm(check)
     steps.append(conflict_step(check))
@@ -382,6 +387,7 @@ def _service_steps(check: RecordCheck, cp: Checkpoint, backend: LedgerBackend) -
     steps = []
     for event in check.events:
         if event.entry is None or event.entry.index >= cp.size:
+            assert event.row is not None  # an entry not yet under cp is a row's
             label = event.row.get_event_display()
             steps.append(
                 Step(

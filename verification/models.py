@@ -1,8 +1,12 @@
 """Verifications, their steps, and the newest checkpoint this portal has verified."""
 
 import secrets
+from typing import TYPE_CHECKING
 
 from django.db import models
+
+if TYPE_CHECKING:
+    from verification.record_check import RecordCheck
 
 
 def new_id() -> str:
@@ -64,7 +68,7 @@ class Verification(models.Model):
     checked_steps: list | None = None
     # Not a field: the record's check against the ledger (record_check.RecordCheck), when
     # this instance was checked in this process, so its answer needs no second look-up.
-    record_check = None
+    record_check: "RecordCheck | None" = None
     # Not a field: the record as the ledger proved it when its certificate was made.
     record_face: dict | None = None
 

@@ -88,10 +88,11 @@ class RecordCheck:
         found += [f"entry {i} reuses the record code" for i in self.reused_by]
         for e in self.events:
             if e.row is None:
+                assert e.entry is not None  # an event check has an entry, a row or both
                 found.append(f"service event entry {e.entry.index} has no row")
             elif e.entry is None and e.differences:
                 found.append(f"service event row {e.row.pk} ({e.row.event}) has no ledger entry")
-            elif e.differences:
+            elif e.entry is not None and e.differences:
                 found.append(
                     f"service event row {e.row.pk} differs from entry {e.entry.index}: "
                     + ", ".join(e.differences)
@@ -157,10 +158,12 @@ def _match_events(
     """Pair each service event entry with the row whose rebuilt leaf it is; the rest of
     either side stays unpaired. Ordered as the ledger has them, unmatched rows last."""
     rows = service_events(record)
-    by_leaf = {}
-    for row in rows:
+    by_leaf: dict[bytes, ServiceEvent] = {}
+    for candidate in rows:
         try:
-            by_leaf.setdefault(ledger.event_leaf(row, record, record_index).encode(), row)
+            by_leaf.setdefault(
+                ledger.event_leaf(candidate, record, record_index).encode(), candidate
+            )
         except (KeyError, ValueError, TypeError, AttributeError):
             continue
     checks, used = [], set()
@@ -254,6 +257,7 @@ def public_face(check: RecordCheck, *, full: bool = False) -> dict:
             "download": False,
             "timeline": [],
         }
+    assert check.entry is not None  # the leaf is its entry's
     fields = dict(leaf.fields)
     category = entries.Category(fields[entries.RECORD_CATEGORY][0]).name.lower()
     proven = "metadata" not in check.differences and "row" not in check.differences
@@ -291,6 +295,7 @@ def public_step(event: EventCheck, full: bool = False) -> dict:
     name only where the leaf's digest proves the row's."""
     if event.leaf is None:  # a row with no entry: shown as not proven
         row = event.row
+        assert row is not None  # an event check has an entry, a row or both
         return {
             "event": row.event,
             "label": row.get_event_display(),
@@ -302,13 +307,14 @@ def public_step(event: EventCheck, full: bool = False) -> dict:
             "proven": False,
             "pending": event.pending,
         }
+    assert event.entry is not None  # the leaf is its entry's
     fields = dict(event.leaf.fields)
-    value = _EVENT_VALUES.get(entries.EventType(fields[entries.EVENT_TYPE][0]))
+    value = _EVENT_VALUES[entries.EventType(fields[entries.EVENT_TYPE][0])]
     channel = fields.get(entries.EVENT_CHANNEL)
     channel_value = _CHANNEL_VALUES.get(entries.Channel(channel[0])) if channel else None
     occurred = fields.get(entries.EVENT_OCCURRED_AT)
     name = ""
-    if event.proven and event.row.addressee:
+    if event.proven and event.row is not None and event.row.addressee:
         name = event.row.addressee.name if full else mask_name(event.row.addressee.name)
     return {
         "event": value,
@@ -330,6 +336,7 @@ def original_matches(record: Record, check: RecordCheck) -> bool:
         if not check.pooled:
             alarm(check)
         return False
+    assert check.entry is not None  # the leaf is its entry's
     if ledger.stored_sha256(record) == check.leaf.sha256:
         return True
     alarms.raise_alarm(
