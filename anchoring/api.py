@@ -70,7 +70,7 @@ def entry_json(entry: Entry) -> dict:
     }
 
 
-_ENTRY_FIELDS = {
+_ENTRY_FIELDS: dict[str, serializers.Field] = {
     "index": serializers.IntegerField(),
     "kind": serializers.ChoiceField([k.name.lower() for k in leaf.Kind]),
     "time": serializers.DateTimeField(help_text="The time written in the leaf (UTC)."),
@@ -109,6 +109,7 @@ class EntriesView(APIView):
     )
     def get(self, request: Request) -> Response:
         size = store.tree_size()
+        found: dict[str, str | bytes]
         if "record_code" in request.query_params:
             found = {"subject": _subject_param(request)}
         else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from rest_framework.request import Request
@@ -84,13 +85,14 @@ def run_once(
     request: Request,
     court: Court,
     handle: Callable[[], Response],
-    resume: Callable[[str], Response] | None = None,
+    resume: Callable[[Any], Response] | None = None,
 ) -> Response:
     """Run handle() unless this key was used before; answer as the first time did.
 
-    A first request that made its record but could not wait for the ledger (LedgerDelayed)
-    keeps its key: a retry calls resume(code) to answer for that
-    same record instead of recording the file twice.
+    A first request that made its records but could not wait for the ledger (LedgerDelayed)
+    keeps its key: a retry calls resume() with the error's `resume_with` (a record's code,
+    or a batch's list of codes) to answer for those same records instead of recording the
+    files twice.
     """
     key = request.headers.get(HEADER)
     if key is None or not hasattr(request.data, "keys"):
@@ -105,8 +107,9 @@ def run_once(
         first = IdempotentRequest.objects.get(court=court, key=key)
         if first.fingerprint != digest:
             raise ApiError(error_codes.IDEMPOTENCY_KEY_REUSED, field=HEADER) from None
-        if first.status is None and resume and (first.body or {}).get("record_code"):
-            return resume(first.body["record_code"])
+        resume_with = (first.body or {}).get("record_code")  # kept by a LedgerDelayed
+        if first.status is None and resume and resume_with:
+            return resume(resume_with)
         if first.status is None:
             raise ApiError(error_codes.REQUEST_IN_PROGRESS, field=HEADER) from None
         response = Response(first.body, status=first.status)

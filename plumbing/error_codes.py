@@ -6,6 +6,9 @@ are for people and may be reworded. A code may have more than one entry when the
 kind of refusal needs different words (`already_recorded` for an issued document and for
 an addressee's event).
 
+The public pages' own messages (a mistyped record code, an empty upload) are here too, as
+PageMessage: they have no code, only the two texts.
+
 Texts are `str.format` templates; the raising site passes the values by name. An `en`
 text is English only: a value shown in it must be ASCII (a field name, a number, a code).
 """
@@ -13,6 +16,7 @@ text is English only: a value shown in it must be ASCII (a field name, a number,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -231,26 +235,55 @@ BATCH_NOT_FOUND = ErrorText(
     "batch_not_found", "没有这个批量核验编号。", "There is no batch with this id.", 404
 )
 
-# What is wrong with a typed or scanned record code (documents.codes.CodeError.reason),
-# shown on the pages and inside `malformed_code`.
-CODE_PROBLEMS: dict[str, tuple[str, str]] = {
-    "length": ("核验码应有 18 位字母或数字。", "A record code has 18 letters or digits."),
-    "character": ("核验码中有无效字符。", "The record code contains a character it cannot have."),
-    "check": (
+
+class PageMessage(NamedTuple):
+    """A message of the public pages (shown above the form), not an API error."""
+
+    zh: str
+    en: str
+
+    def text(self, **params: object) -> str:
+        """Both languages in one line, Chinese first."""
+        return f"{self.zh.format(**params)} {self.en.format(**params)}"
+
+
+# What is wrong with a typed or scanned record code (documents.codes.CodeProblem), shown
+# on the pages and inside `malformed_code`.
+CODE_PROBLEMS: dict[str, PageMessage] = {
+    "length": PageMessage(
+        "核验码应有 18 位字母或数字。", "A record code has 18 letters or digits."
+    ),
+    "character": PageMessage(
+        "核验码中有无效字符。", "The record code contains a character it cannot have."
+    ),
+    "check": PageMessage(
         "核验码有一位抄错了：请逐位核对。",
         "One character of the code is mistyped: check it again.",
     ),
-    "url": ("这个二维码不是本平台的核验码。", "This QR code is not a record code of this portal."),
-    "no_qr": (
+    "url": PageMessage(
+        "这个二维码不是本平台的核验码。", "This QR code is not a record code of this portal."
+    ),
+    "no_qr": PageMessage(
         "照片中没有识别到二维码：请对准二维码、保持清晰后重拍。",
         "No QR code could be read in the picture: retake it closer and sharper.",
     ),
-    "image": (
+    "image": PageMessage(
         "无法读取这张图片，请上传 JPEG 或 PNG 照片。",
         "This picture cannot be read; upload a JPEG or PNG photo.",
     ),
 }
-CODE_PROBLEM_UNKNOWN = ("核验码无效。", "The record code is invalid.")
+CODE_PROBLEM_UNKNOWN = PageMessage("核验码无效。", "The record code is invalid.")
+
+# The intake forms of the public pages.
+PAGE_FILE_TOO_LARGE = PageMessage(
+    "文件超过 {limit} GiB 的上限。请改用“在浏览器中计算摘要”。",
+    "The file is over the {limit} GiB limit; use the in-browser digest.",
+)
+PAGE_EMPTY_FILE = PageMessage("请选择一个非空的文件。", "Choose a file that is not empty.")
+PAGE_NO_PHOTO = PageMessage("请选择一张照片。", "Choose a photo.")
+PAGE_PHOTO_TOO_LARGE = PageMessage(
+    "照片太大，请压缩后再试。", "The photo is too large; shrink it and retry."
+)
 
 # Field validation by DRF, by DRF's error code; {name} is the field's own name.
 FIELD_ERRORS: dict[str, ErrorText] = {

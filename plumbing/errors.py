@@ -53,10 +53,7 @@ class Refusal(Exception):
     def __init__(self, error: ErrorText, *, field: str | None = None, **params: object) -> None:
         super().__init__(error.en.format(**params))
         self.error, self.field, self.params = error, field, params
-
-    @property
-    def status_code(self) -> int:
-        return self.error.status
+        self.status_code: int = error.status
 
     @property
     def body(self) -> dict:

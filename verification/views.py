@@ -33,8 +33,8 @@ CERTIFICATE_WAIT = timedelta(minutes=1)
 
 def _bad_code(request: HttpRequest, exc: codes.CodeError, back: str = "home") -> HttpResponse:
     """Back to the page the code came from, saying in both languages what is wrong."""
-    text = error_codes.CODE_PROBLEMS.get(exc.reason, error_codes.CODE_PROBLEM_UNKNOWN)
-    messages.error(request, f"{text[0]} {text[1]}")
+    problem = error_codes.CODE_PROBLEMS.get(exc.reason, error_codes.CODE_PROBLEM_UNKNOWN)
+    messages.error(request, problem.text())
     return redirect(back)
 
 
@@ -108,15 +108,11 @@ def _upload(request: HttpRequest) -> HttpResponse:
     back = request.POST.get("back") or reverse("home")
     if request.upload_too_large:  # type: ignore[attr-defined]  # see use_digesting_upload
         limit = settings.VERIFY_MAX_FILE_SIZE / (1 << 30)
-        messages.error(
-            request,
-            f"文件超过 {limit:g} GiB 的上限。请改用“在浏览器中计算摘要”。 "
-            f"The file is over the {limit:g} GiB limit; use the in-browser digest.",
-        )
+        messages.error(request, error_codes.PAGE_FILE_TOO_LARGE.text(limit=f"{limit:g}"))
         return redirect(back)
     upload_file = request.FILES.get("file")
     if upload_file is None or upload_file.size == 0:
-        messages.error(request, "请选择一个非空的文件。 Choose a file that is not empty.")
+        messages.error(request, error_codes.PAGE_EMPTY_FILE.text())
         return redirect(back)
     assert isinstance(upload_file, intake.DigestedFile)  # the only upload handler here
     fields = upload_file.verification_fields()
@@ -134,12 +130,10 @@ def photo(request: HttpRequest) -> HttpResponse:
     """A photo or scan of a page bearing a QR code: read it and open the record."""
     picture = request.FILES.get("photo")
     if picture is None:
-        messages.error(request, "请选择一张照片。 Choose a photo.")
+        messages.error(request, error_codes.PAGE_NO_PHOTO.text())
         return redirect("home")
     if picture.size > settings.VERIFY_MAX_PHOTO_SIZE:
-        messages.error(
-            request, "照片太大，请压缩后再试。 The photo is too large; shrink it and retry."
-        )
+        messages.error(request, error_codes.PAGE_PHOTO_TOO_LARGE.text())
         return redirect("home")
     try:
         code = intake.code_from_photo(picture.read())
