@@ -7,12 +7,16 @@ from django.views.decorators.http import require_safe
 
 from anchoring import store
 from anchoring.tiles import TileError, encode_bundle, parse_tile_path, tile_width
+from plumbing import error_codes
+from plumbing.error_codes import PageMessage
 
 # A tile or bundle of a given width never changes, so any cache may keep it for good.
 _IMMUTABLE = "public, max-age=31536000, immutable"
 
 
-def _text(body: str, status: int) -> HttpResponse:
+def _text(message: PageMessage, status: int, **params: object) -> HttpResponse:
+    """A plain-text error of the read side: the Chinese line, then the English one."""
+    body = f"{message.zh.format(**params)}\n{message.en.format(**params)}\n"
     response = HttpResponse(body, status=status, content_type="text/plain; charset=utf-8")
     response["Cache-Control"] = "no-store"
     return response
@@ -23,7 +27,7 @@ def checkpoint(request: HttpRequest) -> HttpResponse:
     """The newest signed checkpoint."""
     latest = store.latest_checkpoint()
     if latest is None:
-        return _text("账本尚未初始化。\nThe ledger has no checkpoint yet.\n", 503)
+        return _text(error_codes.TILES_NOT_READY, 503)
     response = HttpResponse(latest.note, content_type="text/plain; charset=utf-8")
     response["Cache-Control"] = f"public, max-age={settings.LEDGER_CHECKPOINT_MAX_AGE}"
     return response
@@ -36,11 +40,11 @@ def tile(request: HttpRequest, path: str) -> HttpResponse:
     try:
         is_bundle, ref = parse_tile_path("tile/" + path)
     except TileError as exc:
-        return _text(f"无效的瓦片路径。\nInvalid tile path: {exc}\n", 400)
+        return _text(error_codes.TILE_PATH_INVALID, 400, reason=exc)
     available = tile_width(ref.level, ref.index, store.tree_size())
     # A full tile exists once it is full; a partial one once the tile is at least that wide.
     if ref.width > available:
-        return _text("该瓦片尚不存在。\nThis tile does not exist yet.\n", 404)
+        return _text(error_codes.TILE_NOT_YET, 404)
     body = encode_bundle(store.entry_bundle(ref)) if is_bundle else store.read_tiles([ref])[ref]
     response = HttpResponse(body, content_type="application/octet-stream")
     response["Cache-Control"] = _IMMUTABLE

@@ -6,8 +6,8 @@ are for people and may be reworded. A code may have more than one entry when the
 kind of refusal needs different words (`already_recorded` for an issued document and for
 an addressee's event).
 
-The public pages' own messages (a mistyped record code, an empty upload) are here too, as
-PageMessage: they have no code, only the two texts.
+The messages of the public pages (a mistyped record code, an empty upload) and of the
+ledger's plain-text read side are here too, as PageMessage: no code, only the two texts.
 
 Texts are `str.format` templates; the raising site passes the values by name. An `en`
 text is English only: a value shown in it must be ASCII (a field name, a number, a code).
@@ -284,6 +284,11 @@ PAGE_NO_PHOTO = PageMessage("请选择一张照片。", "Choose a photo.")
 PAGE_PHOTO_TOO_LARGE = PageMessage(
     "照片太大，请压缩后再试。", "The photo is too large; shrink it and retry."
 )
+
+# The ledger's plain-text read side (C2SP tlog-tiles): each answered as two lines.
+TILES_NOT_READY = PageMessage("账本尚未初始化。", "The ledger has no checkpoint yet.")
+TILE_PATH_INVALID = PageMessage("无效的瓦片路径。", "Invalid tile path: {reason}")
+TILE_NOT_YET = PageMessage("该瓦片尚不存在。", "This tile does not exist yet.")
 
 # Field validation by DRF, by DRF's error code; {name} is the field's own name.
 FIELD_ERRORS: dict[str, ErrorText] = {
