@@ -97,7 +97,8 @@ def _content(new: NewRecord, code: str) -> tuple[bytes, bytes, bytes, int]:
                 pages=new.stamp_pages,
             )
         except stamping.StampError as exc:
-            field_name = "stamp_pages" if "page" in str(exc) else "file"
+            at_fault = isinstance(exc, stamping.PageSelectionError)
+            field_name = "stamp_pages" if at_fault else "file"
             raise RegistrationError(
                 error_codes.CANNOT_STAMP, field=field_name, reason=exc
             ) from None

@@ -32,6 +32,11 @@ class StampError(ValueError):
     """The file cannot be stamped: not a PDF, encrypted, or pages that do not exist."""
 
 
+class PageSelectionError(StampError):
+    """The pages asked for are written wrongly or are not in the document: the request's
+    page selection is at fault, not the file."""
+
+
 def subset_font(source: Path, face: str, text: str, cache_dir: Path) -> Path:
     """An OpenType font with only the glyphs of `text` and printable ASCII, cached on disk."""
     chars = "".join(sorted(set(text) | {chr(c) for c in range(32, 127)}))
@@ -66,9 +71,9 @@ def parse_pages(spec: str, count: int) -> list[int]:
         try:
             lo, hi = int(first), int(last or first)
         except ValueError:
-            raise StampError(f"page selection {spec!r} is not like '1,3-5'") from None
+            raise PageSelectionError(f"page selection {spec!r} is not like '1,3-5'") from None
         if not 1 <= lo <= hi <= count:
-            raise StampError(f"pages {part.strip()} do not exist: the document has {count}")
+            raise PageSelectionError(f"pages {part.strip()} do not exist: the document has {count}")
         pages.update(range(lo - 1, hi))
     return sorted(pages)
 
