@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import cast
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -25,9 +26,9 @@ from rest_framework.views import APIView
 
 from anchoring.sequencer import SubmissionAltered, SubmissionTimeout
 from documents import audit, codes, ledger, metrics, qr, registration, service
-from documents.auth import CourtTokenAuthentication
+from documents.auth import CourtSystem, CourtTokenAuthentication
 from documents.idempotency import LedgerDelayed, run_once
-from documents.models import Record
+from documents.models import Court, Record
 from documents.serializers import (
     EventInput,
     RecordBatchItem,
@@ -75,8 +76,9 @@ class CourtAPIView(APIView):
     permission_classes = [IsAuthenticated]
 
     @property
-    def court(self):
-        return self.request.user.court
+    def court(self) -> Court:
+        # The user CourtTokenAuthentication gives; DRF's stubs know only Django's users.
+        return cast(CourtSystem, self.request.user).court
 
     def own_record(self, code: str) -> Record:
         try:

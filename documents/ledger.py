@@ -122,7 +122,9 @@ def expected_leaf(row: Record | ServiceEvent) -> bytes:
     """The leaf bytes a record or service event row submitted (rebuilt from the row)."""
     if isinstance(row, Record):
         return record_leaf(row).encode()
-    return event_leaf(row, row.record, row.record.ledger_index).encode()
+    record_index = row.record.ledger_index
+    assert record_index is not None  # an event is recorded once its record's entry is in
+    return event_leaf(row, row.record, record_index).encode()
 
 
 def await_ledger(row: Record | ServiceEvent, timeout: float | None = None) -> Receipt:

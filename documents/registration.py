@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import mimetypes
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -83,6 +84,7 @@ def _milliseconds(moment: datetime) -> datetime:
 
 def _content(new: NewRecord, code: str) -> tuple[bytes, bytes, bytes, int]:
     """The bytes to keep (stamped, or the upload as it is), their digests and size."""
+    assert new.file is not None  # register() keeps files; the others pass digests
     if new.stamp:
         pdf = new.file.read()
         if not pdf.startswith(b"%PDF-"):
@@ -142,7 +144,7 @@ def _register_without_file(new: NewRecord) -> Record:
     return _group.run(new)
 
 
-def _write_group(news: list[NewRecord]) -> list[Record | Exception]:
+def _write_group(news: list[NewRecord]) -> Sequence[Record | Exception]:
     """The group commit's write: every record at once, or, if one row is refused (a
     value the database will not take), each alone, so that only its request fails."""
     try:
@@ -209,8 +211,11 @@ def _register(new: NewRecord, code: str) -> Record:
     return record
 
 
-def _row(new: NewRecord, code: str, sha: bytes, sm: bytes, size: int | None) -> tuple[Record, Leaf]:
+def _row(
+    new: NewRecord, code: str, sha: bytes | None, sm: bytes | None, size: int | None
+) -> tuple[Record, Leaf]:
     """The record row (not saved) and its ledger leaf."""
+    assert sha is not None and sm is not None  # the file was hashed, or its digests given
     media_type = new.media_type or mimetypes.guess_type(new.filename)[0] or ""
     if new.stamp:
         media_type = "application/pdf"

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import ClassVar
+
 from django.conf import settings
 from rest_framework import serializers
+from rest_framework.utils.serializer_helpers import BindingDict
 
 from anchoring import sequencer
 from anchoring.digest import parse_hex
@@ -32,12 +36,16 @@ class SharedFieldsSerializer(serializers.Serializer):
     a blank instance, serves every request and thread.
     """
 
+    _shared_fields: ClassVar[BindingDict]  # set on each subclass by `fields`
+
     @property
-    def fields(self):
+    def fields(self) -> BindingDict:
         cls = type(self)
         shared = cls.__dict__.get("_shared_fields")
         if shared is None:
-            shared = serializers.Serializer.fields.func(cls())  # DRF's own binding, once
+            # DRF's own binding, once. `fields` is a cached_property; the stubs call it a
+            # property, which has no `func`.
+            shared = serializers.Serializer.fields.func(cls())  # type: ignore[attr-defined]
             cls._shared_fields = shared
         return shared
 
@@ -68,6 +76,7 @@ class RecordInput(SharedFieldsSerializer):
                 raise ApiError(error_codes.RECORD_FILE_TOO_LARGE, field="file", limit=limit)
             # The record keeps the declared type (Django already cuts names to 255).
             limit = Record._meta.get_field("media_type").max_length
+            assert limit is not None
             if len(upload.content_type or "") > limit:
                 raise ApiError(error_codes.MEDIA_TYPE_TOO_LONG, field="file", limit=limit)
             if "sha256" in data or "sm3" in data:
@@ -89,7 +98,8 @@ class RecordBatchItem(RecordInput):
     """A record of a batch, by its digests, under the rules of POST /api/v1/records."""
 
     # The OpenAPI schema's item; items are validated by RecordInput itself.
-    file = stamp = stamp_pages = None
+    # DRF drops a field its subclass declares None; the stubs do not know that pattern.
+    file = stamp = stamp_pages = None  # type: ignore[assignment]
     sha256 = serializers.CharField()
     sm3 = serializers.CharField()
 
@@ -136,7 +146,10 @@ def event_json(event: ServiceEvent, receipt: Receipt | None = None) -> dict:
 
 
 def record_json(
-    record: Record, request, receipt: Receipt | None = None, events: list | None = None
+    record: Record,
+    request,
+    receipt: Receipt | None = None,
+    events: Iterable[ServiceEvent] | None = None,
 ) -> dict:
     """A record as its own court sees it through the API.
 

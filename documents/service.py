@@ -113,7 +113,9 @@ def record_event(
             occurred_at=occurred_at,
             recorded_at=now.replace(microsecond=now.microsecond // 1000 * 1000),
         )
-        row.submission = sequencer.submit(ledger.event_leaf(row, record, record.ledger_index))
+        record_index = record.ledger_index
+        assert record_index is not None  # awaited above
+        row.submission = sequencer.submit(ledger.event_leaf(row, record, record_index))
         row.save()
     return row
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
@@ -85,7 +86,7 @@ def _code(value: object, field: str = "code") -> str:
         ) from None
 
 
-def _fields_from_json(item: dict, prefix: str = "") -> dict:
+def _fields_from_json(item: object, prefix: str = "") -> dict:
     """Validated digest/code fields of one JSON request (or batch item)."""
     if not isinstance(item, dict):
         raise ApiError(error_codes.INVALID_ITEM, field=prefix.rstrip(".") or "items", name="items")
@@ -194,8 +195,10 @@ class VerificationsView(APIView):
         responses={202: _RESULT, 400: _ERROR, 413: _ERROR, 415: _ERROR, 429: _ERROR},
     )
     def post(self, request: Request) -> Response:
-        data = request.data
-        if request.upload_too_large or getattr(request._request, "upload_too_large", False):
+        data: Any = request.data  # a QueryDict (multipart) or any JSON value
+        # use_digesting_upload's attribute, on the request or Django's request under it.
+        too_large = request.upload_too_large  # type: ignore[attr-defined]
+        if too_large or getattr(request._request, "upload_too_large", False):
             raise _too_large()
         upload = data.get("file") if hasattr(data, "get") else None
         if upload is not None:
