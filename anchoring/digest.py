@@ -6,8 +6,9 @@ from typing import BinaryIO
 
 from cryptography.hazmat.primitives import hashes
 
+from anchoring.leaf import DIGEST_SIZE  # both SHA-256 and SM3
+
 CHUNK_SIZE = 1 << 20
-DIGEST_SIZE = 32  # both SHA-256 and SM3
 _HEX_DIGEST = re.compile(rf"[0-9a-fA-F]{{{2 * DIGEST_SIZE}}}")
 
 

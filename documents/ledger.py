@@ -119,7 +119,10 @@ def stored_sha256(record: Record) -> bytes | None:
 
 
 def expected_leaf(row: Record | ServiceEvent) -> bytes:
-    """The leaf bytes a record or service event row submitted (rebuilt from the row)."""
+    """The leaf bytes a record or service event row submitted: as kept when this process
+    submitted it, else rebuilt from the row."""
+    if row.submitted_leaf is not None:
+        return row.submitted_leaf
     if isinstance(row, Record):
         return record_leaf(row).encode()
     record_index = row.record.ledger_index

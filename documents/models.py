@@ -111,6 +111,10 @@ class Record(models.Model):
     submission = models.BigIntegerField(unique=True, editable=False)
     ledger_index = models.BigIntegerField(null=True, blank=True, unique=True)
 
+    # Not a field: the leaf bytes this process submitted for the row, which its submitter
+    # compares with the integrated entry (documents.ledger.await_ledger).
+    submitted_leaf: bytes | None = None
+
     class Meta:
         ordering = ["-recorded_at"]
 
@@ -166,6 +170,8 @@ class ServiceEvent(models.Model):
     recorded_at = models.DateTimeField()
     submission = models.BigIntegerField(unique=True, editable=False)
     ledger_index = models.BigIntegerField(null=True, blank=True, unique=True)
+
+    submitted_leaf: bytes | None = None  # as on Record
 
     class Meta:
         ordering = ["occurred_at", "recorded_at"]

@@ -237,4 +237,6 @@ def _row(
         metadata_salt=secrets.token_bytes(entries.SALT_SIZE),
         recorded_at=now,
     )
-    return record, ledger.record_leaf(record)
+    leaf = ledger.record_leaf(record)
+    record.submitted_leaf = leaf.encode()
+    return record, leaf

@@ -115,7 +115,9 @@ def record_event(
         )
         record_index = record.ledger_index
         assert record_index is not None  # awaited above
-        row.submission = sequencer.submit(ledger.event_leaf(row, record, record_index))
+        leaf = ledger.event_leaf(row, record, record_index)
+        row.submitted_leaf = leaf.encode()
+        row.submission = sequencer.submit(leaf)
         row.save()
     return row
 

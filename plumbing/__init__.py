@@ -2,6 +2,8 @@
 
 - ``errors``: the API's one error shape (a stable code, zh/en messages) and DRF's
   exception handler that answers in it;
+- ``error_codes``: every error code with its zh and en text;
+- ``batches``: the one check of a batch request's list of items and its limit;
 - ``bulk``: many new rows of one model in one INSERT on PostgreSQL;
 - ``cpu_bound``: CPU-heavy steps of a request run off a gevent worker's event loop;
 - ``throttling``: per-client rate limits counted in one Redis round trip.

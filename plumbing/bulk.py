@@ -2,7 +2,7 @@
 
 bulk_create() compiles its INSERT for every call and binds each value on the client, so
 for the court API's group commit (hundreds of records a second, a few hundred at a time)
-it was most of a write's CPU. One INSERT ... SELECT FROM unnest() of one typed array per
+it would be most of a write's CPU. One INSERT ... SELECT FROM unnest() of one typed array per
 column is a short statement whose values psycopg adapts in bulk: about half the CPU
 (docs/benchmarks.md, "Court API on gevent"). Elsewhere (SQLite) it is bulk_create().
 """

@@ -7,6 +7,8 @@ key must be given. Any variable may instead be given as a file: NAME_FILE=/run/s
 reads NAME from that file (Docker and Kubernetes secrets), its line end dropped.
 """
 
+import os
+import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -45,6 +47,12 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL
 PORTAL_CONTACT = env("PORTAL_CONTACT", default="")
 # The bearer token /metrics asks for; empty: /metrics answers only requests from this host.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Containers sharing the metrics directory each number their processes from 1: name
+    # each process's files by host and pid, so that no two write the same file.
+    from prometheus_client import values
+
+    values.ValueClass = values.MultiProcessValue(lambda: f"{socket.gethostname()}-{os.getpid()}")
 
 
 def _embedded_secret_key() -> str:

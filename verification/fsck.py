@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from django.conf import settings
+from django.db.models import Max
 
 from anchoring import fsck as ledger_fsck
 from anchoring.checkpoint import CheckpointError, open_checkpoint
@@ -23,8 +24,15 @@ from verification.models import TrustedCheckpoint
 
 def trusted_checkpoints(verifier: Verifier) -> Iterator[Discrepancy]:
     """Every trusted checkpoint row against the log key and the ledger's own checkpoints."""
-    signed = dict(Checkpoint.objects.values_list("tree_size", "root_hash"))
-    newest = max(signed, default=-1)
+    newest = Checkpoint.objects.aggregate(newest=Max("tree_size"))["newest"]
+    newest = -1 if newest is None else newest
+    # Only the ledger's checkpoints at the sizes the portal trusted: memory stays bounded
+    # by the trusted rows, not by the number of batches.
+    signed = dict(
+        Checkpoint.objects.filter(
+            tree_size__in=TrustedCheckpoint.objects.values("tree_size")
+        ).values_list("tree_size", "root_hash")
+    )
     for row in TrustedCheckpoint.objects.order_by("tree_size"):
         where = ("verification_trustedcheckpoint", f"tree_size {row.tree_size}")
         subject = f"trusted checkpoint {row.tree_size}"

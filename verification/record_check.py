@@ -18,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from anchoring import alarms
-from anchoring.backend import BackendUnavailable, LedgerBackend, LedgerEntry
+from anchoring.backend import BackendUnavailable, LedgerBackend, LedgerEntry, get_backend
 from anchoring.leaf import Kind, Leaf, LeafError, decode, subject
 from documents import codes, entries, ledger
 from documents.models import Court, Record, ServiceEvent
@@ -221,8 +221,10 @@ def _time(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-def _court(code: str) -> dict:
-    court = Court.objects.filter(code=code).first()
+def _court(record: Record, code: str) -> dict:
+    """The court a leaf names, with its names from the portal's directory (the record's
+    own court, already loaded, when the codes agree)."""
+    court = record.court if record.court.code == code else Court.objects.filter(code=code).first()
     return {
         "code": code,
         "name_zh": court.name_zh if court else code,
@@ -269,7 +271,7 @@ def public_face(check: RecordCheck, *, full: bool = False) -> dict:
         "ledger_agrees": check.agrees,
         "pending": False,
         "unchecked": unchecked,
-        "court": _court(fields[entries.RECORD_COURT].decode("utf-8", "replace")),
+        "court": _court(record, fields[entries.RECORD_COURT].decode("utf-8", "replace")),
         "category": category,
         "category_label": Record.Category(category).label,
         "title": record.title if proven else None,
@@ -353,8 +355,6 @@ def face_of(record: Record, *, full: bool = False, check: RecordCheck | None = N
     """What a page or an answer shows of a record: public_face() of a fresh check (or of
     `check`, made in this request); an alarm when it disagrees; when the ledger cannot be
     reached, only the code, with nothing shown as proven (`ledger_agrees` None)."""
-    from anchoring.backend import get_backend
-
     if check is None:
         try:
             check = check_record(record, get_backend())

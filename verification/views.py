@@ -154,7 +154,8 @@ def verification_page(request: HttpRequest, verification_id: str) -> HttpRespons
         {
             "v": v,
             "steps": v.steps.all(),
-            "record": face_of(v.record, full=judge) if v.record else None,
+            # Checked against the ledger once there is an outcome to show it with.
+            "record": face_of(v.record, full=judge) if v.record and v.outcome else None,
             "code": codes.display(v.code) if v.code else None,
             "portal_contact": settings.PORTAL_CONTACT,
             "refresh": settings.VERIFY_PAGE_REFRESH if _still_working(v, certificate) else None,

@@ -21,7 +21,7 @@ def superuser_sql(sql: str, params=()) -> None:
         finally:
             for table in LEDGER_TABLES:
                 cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
-    # As a fresh process would see the database (nothing cached from before the change).
+    # Read the changed tables afresh: no tile or checkpoint kept by this process.
     store.forget_tiles()
     trust.forget()
 

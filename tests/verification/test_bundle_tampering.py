@@ -241,8 +241,7 @@ def test_every_part_removed_never_adds_a_proof(issued, run):
     assert not problems, "\n".join(problems)
 
 
-# The reproduction of issue 13: a bundle edited by hand must not print VERIFIED for what it
-# changed.
+# A bundle edited by hand never prints VERIFIED for what it changed.
 
 
 def test_the_title_edited_fails_where_the_metadata_is_opened(issued, run):
