@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from plumbing import tasks
+
 
 def database() -> dict:
     """Whether a query runs on the configured database."""
@@ -20,7 +22,7 @@ def database() -> dict:
 
 def broker() -> dict:
     """Whether the Celery broker answers; in-process tasks need no broker."""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if tasks.in_process():
         return {"ok": True, "mode": "in-process"}
     from kombu import Connection
 

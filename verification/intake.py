@@ -15,13 +15,12 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
-from django.db import transaction
 from django.http import HttpRequest
 from rest_framework.request import Request
 
 from anchoring.digest import new_sm3
 from documents import codes
-from plumbing import cpu_bound
+from plumbing import cpu_bound, tasks
 from verification.models import Verification
 
 
@@ -162,6 +161,6 @@ def start(inline: bool = False, **fields) -> Verification:
             return done
     verification = Verification.objects.create(**fields)
     verify.delay_on_commit(verification.pk)
-    if settings.CELERY_TASK_ALWAYS_EAGER and not transaction.get_connection().in_atomic_block:
-        verification.refresh_from_db()  # in-process (embedded default) the job has just run
+    if tasks.ran_on_commit():
+        verification.refresh_from_db()
     return verification

@@ -412,7 +412,8 @@ def test_in_process_a_failed_certificate_never_fails_the_verification_and_is_bac
         raise RuntimeError("the renderer fell over")
 
     monkeypatch.setattr(certificate, "issue", broken)
-    assert tasks.issue_certificate(v.pk) is None  # logged, not raised into the request
+    # queued as the product queues it: in-process, logged, not raised into the request
+    assert tasks.issue_certificate.delay(v.pk).get() is None
     assert "the renderer fell over" in caplog.text
     assert not Certificate.objects.filter(verification=v).exists()
     monkeypatch.undo()
