@@ -33,7 +33,7 @@ test: setup
 	STATIC_MANIFEST=0 WHITENOISE_USE_FINDERS=1 \
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# bench: the four scenarios of bench/ (docs/benchmarks.md). bench/ledger.py gets BENCH_ARGS, the
+# bench: the scenarios of bench/ (docs/benchmarks.md). bench/ledger.py gets BENCH_ARGS, the
 # others its --quick plus their own: COURT_BENCH_ARGS, VERIFY_BENCH_ARGS, CERTIFICATE_BENCH_ARGS.
 # Each drops and recreates its own database, $(TEST_DATABASE_URL)_bench_<scenario>.
 BENCH_ENV = BENCH_DATABASE_URL=$(TEST_DATABASE_URL)_bench BENCH_REDIS_URL=$(TEST_REDIS_URL)/14 \
@@ -44,3 +44,4 @@ bench: setup
 	$(BENCH_ENV) $(PY) bench/court_api.py $(filter --quick,$(BENCH_ARGS)) $(COURT_BENCH_ARGS)
 	$(BENCH_ENV) $(PY) bench/verify.py $(filter --quick,$(BENCH_ARGS)) $(VERIFY_BENCH_ARGS)
 	$(BENCH_ENV) $(PY) bench/certificate.py $(filter --quick,$(BENCH_ARGS)) $(CERTIFICATE_BENCH_ARGS)
+	$(BENCH_ENV) $(PY) bench/sql_paths.py $(filter --quick,$(BENCH_ARGS))

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import connection
 
 from anchoring import merkle
-from anchoring.models import Checkpoint, Entry
+from anchoring.models import Checkpoint, Entry, Tile
 from anchoring.tiles import (
     TILE_WIDTH,
     NodeCache,
@@ -17,6 +16,7 @@ from anchoring.tiles import (
     split_hashes,
     with_tiles,
 )
+from plumbing import bulk
 
 # Tiles never change once written, so computed subtree hashes are kept per process.
 _nodes = NodeCache(settings.LEDGER_TILE_CACHE_SIZE)
@@ -49,22 +49,11 @@ def read_tiles(refs: list[TileRef]) -> dict[TileRef, bytes]:
 
 
 def _read_nodes(refs: list[TileRef]) -> dict[TileRef, TileNodes]:
-    """TileNodes for each ref, from the stored inner hashes where a full tile has them.
-
-    Plain SQL: this is the hot path of every proof.
-    """
-    if not refs:
-        return {}
-    pairs = sorted({(ref.level, ref.index) for ref in refs})
-    with connection.cursor() as cursor:
-        cursor.execute(
-            'SELECT level, "index", hashes, "inner" FROM anchoring_tile WHERE '
-            + " OR ".join(['(level = %s AND "index" = %s)'] * len(pairs)),
-            [n for pair in pairs for n in pair],
-        )
-        stored = {
-            (lv, ix): (bytes(data), bytes(inner)) for lv, ix, data, inner in cursor.fetchall()
-        }
+    """TileNodes for each ref, from the stored inner hashes where a full tile has them."""
+    rows = bulk.select_by_keys(
+        Tile, ("level", "index"), ((ref.level, ref.index) for ref in refs), ("hashes", "inner")
+    )
+    stored = {(lv, ix): (bytes(data), bytes(inner or b"")) for lv, ix, data, inner in rows}
     out = {}
     for ref in refs:
         found = stored.get((ref.level, ref.index))
@@ -78,22 +67,14 @@ def _read_nodes(refs: list[TileRef]) -> dict[TileRef, TileNodes]:
 
 
 def _partial_tile(ref: TileRef) -> bytes:
-    first = ref.index * TILE_WIDTH
-    with connection.cursor() as cursor:
-        if ref.level == 0:
-            cursor.execute(
-                'SELECT data FROM anchoring_entry WHERE "index" >= %s AND "index" < %s '
-                'ORDER BY "index"',
-                [first, first + ref.width],
-            )
-            hashes = [merkle.leaf_hash(bytes(data)) for (data,) in cursor.fetchall()]
-        else:
-            cursor.execute(
-                'SELECT root FROM anchoring_tile WHERE level = %s AND "index" >= %s '
-                'AND "index" < %s ORDER BY "index"',
-                [ref.level - 1, first, first + ref.width],
-            )
-            hashes = [bytes(root) for (root,) in cursor.fetchall()]
+    """A tile the log has not filled yet, hashed from the level below."""
+    first, end = ref.index * TILE_WIDTH, ref.index * TILE_WIDTH + ref.width
+    if ref.level == 0:
+        entries = bulk.select_range(Entry, "data", "index", first, end)
+        hashes = [merkle.leaf_hash(bytes(data)) for data in entries]
+    else:
+        roots = bulk.select_range(Tile, "root", "index", first, end, level=ref.level - 1)
+        hashes = [bytes(root) for root in roots]
     if len(hashes) != ref.width:
         raise TileError(f"tile {ref.path()} is not in the log yet")
     return b"".join(hashes)

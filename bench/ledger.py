@@ -47,18 +47,17 @@ def pool(prefix: str, count: int) -> None:
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from anchoring.models import Submission
+    from plumbing import bulk
+
     for start in range(0, count, 100_000):
+        now = timezone.now()
         rows = [
-            make_leaf(f"{prefix} {i}").encode() for i in range(start, min(count, start + 100_000))
+            (make_leaf(f"{prefix} {i}").encode(), now)
+            for i in range(start, min(count, start + 100_000))
         ]
-        with (
-            transaction.atomic(),
-            connection.cursor() as cursor,
-            cursor.copy("COPY anchoring_submission (data, submitted_at) FROM STDIN") as copy,
-        ):
-            now = timezone.now()
-            for data in rows:
-                copy.write_row((data, now))
+        with transaction.atomic():
+            bulk.copy(Submission, ("data", "submitted_at"), rows)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE anchoring_submission")
 

@@ -4,9 +4,10 @@
   exception handler that answers in it;
 - ``error_codes``: every error code with its zh and en text;
 - ``batches``: the one check of a batch request's list of items and its limit;
-- ``bulk``: many new rows of one model in one INSERT on PostgreSQL;
+- ``bulk``: the hand-written SQL fast paths (many rows in one statement on PostgreSQL);
 - ``cpu_bound``: CPU-heavy steps of a request run off a gevent worker's event loop;
-- ``throttling``: per-client rate limits counted in one Redis round trip.
+- ``throttling``: per-client rate limits counted in one Redis round trip;
+- ``tasks``: whether Celery tasks run in a worker or in the calling process.
 
 It imports no app of this project (an import-linter contract in pyproject.toml keeps it
 so), which is why `anchoring`, `documents` and `verification` may all import it while

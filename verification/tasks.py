@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from celery import shared_task
 from django.conf import settings
-from django.db import connections, router, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from anchoring.backend import BackendUnavailable, get_backend
+from plumbing import bulk
 from verification import certificate, flow, fsck, metrics
 from verification.models import Verification, VerificationStep
 from verification.steps import Step, unavailable_step
@@ -39,63 +39,16 @@ def _save(v: Verification, outcome: str, steps: list[Step], record) -> None:
         )
         for i, s in enumerate(steps)
     ]
-    connection = connections[router.db_for_write(Verification)]
-    if v._state.adding and connection.vendor == "postgresql" and rows:
-        # Checked in the request: the row and its steps in one statement (atomic on its
-        # own), not BEGIN, two INSERTs and COMMIT; no Verification signals exist to skip.
-        _insert_with_steps(connection, v, rows)
+    if v._state.adding:  # checked in the request: the row and its steps in one statement
+        bulk.insert_with_children(v, rows, "verification")
         issue_certificate.delay_on_commit(v.pk)
     else:
         with transaction.atomic():
-            if v._state.adding:
-                v.save(force_insert=True)
-            else:
-                v.steps.all().delete()
-                v.save()
+            v.steps.all().delete()
+            v.save()
             VerificationStep.objects.bulk_create(rows)
             issue_certificate.delay_on_commit(v.pk)
     v.checked_steps = rows
-
-
-def _insert_with_steps(connection, v: Verification, rows: list[VerificationStep]) -> None:
-    """INSERT the new verification and its steps in one statement.
-
-    The row's values are prepared by its fields as the ORM does; the steps travel as one
-    JSON parameter (jsonb_to_recordset), so that the statement has few parameters and
-    psycopg keeps its parsed form (it re-parses statements with over 50).
-    """
-    meta = Verification._meta
-    fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
-    quote = connection.ops.quote_name
-    params = [f.get_db_prep_save(f.pre_save(v, add=True), connection) for f in fields]
-    steps = json.dumps(
-        [
-            {
-                "position": r.position,
-                "name": r.name,
-                "status": r.status,
-                "explanation_zh": r.explanation_zh,
-                "explanation_en": r.explanation_en,
-                "detail": r.detail,
-            }
-            for r in rows
-        ]
-    )
-    sql = (
-        f"WITH v AS (INSERT INTO {quote(meta.db_table)} "
-        f"({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))})) "
-        f"INSERT INTO {quote(VerificationStep._meta.db_table)} "
-        '("verification_id", "position", "name", "status", "explanation_zh", '
-        '"explanation_en", "detail") '
-        "SELECT %s, s.position, s.name, s.status, s.explanation_zh, s.explanation_en, "
-        "s.detail FROM jsonb_to_recordset(%s::jsonb) AS s(position smallint, name text, "
-        "status text, explanation_zh text, explanation_en text, detail jsonb)"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, v.pk, steps])
-    for obj in (v, *rows):
-        obj._state.adding, obj._state.db = False, connection.alias
 
 
 def verify_now(**fields) -> Verification | None:
