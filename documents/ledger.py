@@ -10,6 +10,7 @@ verification and ledger_fsck use them to find every row that disagrees with its 
 from __future__ import annotations
 
 import hashlib
+from typing import IO
 
 from django.db.models import OuterRef, Subquery
 
@@ -105,14 +106,20 @@ def event_differences(
     return entries.differences(expected, actual, entries.EVENT_FIELD_NAMES)
 
 
-def stored_sha256(record: Record) -> bytes | None:
+def stored_sha256(record: Record, copy_to: IO[bytes] | None = None) -> bytes | None:
     """The SHA-256 of the file the portal keeps for a record (a stamped PDF, an original
-    offered for download), or None when it is gone or cannot be read."""
+    offered for download), or None when it is gone or cannot be read.
+
+    copy_to receives the very bytes hashed, so that a caller serving them serves what
+    was checked even if the stored file changes meanwhile.
+    """
     digest = hashlib.sha256()
     try:
         with record.file.open("rb") as stored:
             for chunk in iter(lambda: stored.read(1 << 20), b""):
                 digest.update(chunk)
+                if copy_to is not None:
+                    copy_to.write(chunk)
     except OSError:
         return None
     return digest.digest()

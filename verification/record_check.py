@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import IO
 
 from django.conf import settings
 from django.utils import timezone
@@ -331,15 +332,18 @@ def public_step(event: EventCheck, full: bool = False) -> dict:
     }
 
 
-def original_matches(record: Record, check: RecordCheck) -> bool:
+def original_matches(record: Record, check: RecordCheck, copy_to: IO[bytes] | None = None) -> bool:
     """Whether the file the portal keeps for a record is the one its registration entry
-    commits to (and the record agrees with the ledger); an alarm when it is not."""
+    commits to (and the record agrees with the ledger); an alarm when it is not.
+
+    copy_to receives the bytes that were checked (see ledger.stored_sha256).
+    """
     if check.leaf is None or not check.agrees:
         if not check.pooled:
             alarm(check)
         return False
     assert check.entry is not None  # the leaf is its entry's
-    if ledger.stored_sha256(record) == check.leaf.sha256:
+    if ledger.stored_sha256(record, copy_to) == check.leaf.sha256:
         return True
     alarms.raise_alarm(
         alarms.Alarm.Source.DOWNLOAD,

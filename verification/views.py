@@ -6,6 +6,7 @@ the history of their verifications.
 
 from __future__ import annotations
 
+import tempfile
 from datetime import timedelta
 
 from django.conf import settings
@@ -84,11 +85,14 @@ def record_file(request: HttpRequest, code: str) -> HttpResponseBase:
     except BackendUnavailable:
         context["reason"] = "unavailable"
         return render(request, "verification/file_refused.html", context, status=503)
-    if not original_matches(record, check):
+    checked = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes (so removes) it
+    if not original_matches(record, check, copy_to=checked):
+        checked.close()
         return render(request, "verification/file_refused.html", context, status=409)
+    checked.seek(0)
     suffix = ".pdf" if record.media_type == "application/pdf" else ""
     return FileResponse(
-        record.file.open("rb"),
+        checked,
         as_attachment=True,
         filename=f"{codes.display(record.code)}{suffix}",
         content_type=record.media_type or "application/octet-stream",

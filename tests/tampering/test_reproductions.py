@@ -211,6 +211,24 @@ def test_4_a_swapped_stored_original_is_never_served(ledger):
     assert "its stored file" in report.getvalue()
 
 
+def test_an_original_swapped_after_its_check_is_still_not_served(ledger, monkeypatch):
+    """What is served is the copy that was hashed, not the stored file read again."""
+    from documents import ledger as kept
+
+    record, checked = ledger.judgment, kept.stored_sha256
+
+    def swap_after_hashing(row, copy_to=None):
+        digest = checked(row, copy_to)
+        with open(row.file.path, "wb") as stored:
+            stored.write(b"%PDF-1.7 another document")
+        return digest
+
+    monkeypatch.setattr(kept, "stored_sha256", swap_after_hashing)
+    response = Client().get(f"/v/{codes.display(record.code)}/file")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == ledger.judgment_pdf
+
+
 def _event(ledger, event: str) -> ServiceEvent:
     return ledger.judgment.events.get(event=event)
 
