@@ -37,10 +37,9 @@ def finished_verification(anchors: int):
     from anchoring import sequencer
     from anchoring.digest import digests
     from anchoring.leaf import Kind, Leaf
-    from demo.builders import judgment_pdf, record_file, serve
+    from demo.builders import judgment_pdf, record_file, serve, verify_upload
     from documents.models import Court, Record
     from verification.models import Verification
-    from verification.tasks import verify
 
     for start in range(0, anchors, 5000):
         leaves = [
@@ -68,15 +67,7 @@ def finished_verification(anchors: int):
     serve(judgment, "李四", integrate=sequencer.integrate)
     judgment.refresh_from_db()
     served = judgment.file.read()
-    sha, sm = digests(served)
-    v = Verification.objects.create(
-        source=Verification.Source.UPLOAD,
-        sha256=sha.hex(),
-        sm3=sm.hex(),
-        size=len(served),
-        filename="judgment.pdf",
-    )
-    verify(v.pk)
+    v = verify_upload(served, "judgment.pdf")
     v = Verification.objects.select_related("record__court").get(pk=v.pk)
     if v.outcome != "verified":
         raise SystemExit(f"set-up: the judgment's verification is {v.outcome!r}, not verified")

@@ -9,9 +9,12 @@ from collections.abc import Callable
 
 from django.template.loader import render_to_string
 
+from anchoring.digest import digests
 from documents import registration, service
 from documents.ledger import await_ledger
 from documents.models import Addressee, Court, Record, ServiceEvent
+from verification.models import Verification
+from verification.tasks import verify
 
 
 def _nothing() -> None:
@@ -87,3 +90,18 @@ def serve(
     for event in judgment.events.filter(ledger_index__isnull=True):
         await_ledger(event)
     return served
+
+
+def verify_upload(data: bytes, filename: str) -> Verification:
+    """A verification of this file as the upload form makes it, its job run in this process."""
+    sha, sm = digests(data)
+    v = Verification.objects.create(
+        source=Verification.Source.UPLOAD,
+        sha256=sha.hex(),
+        sm3=sm.hex(),
+        size=len(data),
+        filename=filename,
+    )
+    verify(v.pk)
+    v.refresh_from_db()
+    return v

@@ -8,13 +8,10 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 
-from anchoring.digest import digests
-from demo.builders import judgment_pdf, record_file, serve
+from demo.builders import judgment_pdf, record_file, serve, verify_upload
 from documents import codes, ledger, registration, service
 from documents.models import Court, CourtToken, Record, ServiceEvent
 from verification import certificate
-from verification.models import Verification
-from verification.tasks import verify
 
 COURT_CODE = "DEMO0105"
 
@@ -126,17 +123,7 @@ def certify(judgment: Record) -> str:
     """
     done = judgment.verifications.filter(certificate__isnull=False).first()
     if done is None:
-        data = judgment.file.open("rb").read()
-        sha, sm = digests(data)
-        done = Verification.objects.create(
-            source=Verification.Source.UPLOAD,
-            sha256=sha.hex(),
-            sm3=sm.hex(),
-            size=len(data),
-            filename="judgment.pdf",
-        )
-        verify(done.pk)
-        done.refresh_from_db()
+        done = verify_upload(judgment.file.open("rb").read(), "judgment.pdf")
     return certificate.url(certificate.issue(done).number)
 
 
