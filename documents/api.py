@@ -28,7 +28,7 @@ from anchoring.sequencer import SubmissionAltered, SubmissionTimeout
 from documents import audit, codes, ledger, metrics, qr, registration, service
 from documents.auth import CourtSystem, CourtTokenAuthentication
 from documents.idempotency import LedgerDelayed, run_once
-from documents.models import Court, Record
+from documents.models import Court, IdempotentRequest, Record, ServiceEvent
 from documents.serializers import (
     EventInput,
     RecordBatchItem,
@@ -119,18 +119,20 @@ class RecordsView(CourtAPIView):
         return run_once(
             request,
             self.court,
-            lambda: self._create(request),
-            lambda code: self._resume(request, code),
+            lambda claim: self._create(request, claim),
+            lambda claim: self._resume(request, claim),
         )
 
-    def _resume(self, request: Request, code: str) -> Response:
+    def _resume(self, request: Request, claim: IdempotentRequest) -> Response | None:
         """A retry of a request whose record exists: answer for it once it is in the ledger."""
-        record = self.own_record(code)
+        record = Record.objects.filter(court=self.court, claim=claim).first()
+        if record is None:
+            return None
         with _waiting_for_ledger(record):
             receipt = ledger.await_ledger(record)
         return Response(record_json(record, request, receipt), status=status.HTTP_201_CREATED)
 
-    def _create(self, request: Request) -> Response:
+    def _create(self, request: Request, claim: IdempotentRequest | None) -> Response:
         data = RecordInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = data.validated_data
@@ -140,6 +142,7 @@ class RecordsView(CourtAPIView):
             file=upload,
             filename=getattr(upload, "name", "") or "",
             media_type=getattr(upload, "content_type", "") or "",
+            claim=claim,
             **fields,
         )
         record = registration.register(new)  # a RegistrationError answers as an ApiError
@@ -235,11 +238,11 @@ class RecordBatchView(CourtAPIView):
         return run_once(
             request,
             self.court,
-            lambda: self._create(request),
-            lambda codes_made: self._resume(request, codes_made),
+            lambda claim: self._create(request, claim),
+            lambda claim: self._resume(request, claim),
         )
 
-    def _create(self, request: Request) -> Response:
+    def _create(self, request: Request, claim: IdempotentRequest | None) -> Response:
         items = batch_items(
             request.data,
             "records",
@@ -248,19 +251,18 @@ class RecordBatchView(CourtAPIView):
             too_many=error_codes.TOO_MANY_RECORDS,
         )
         news = [
-            registration.NewRecord(court=self.court, **_batch_item(item, i))
+            registration.NewRecord(court=self.court, claim=claim, **_batch_item(item, i))
             for i, item in enumerate(items)
         ]
         records = registration.register_many(news)
         return self._answer(request, records)
 
-    def _resume(self, request: Request, codes_made: list[str]) -> Response:
-        """A retry of a batch whose records exist: answer for them once they are in the ledger."""
-        records = Record.objects.filter(court=self.court, code__in=codes_made).select_related(
-            "court"
-        )
-        by_code = {r.code: r for r in records}
-        return self._answer(request, [by_code[c] for c in codes_made])
+    def _resume(self, request: Request, claim: IdempotentRequest) -> Response | None:
+        """A retry of a batch whose records exist: answer for them once they are in the
+        ledger, in the order sent (their ids ascend in that order)."""
+        made = Record.objects.filter(court=self.court, claim=claim).select_related("court")
+        records = list(made.order_by("pk"))
+        return self._answer(request, records) if records else None
 
     def _answer(self, request: Request, records: list[Record]) -> Response:
         # The records are committed: from here on a failure must answer with their codes.
@@ -293,9 +295,32 @@ class EventsView(CourtAPIView):
     )
     def post(self, request: Request, code: str) -> Response:
         record = self.own_record(code)
-        return run_once(request, self.court, lambda: self._create(request, record))
+        return run_once(
+            request,
+            self.court,
+            lambda claim: self._create(request, record, claim),
+            lambda claim: self._resume(record, claim),
+        )
 
-    def _create(self, request: Request, record: Record) -> Response:
+    def _resume(self, record: Record, claim: IdempotentRequest) -> Response | None:
+        """A retry of a request whose event exists: answer for it once it is in the ledger."""
+        event = ServiceEvent.objects.filter(record=record, claim=claim).first()
+        if event is None:
+            return None
+        with _waiting_for_ledger(record):
+            receipt = ledger.await_ledger(event)
+        return Response(self._body(event, receipt), status=status.HTTP_201_CREATED)
+
+    @staticmethod
+    def _body(event: ServiceEvent, receipt) -> dict:
+        body = event_json(event, receipt)
+        if event.addressee is not None:
+            body["service_link"] = service.service_link(event.addressee)
+        return body
+
+    def _create(
+        self, request: Request, record: Record, claim: IdempotentRequest | None
+    ) -> Response:
         data = EventInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = data.validated_data
@@ -309,13 +334,11 @@ class EventsView(CourtAPIView):
             contact=fields.get("contact", ""),
             details=fields.get("details"),
             occurred_at=fields.get("occurred_at"),
+            claim=claim,
         )
         with _waiting_for_ledger(record):
             receipt = ledger.await_ledger(event)
-        body = event_json(event, receipt)
-        if event.addressee is not None:
-            body["service_link"] = service.service_link(event.addressee)
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(self._body(event, receipt), status=status.HTTP_201_CREATED)
 
 
 class QRView(CourtAPIView):

@@ -110,6 +110,16 @@ class Record(models.Model):
     recorded_at = models.DateTimeField(help_text="The time written in the ledger leaf.")
     submission = models.BigIntegerField(unique=True, editable=False)
     ledger_index = models.BigIntegerField(null=True, blank=True, unique=True)
+    # The court request (sent with an Idempotency-Key) that made the row, so that a retry
+    # after that request's process died answers for it instead of recording it again.
+    claim = models.ForeignKey(
+        "IdempotentRequest",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     # Not a field: the leaf bytes this process submitted for the row, which its submitter
     # compares with the integrated entry (documents.ledger.await_ledger).
@@ -170,6 +180,14 @@ class ServiceEvent(models.Model):
     recorded_at = models.DateTimeField()
     submission = models.BigIntegerField(unique=True, editable=False)
     ledger_index = models.BigIntegerField(null=True, blank=True, unique=True)
+    claim = models.ForeignKey(  # as on Record
+        "IdempotentRequest",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     submitted_leaf: bytes | None = None  # as on Record
 
@@ -181,7 +199,11 @@ class ServiceEvent(models.Model):
 
 
 class IdempotentRequest(models.Model):
-    """The first answer to a court request sent with an Idempotency-Key header."""
+    """A court request sent with an Idempotency-Key header: claimed by the request running
+    it (a lease: `owner` until `lease_until`), then its first answer.
+
+    documents/idempotency.py says how a retry uses it.
+    """
 
     court = models.ForeignKey(Court, on_delete=models.CASCADE)
     key = models.CharField(max_length=200)
@@ -189,6 +211,8 @@ class IdempotentRequest(models.Model):
     status = models.PositiveSmallIntegerField(null=True)  # null while the first is running
     body = models.JSONField(null=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    owner = models.CharField(max_length=32, default="", editable=False)
+    lease_until = models.DateTimeField(null=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["court", "key"], name="one_answer_per_key")]

@@ -28,7 +28,8 @@ from anchoring.digest import digests, stream_digests
 from anchoring.leaf import Leaf
 from documents import codes, entries, ledger, stamping
 from documents.group_commit import GroupCommit
-from documents.models import Court, Record
+from documents.idempotency import ClaimLost, fence
+from documents.models import Court, IdempotentRequest, Record
 from plumbing import bulk, cpu_bound, error_codes
 from plumbing.errors import Refusal
 
@@ -56,6 +57,7 @@ class NewRecord:
     stamp: bool = False
     stamp_pages: str = "all"
     allow_download: bool = False
+    claim: IdempotentRequest | None = None  # the keyed court request making it, if any
 
 
 def verification_url(code: str) -> str:
@@ -146,17 +148,18 @@ def _register_without_file(new: NewRecord) -> Record:
 
 def _write_group(news: list[NewRecord]) -> Sequence[Record | Exception]:
     """The group commit's write: every record at once, or, if one row is refused (a
-    value the database will not take), each alone, so that only its request fails."""
+    value the database will not take, a key another request took over), each alone, so
+    that only its request fails."""
     try:
         return register_many(news)
-    except (DataError, IntegrityError):
+    except (DataError, IntegrityError, ClaimLost):
         if len(news) == 1:
             raise
     results: list[Record | Exception] = []
     for new in news:
         try:
             results.append(register_many([new])[0])
-        except (DataError, IntegrityError) as exc:
+        except (DataError, IntegrityError, ClaimLost) as exc:
             results.append(exc)
     return results
 
@@ -185,6 +188,7 @@ def register_many(news: list[NewRecord]) -> list[Record]:
             continue
         try:
             with transaction.atomic():
+                fence(new.claim for new in news)
                 ids = sequencer.submit_many([entry for _, entry in made])
                 for record, submission in zip(records, ids, strict=True):
                     record.submission = submission
@@ -200,6 +204,7 @@ def _register(new: NewRecord, code: str) -> Record:
     record, leaf = _row(new, code, sha, sm, size)
     try:
         with transaction.atomic():
+            fence([new.claim])
             record.submission = sequencer.submit(leaf)
             suffix = ".pdf" if new.stamp else Path(new.filename).suffix
             record.file.save(f"{code}{suffix}", ContentFile(data), save=False)
@@ -236,6 +241,7 @@ def _row(
         allow_download=new.allow_download,
         metadata_salt=secrets.token_bytes(entries.SALT_SIZE),
         recorded_at=now,
+        claim=new.claim,
     )
     leaf = ledger.record_leaf(record)
     record.submitted_leaf = leaf.encode()

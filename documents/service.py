@@ -19,8 +19,9 @@ from django.utils import timezone
 
 from anchoring import sequencer
 from documents import entries, ledger
+from documents.idempotency import fence
 from documents.ledger import CHANNEL_NUMBERS, await_ledger, ledger_index
-from documents.models import Addressee, Record, ServiceEvent, token_digest
+from documents.models import Addressee, IdempotentRequest, Record, ServiceEvent, token_digest
 from documents.registration import RegistrationError
 from plumbing import error_codes
 
@@ -85,8 +86,12 @@ def record_event(
     addressee: Addressee | None = None,
     details: dict | None = None,
     occurred_at: datetime | None = None,
+    claim: IdempotentRequest | None = None,
 ) -> ServiceEvent:
-    """Record one service event and pool its ledger entry; the caller may wait for it."""
+    """Record one service event and pool its ledger entry; the caller may wait for it.
+
+    claim: the keyed court request making it (documents/idempotency.py).
+    """
     now = timezone.now()
     occurred_at = occurred_at or now
     if occurred_at > now + CLOCK_SKEW or occurred_at < record.recorded_at - CLOCK_SKEW:
@@ -99,6 +104,7 @@ def record_event(
     if ledger_index(record) is None:
         await_ledger(record)  # an event entry points at its record's entry
     with transaction.atomic():
+        fence([claim])
         Record.objects.select_for_update().get(pk=record.pk)  # one event at a time per record
         if event == ServiceEvent.Event.SENT:
             addressee = _addressee(record, addressee_name.strip(), contact.strip())
@@ -112,6 +118,7 @@ def record_event(
             details_salt=secrets.token_bytes(entries.SALT_SIZE),
             occurred_at=occurred_at,
             recorded_at=now.replace(microsecond=now.microsecond // 1000 * 1000),
+            claim=claim,
         )
         record_index = record.ledger_index
         assert record_index is not None  # awaited above

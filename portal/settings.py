@@ -254,6 +254,10 @@ COURT_AUDIT_FLUSH_SECONDS = env.float("COURT_AUDIT_FLUSH_SECONDS", default=1.0)
 COURT_AUDIT_FLUSH_ROWS = env.int("COURT_AUDIT_FLUSH_ROWS", default=1000)
 # Most records in one POST /api/v1/records/batch.
 COURT_BATCH_MAX = env.int("COURT_BATCH_MAX", default=1000)
+# How long a request sent with an Idempotency-Key holds its key before a retry may take it
+# over (the holder's process presumed dead). Longer than a request's own work, which
+# LEDGER_SUBMIT_TIMEOUT bounds; the takeover is safe either way (documents/idempotency.py).
+COURT_IDEMPOTENCY_LEASE = env.float("COURT_IDEMPOTENCY_LEASE", default=60.0)
 # Records that keep no file, sent by concurrent requests, are written together: most
 # rows one transaction of a process writes (documents/group_commit.py; 1: each alone).
 COURT_GROUP_COMMIT_MAX = env.int("COURT_GROUP_COMMIT_MAX", default=500)

@@ -49,6 +49,8 @@ NOT_SHOWN = {
     (Record, "allow_download"): "the court's permission; what is served is checked",
     (Record, "code"): "the row's key: a changed code is another record, not this one",
     (Record, "id"): "a surrogate key",
+    (Record, "claim"): "links the row to the court request that made it, for its retries",
+    (ServiceEvent, "claim"): "as on Record",
     (ServiceEvent, "id"): "a surrogate key",
     (ServiceEvent, "submission"): "links the row to its pool row",
     (Addressee, "id"): "a surrogate key",
