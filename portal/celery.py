@@ -7,7 +7,8 @@ from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
-app = Celery("portal")
+# Every task is sent after its row is committed and never fails the request (plumbing/tasks.py).
+app = Celery("portal", task_cls="plumbing.tasks:Task")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

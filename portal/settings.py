@@ -284,6 +284,19 @@ VERIFY_MAX_RETRIES = env.int("VERIFY_MAX_RETRIES", default=5)
 # queries), instead of a Celery job the client then polls; the job remains for uploads,
 # batches, pages and a ledger that cannot be reached.
 VERIFY_INLINE = env.bool("VERIFY_INLINE", default=True)
+# Seconds after which a verification still unfinished has its job queued again by the
+# sweeper (its row committed while the broker was down, or its worker died), which runs
+# every VERIFY_SWEEP_PERIOD seconds and queues at most VERIFY_SWEEP_MAX jobs a run.
+# Longer than a job's own retries take (VERIFY_MAX_RETRIES, with backoff up to 30 s).
+VERIFY_REQUEUE_AFTER = env.float("VERIFY_REQUEUE_AFTER", default=180.0)
+VERIFY_SWEEP_PERIOD = env.float("VERIFY_SWEEP_PERIOD", default=30.0)
+VERIFY_SWEEP_MAX = env.int("VERIFY_SWEEP_MAX", default=1000)
+if CELERY_BROKER_URL:  # in-process tasks leave nothing to sweep
+    CELERY_BEAT_SCHEDULE["verification-sweep"] = {
+        "task": "verification.tasks.sweep",
+        "schedule": VERIFY_SWEEP_PERIOD,
+        "options": {"expires": VERIFY_SWEEP_PERIOD},
+    }
 VERIFY_BATCH_MAX = env.int("VERIFY_BATCH_MAX", default=1000)
 VERIFY_PAGE_REFRESH = env.int("VERIFY_PAGE_REFRESH", default=2)
 # Seconds a process reuses the newest checkpoint it read from the local ledger (when it

@@ -151,7 +151,8 @@ def start(inline: bool = False, **fields) -> Verification:
     """Create a verification and run its job once the row is committed.
 
     inline: check it in this process instead when the ledger is this deployment's own
-    (VERIFY_INLINE), queueing the job only if the ledger cannot be reached.
+    (VERIFY_INLINE), queueing the job only if the ledger cannot be reached. A job the
+    broker cannot take leaves the row pending; tasks.sweep queues it again later.
     """
     from verification.tasks import verify, verify_now
 

@@ -62,6 +62,8 @@ class Verification(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When tasks.sweep last queued its job again (null: queued once, when it was made).
+    queued_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     # Not a field: the step rows, when this instance was checked and saved in this process
     # (tasks._save), so its answer is built from memory instead of read back.
@@ -76,6 +78,13 @@ class Verification(models.Model):
         ordering = ["-created_at"]
         permissions = [
             ("view_full_record", "Can see records unmasked and their verification history"),
+        ]
+        indexes = [  # what tasks.sweep looks for: few rows among many finished ones
+            models.Index(
+                fields=["created_at"],
+                condition=~models.Q(status="done"),
+                name="verification_unfinished",
+            )
         ]
 
     def __str__(self) -> str:

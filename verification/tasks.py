@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from anchoring.backend import BackendUnavailable, get_backend
@@ -71,7 +73,22 @@ def verify_now(**fields) -> Verification | None:
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
 def verify(self, verification_id: str) -> str:
-    """Run one verification; on a backend outage retry with backoff, then say inconclusive."""
+    """Run one verification (safe to run twice). A ledger that cannot be reached is retried
+    with backoff, then the verification says inconclusive; a database error is retried
+    with backoff too. A retry that cannot be queued is left to `sweep`."""
+    try:
+        return _verify(self, verification_id)
+    except DatabaseError as exc:
+        if self.request.is_eager or self.request.retries >= settings.VERIFY_MAX_RETRIES:
+            raise
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries + 1)) from None
+
+
+def _backoff(attempt: int) -> int:
+    return min(2**attempt, 30)
+
+
+def _verify(task, verification_id: str) -> str:
     v = Verification.objects.filter(pk=verification_id).first()
     if v is None or v.status == Verification.Status.DONE:
         return v.outcome if v else "gone"
@@ -81,8 +98,8 @@ def verify(self, verification_id: str) -> str:
     try:
         outcome, steps, record = flow.run(v, get_backend())
     except BackendUnavailable as exc:
-        if v.attempts <= settings.VERIFY_MAX_RETRIES and not self.request.is_eager:
-            raise self.retry(exc=exc, countdown=min(2**v.attempts, 30)) from None
+        if v.attempts <= settings.VERIFY_MAX_RETRIES and not task.request.is_eager:
+            raise task.retry(exc=exc, countdown=_backoff(v.attempts)) from None
         outcome, steps, record = (
             Verification.Outcome.INCONCLUSIVE,
             [unavailable_step("ledger", str(exc))],
@@ -90,6 +107,26 @@ def verify(self, verification_id: str) -> str:
         )
     _save(v, outcome, steps, record)
     return outcome
+
+
+@shared_task(ignore_result=True)
+def sweep() -> int:
+    """Queue again the job of every verification still unfinished VERIFY_REQUEUE_AFTER
+    seconds after its job was last queued: its row was committed while the broker was
+    down, its retry could not be queued, or its worker died. Returns how many."""
+    now = timezone.now()
+    due = now - timedelta(seconds=settings.VERIFY_REQUEUE_AFTER)
+    stale = Verification.objects.exclude(status=Verification.Status.DONE).filter(
+        Q(queued_at__lt=due) | Q(queued_at__isnull=True, created_at__lt=due)
+    )
+    ids = list(
+        stale.order_by("created_at").values_list("pk", flat=True)[: settings.VERIFY_SWEEP_MAX]
+    )
+    Verification.objects.filter(pk__in=ids).update(queued_at=now)
+    for sent, pk in enumerate(ids):
+        if not verify.send(pk):
+            return sent  # the broker is down: the next sweep tries again
+    return len(ids)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
