@@ -35,3 +35,8 @@ def svg(url: str, level: str = "Q") -> bytes:
     out = io.BytesIO()
     qr.make_image(image_factory=qrcode.image.svg.SvgPathFillImage).save(out)
     return out.getvalue()
+
+
+def modules(url: str, level: str = "Q") -> list[list[bool]]:
+    """The QR code's modules, row by row from the top, True for dark, quiet zone included."""
+    return _code(url, level).get_matrix()

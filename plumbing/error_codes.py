@@ -77,6 +77,13 @@ NO_SUCH_CHECKPOINT = ErrorText(
 )
 
 # The court API.
+SERVICE_UNAVAILABLE = ErrorText(
+    "service_unavailable",
+    "服务暂时不可用（数据库正在恢复），请稍后用相同的请求重试。",
+    "The service is briefly unavailable (its database is recovering); retry the same "
+    "request shortly.",
+    503,
+)
 RECORD_NOT_FOUND = ErrorText(
     "record_not_found", "贵院没有该核验码的记录。", "Your court has no record with this code.", 404
 )

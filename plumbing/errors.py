@@ -11,14 +11,24 @@ same shape, their texts also from the catalogue, by api_exception_handler.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
+from django.db import InterfaceError, OperationalError
 from drf_spectacular.utils import inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from plumbing.error_codes import DRF_ERRORS, INVALID_REQUEST, ErrorText, field_error
+from plumbing.error_codes import (
+    DRF_ERRORS,
+    INVALID_REQUEST,
+    SERVICE_UNAVAILABLE,
+    ErrorText,
+    field_error,
+)
+
+log = logging.getLogger(__name__)
 
 # The error body in the OpenAPI schema, for every API view's error answers.
 ERROR_SCHEMA = inline_serializer(
@@ -107,6 +117,10 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF exception handler that answers every error in the shape above."""
     if isinstance(exc, Refusal):
         return Response(exc.body, status=exc.status_code)
+    if isinstance(exc, (OperationalError, InterfaceError)):  # the database is down or restarting
+        log.warning("database unavailable: %s", exc)
+        body = error_body(SERVICE_UNAVAILABLE)
+        return Response(body, status=SERVICE_UNAVAILABLE.status, headers={"Retry-After": "5"})
     response = exception_handler(exc, context)
     if response is None:
         return None

@@ -3,8 +3,9 @@
 issue() gathers the proofs again through the LedgerBackend (the same ones the
 verification checked: its entry, its checkpoint, the consistency proof from the
 checkpoint trusted before, each service event), writes them into a proof bundle,
-renders the certificate with WeasyPrint, attaches the bundle, signs the PDF with the
-portal's key (PAdES) and keeps both. Safe to run twice: a verification has one certificate.
+lays the certificate out with ReportLab (certificate_pdf), attaches the bundle, signs the
+PDF with the portal's key (PAdES) and keeps both. Safe to run twice: a verification has
+one certificate.
 """
 
 from __future__ import annotations
@@ -12,15 +13,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import threading
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from anchoring import keys
 from anchoring.backend import LedgerBackend, get_backend
@@ -29,7 +28,7 @@ from anchoring.note import encode_base64, parse_note, verifier_key
 from documents import codes, ledger, qr, stamping
 from documents.models import Record
 from verification import bundle as bundles
-from verification import metrics, pades, signing
+from verification import certificate_pdf, metrics, pades, signing
 from verification.models import Certificate, Verification, VerificationStep
 from verification.record_check import alarm, check_record, public_face
 
@@ -148,75 +147,125 @@ def render(
     v: Verification, steps: list[VerificationStep], bundle: dict, number: str, development: bool
 ) -> bytes:
     """The certificate PDF (A4, Chinese first, CJK font embedded), the bundle attached."""
-    from weasyprint import HTML, Attachment
+    pdf = certificate_pdf.render(facts(v, steps, bundle, number, development), fonts())
+    return pades.attach(
+        pdf,
+        bundles.ATTACHMENT_NAME,
+        bundles.dumps(bundle),
+        "Proof bundle: re-check offline with judicial-verify",
+        "application/json",
+    )
 
+
+def _time(value, pattern: str = "Y-m-d H:i:s T") -> str:
+    """A time as the pages show it, in the portal's time zone."""
+    return dateformat.format(timezone.localtime(value), pattern) if value else ""
+
+
+def _printed_face(face: dict) -> certificate_pdf.RecordFace:
+    court = face.get("court") or {}
+    return certificate_pdf.RecordFace(
+        code=face["code"],
+        court_zh=court.get("name_zh") or "",
+        court_en=court.get("name_en") or "",
+        category_label=str(face.get("category_label") or ""),
+        title=face.get("title"),
+        case_number=face.get("case_number"),
+        parties=None if "parties" in face.get("unchecked", []) else list(face.get("parties") or []),
+        recorded_at=_time(face.get("recorded_at")),
+        timeline=[
+            certificate_pdf.Event(
+                occurred_at=_time(e.get("occurred_at"), "Y-m-d H:i"),
+                label=str(e.get("label") or ""),
+                channel_label=e.get("channel_label"),
+                addressee=e.get("addressee"),
+                proven=bool(e.get("proven")),
+                ledger_index=e.get("ledger_index"),
+            )
+            for e in face.get("timeline") or []
+        ],
+    )
+
+
+def facts(
+    v: Verification, steps: list[VerificationStep], bundle: dict, number: str, development: bool
+) -> certificate_pdf.Facts:
+    """What the certificate shows: the verification, its steps, the record's face as the
+    ledger proved it (v.record_face, set by build_bundle) and the bundle's proof summary."""
     checkpoint = (
         parse_checkpoint(parse_note(bundle["checkpoint"]).text) if bundle["checkpoint"] else None
     )
-    identity = signing.identity()
-    html = render_to_string(
-        "verification/certificate.html",
-        {
-            "v": v,
-            "steps": steps,
-            "bundle": bundle,
-            # A record code alone has no file digests of its own: show the recorded ones.
-            "sha256": v.sha256 or (bundle["entry"] or {}).get("inputs", {}).get("sha256"),
-            "sm3": v.sm3 or (bundle["entry"] or {}).get("inputs", {}).get("sm3"),
-            "record": v.record_face if v.record else None,
-            "checkpoint": checkpoint,
-            "log_key_id": _key_id(bundle["log"]["vkey"]),
-            "number": codes.display(number),
-            "url": url(number),
-            "qr": encode_base64(qr.svg(url(number), settings.QR_ERROR_CORRECTION)),
-            "development": development,
-            "ca_fingerprints": identity.ca_fingerprints,
-            "font_family": settings.CERTIFICATE_FONT_FAMILY,
-            "font_file": _common_subset().as_uri(),
-            "bundle_name": bundles.ATTACHMENT_NAME,
-        },
+    inputs = (bundle["entry"] or {}).get("inputs", {})
+    face = v.record_face if v.record else None
+    return certificate_pdf.Facts(
+        number=codes.display(number),
+        url=url(number),
+        qr=qr.modules(url(number), settings.QR_ERROR_CORRECTION),
+        development=development,
+        outcome=v.outcome,
+        by_code=bool(v.code),
+        verification_id=v.id,
+        finished_at=_time(v.finished_at),
+        steps=[
+            certificate_pdf.Step(
+                s.status, s.get_status_display(), s.explanation_zh, s.explanation_en
+            )
+            for s in steps
+        ],
+        filename=v.filename,
+        size=v.size,
+        # A record code alone has no file digests of its own: show the recorded ones.
+        sha256=v.sha256 or inputs.get("sha256", ""),
+        sm3=v.sm3 or inputs.get("sm3", ""),
+        record=_printed_face(face) if face else None,
+        entry_index=(bundle["entry"] or {}).get("index"),
+        origin=bundle["log"]["origin"],
+        tree_size=checkpoint.size if checkpoint else None,
+        root_hash=checkpoint.root_hash.hex() if checkpoint else None,
+        log_key_id=_key_id(bundle["log"]["vkey"]),
+        consistency=bool(bundle["consistency"]),
+        service_events=bool(bundle["service_events"]),
+        ca_fingerprints=signing.identity().ca_fingerprints,
+        bundle=bundles.dumps(bundle),
+        bundle_name=bundles.ATTACHMENT_NAME,
     )
-    attachment = Attachment(
-        string=bundles.dumps(bundle).decode(),
-        name=bundles.ATTACHMENT_NAME,
-        description="Proof bundle: re-check offline with judicial-verify",
-    )
-    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(
-        attachments=[attachment], font_config=_font_config()
-    )
-
-
-_fonts = threading.local()
 
 
 @functools.cache
-def _common_subset() -> Path:
-    """The certificate font cut down to GB 2312 (6,763 hanzi, punctuation) and ASCII.
+def fonts() -> certificate_pdf.Fonts:
+    """The certificate's fonts: the common-character subset, and rarer characters from the
+    full font, each set cut when first needed."""
+    return certificate_pdf.Fonts(common=_common_subset(), fallback=_rare)
 
-    WeasyPrint subsets every font it embeds, on every PDF; from this 3 MB font instead of
-    the whole CJK collection that is some 40 ms faster. Made once (about 15 s) and kept
-    under PORTAL_DATA_DIR; any character outside it falls back to the full font.
-    """
+
+def _rare(chars: str) -> Path:
+    """A TrueType font of the full certificate font's glyphs for `chars` (cached on disk)."""
+    cut = stamping.subset_font(
+        Path(settings.CERTIFICATE_FONT_FILE),
+        settings.CERTIFICATE_FONT_FAMILY,
+        chars,
+        settings.FONT_CACHE_DIR,
+    )
+    return certificate_pdf.truetype(cut, name=f"CertificateRare-{cut.stem.rsplit('-', 1)[-1]}")
+
+
+def _common_subset() -> Path:
+    """The certificate font cut down to GB 2312 (6,763 hanzi, punctuation) and ASCII, as
+    TrueType: made once per deployment (some 20 s) and kept under FONT_CACHE_DIR. ReportLab
+    then embeds the glyphs each certificate uses."""
     chars = []
     for row in [*range(0xA1, 0xAA), *range(0xB0, 0xF8)]:
         for cell in range(0xA1, 0xFF):
             with contextlib.suppress(UnicodeDecodeError):
                 chars.append(bytes([row, cell]).decode("gb2312"))
-    return stamping.subset_font(
-        Path(settings.CERTIFICATE_FONT_FILE),
-        settings.CERTIFICATE_FONT_FAMILY,
-        "".join(chars) + "“”‘’—…·•",
-        settings.FONT_CACHE_DIR,
+    return certificate_pdf.truetype(
+        stamping.subset_font(
+            Path(settings.CERTIFICATE_FONT_FILE),
+            settings.CERTIFICATE_FONT_FAMILY,
+            "".join(chars) + "“”‘’—…·•",
+            settings.FONT_CACHE_DIR,
+        )
     )
-
-
-def _font_config():
-    """WeasyPrint's font configuration, made once per thread (it costs ~100 ms each time)."""
-    from weasyprint.text.fonts import FontConfiguration
-
-    if not hasattr(_fonts, "config"):
-        _fonts.config = FontConfiguration()
-    return _fonts.config
 
 
 def _key_id(vkey: str | None) -> str | None:

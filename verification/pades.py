@@ -3,7 +3,7 @@
 The portal signs each certificate PDF with its own certificate and key (never the log
 key), with an RFC 3161 timestamp when a timestamp authority is configured. check()
 validates a signature against pinned CA fingerprints, trusting nothing in the document
-itself, and embedded_file() takes the proof bundle out of the PDF.
+itself. attach() puts the proof bundle into the PDF, embedded_file() takes it out.
 
 Plain Python with no Django import, so `judicial-verify certificate` can use it.
 """
@@ -21,6 +21,7 @@ from datetime import datetime
 
 from asn1crypto import x509
 from pyhanko.keys import load_certs_from_pemder_data, load_private_key_from_pemder_data
+from pyhanko.pdf_utils import embed
 from pyhanko.pdf_utils.generic import ArrayObject, DictionaryObject
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
@@ -172,6 +173,21 @@ def check(pdf: bytes, pinned_cas: Set[str], pinned_tsas: Set[str] = frozenset())
 
 def _subject(cert: x509.Certificate) -> str:
     return cert.subject.human_friendly
+
+
+def attach(pdf: bytes, name: str, data: bytes, description: str, media_type: str) -> bytes:
+    """The PDF with a file attached under `name` (the document's EmbeddedFiles)."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    stream = embed.EmbeddedFileObject.from_file_data(writer, data, mime_type=media_type)
+    embed.embed_file(
+        writer,
+        embed.FileSpec(
+            file_spec_string=name, file_name=name, embedded_data=stream, description=description
+        ),
+    )
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 def embedded_file(pdf: bytes, name: str) -> bytes | None:

@@ -72,6 +72,36 @@ def test_pdftotext_reads_chinese_english_and_the_digest(issued):
     assert log_key_id in text
 
 
+def test_the_pdf_is_well_formed_a4_and_carries_the_bundle(issued):
+    v, cert, pdf, bundle, _ = issued
+    check_ = subprocess.run(["qpdf", "--check", pdf], capture_output=True, text=True)
+    assert check_.returncode == 0, check_.stdout + check_.stderr
+    assert "No syntax or stream encoding errors" in check_.stdout
+    info = subprocess.run(["pdfinfo", pdf], capture_output=True, text=True).stdout
+    assert re.search(r"Page size:\s+595\.\d+ x 841\.\d+ pts \(A4\)", info), info
+    assert f"certificate {codes.display(cert.number)}" in info  # the title names it
+    attachments = subprocess.run(
+        ["qpdf", "--list-attachments", pdf], capture_output=True, text=True
+    ).stdout
+    assert attachments.startswith("proof-bundle.json ->"), attachments
+    shown = subprocess.run(
+        ["qpdf", "--show-attachment=proof-bundle.json", pdf], capture_output=True
+    ).stdout
+    assert shown == bundle.read_bytes()
+
+
+def test_characters_beyond_the_common_subset_are_drawn_from_the_full_font(ledger, tmp_path):
+    """A name outside GB 2312 (堃, 䶮) is printed from a subset of the full font, and read
+    back as the same characters."""
+    v = check(sha256=sha(ledger.evidence_bytes), filename="王堃与䶮的证据.pdf")
+    path = tmp_path / "rare.pdf"
+    path.write_bytes(certificate.issue(v).pdf.read())
+    text = subprocess.run(["pdftotext", path, "-"], capture_output=True, text=True).stdout
+    assert "王堃与䶮的证据.pdf" in text
+    fonts = subprocess.run(["pdffonts", path], capture_output=True, text=True).stdout
+    assert len(fonts.splitlines()) >= 4  # the common subset and the rare characters' font
+
+
 def test_every_font_is_embedded(issued):
     pdf = issued[2]
     lines = subprocess.run(["pdffonts", pdf], capture_output=True, text=True).stdout.splitlines()
