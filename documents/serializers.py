@@ -18,6 +18,7 @@ from documents.models import Record, ServiceEvent
 from documents.registration import verification_url
 from plumbing import error_codes
 from plumbing.errors import ApiError
+from plumbing.visible_input import VisibleTextSerializer
 
 
 def _digest(value: str, field: str) -> bytes:
@@ -50,8 +51,9 @@ class SharedFieldsSerializer(serializers.Serializer):
         return shared
 
 
-class RecordInput(SharedFieldsSerializer):
-    """A new record: a file (multipart) or its digests (JSON), and metadata."""
+class RecordInput(VisibleTextSerializer, SharedFieldsSerializer):
+    """A new record: a file (multipart) or its digests (JSON), and metadata; its text as
+    sent, with no hidden characters (plumbing/visible_text.py)."""
 
     file = serializers.FileField(required=False, allow_empty_file=True)
     sha256 = serializers.CharField(required=False)
@@ -104,8 +106,8 @@ class RecordBatchItem(RecordInput):
     sm3 = serializers.CharField()
 
 
-class EventInput(SharedFieldsSerializer):
-    """A service event sent by a court's system."""
+class EventInput(VisibleTextSerializer, SharedFieldsSerializer):
+    """A service event sent by a court's system, its text with no hidden characters."""
 
     event = serializers.ChoiceField(choices=ServiceEvent.Event.values)
     channel = serializers.ChoiceField(

@@ -202,6 +202,14 @@ IDEMPOTENCY_KEY_REUSED = ErrorText(
     "This Idempotency-Key was already used for a different request.",
     422,
 )
+INVALID_CHARACTERS = ErrorText(
+    "invalid_characters",
+    "字段 {name} 的第 {position} 个字符是{kind_zh}（{code_point}）。记录字段不能含有控制字符、"
+    "转义序列、双向文本控制符或其他不可见字符，以免显示的内容与登记的内容不同。",
+    "The field '{name}' has {kind_en} ({code_point}) at character {position}. Record "
+    "fields cannot hold control characters, escape sequences, bidirectional controls or "
+    "other invisible characters, so that what is shown is what is recorded.",
+)
 REQUEST_IN_PROGRESS = ErrorText(
     "request_in_progress",
     "使用该 Idempotency-Key 的请求仍在处理中，请稍后重试。",
@@ -280,6 +288,17 @@ CODE_PROBLEMS: dict[str, PageMessage] = {
     ),
 }
 CODE_PROBLEM_UNKNOWN = PageMessage("核验码无效。", "The record code is invalid.")
+
+# The kinds of character `invalid_characters` names (plumbing.visible_text.Hidden).
+HIDDEN_CHARACTERS: dict[str, PageMessage] = {
+    "escape": PageMessage("终端转义序列的起始字符", "the start of a terminal escape sequence"),
+    "control": PageMessage(
+        "控制字符（如换行符、制表符）", "a control character (a line end, a tab)"
+    ),
+    "bidi": PageMessage("双向文本控制符", "a bidirectional text control"),
+    "invisible": PageMessage("不可见的格式字符", "an invisible formatting character"),
+    "surrogate": PageMessage("不成对的代理码元", "an unpaired surrogate code unit"),
+}
 
 # The intake forms of the public pages.
 PAGE_FILE_TOO_LARGE = PageMessage(
