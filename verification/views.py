@@ -23,6 +23,7 @@ from anchoring.backend import BackendUnavailable, get_backend
 from documents import codes
 from documents.public import find
 from plumbing import error_codes
+from plumbing.redirects import local_target, redirect_back
 from verification import intake
 from verification.models import Certificate, Verification
 from verification.record_check import check_record, face_of, original_matches
@@ -32,11 +33,12 @@ FULL_RECORD = "verification.view_full_record"
 CERTIFICATE_WAIT = timedelta(minutes=1)
 
 
-def _bad_code(request: HttpRequest, exc: codes.CodeError, back: str = "home") -> HttpResponse:
-    """Back to the page the code came from, saying in both languages what is wrong."""
+def _bad_code(request: HttpRequest, exc: codes.CodeError, back: str | None = None) -> HttpResponse:
+    """Back to the page of this site the code came from (else home), saying in both
+    languages what is wrong."""
     problem = error_codes.CODE_PROBLEMS.get(exc.reason, error_codes.CODE_PROBLEM_UNKNOWN)
     messages.error(request, problem.text())
-    return redirect(back)
+    return redirect_back(request, back, reverse("home"))
 
 
 @require_GET
@@ -109,15 +111,15 @@ def upload(request: HttpRequest) -> HttpResponse:
 
 @csrf_protect
 def _upload(request: HttpRequest) -> HttpResponse:
-    back = request.POST.get("back") or reverse("home")
+    back = local_target(request, request.POST.get("back"), reverse("home"))
     if request.upload_too_large:  # type: ignore[attr-defined]  # see use_digesting_upload
         limit = settings.VERIFY_MAX_FILE_SIZE / (1 << 30)
         messages.error(request, error_codes.PAGE_FILE_TOO_LARGE.text(limit=f"{limit:g}"))
-        return redirect(back)
+        return redirect_back(request, back, reverse("home"))
     upload_file = request.FILES.get("file")
     if upload_file is None or upload_file.size == 0:
         messages.error(request, error_codes.PAGE_EMPTY_FILE.text())
-        return redirect(back)
+        return redirect_back(request, back, reverse("home"))
     assert isinstance(upload_file, intake.DigestedFile)  # the only upload handler here
     fields = upload_file.verification_fields()
     if request.POST.get("code"):
