@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
-from urllib.parse import urlsplit
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -22,6 +21,7 @@ from anchoring.digest import new_sm3
 from documents import codes
 from plumbing import cpu_bound, tasks
 from verification.models import Verification
+from verification.scanned_urls import OwnAddress, read_url
 
 
 class DigestedFile(UploadedFile):
@@ -105,25 +105,40 @@ def use_digesting_upload(request: HttpRequest | Request) -> None:
     request.upload_too_large = False  # type: ignore[union-attr]
 
 
-_CODE_IN_URL = re.compile(r"/v/([^/?#]+)/?$")
+@dataclass(frozen=True)
+class ScannedCode:
+    """A record code read from a QR code, and the website the code's URL leads to."""
+
+    code: str | None  # canonical; None only in another website's URL
+    host: str  # as a browser names it (verification.scanned_urls)
+    own: bool  # this portal's address (PUBLIC_BASE_URL, or a name of ALLOWED_HOSTS)
 
 
-def code_from_url(text: str) -> str:
-    """The record code in one of our verification URLs (CodeError if there is none)."""
-    match = _CODE_IN_URL.search(urlsplit(text.strip()).path)
-    if match is None:
+def code_from_url(text: str) -> ScannedCode:
+    """The record code in a verification URL and where the URL leads. CodeError when it
+    is no verification URL, or one of this portal's with a malformed code; another
+    website's URL is returned (`own` false) whatever its code, for the caller to warn."""
+    scanned = read_url(text, OwnAddress(settings.PUBLIC_BASE_URL, settings.ALLOWED_HOSTS))
+    if scanned is None or scanned.code_text is None:
         raise codes.CodeError(
             codes.CodeProblem.URL, "this QR code does not hold a record's verification URL"
         )
-    return codes.normalize(match.group(1))
+    if scanned.own:
+        return ScannedCode(codes.normalize(scanned.code_text), scanned.host, own=True)
+    try:
+        code: str | None = codes.normalize(scanned.code_text)
+    except codes.CodeError:
+        code = None
+    return ScannedCode(code, scanned.host, own=False)
 
 
-def code_from_photo(data: bytes) -> str:
-    """Read the QR code in a photo or scan of a page and return its record code."""
+def code_from_photo(data: bytes) -> ScannedCode:
+    """Read the QR code in a photo or scan of a page: its record code and where it leads.
+    Of several codes, this portal's first."""
     return cpu_bound.run(_code_from_photo, data)  # a phone's photo: a large decode
 
 
-def _code_from_photo(data: bytes) -> str:
+def _code_from_photo(data: bytes) -> ScannedCode:
     import zxingcpp
     from PIL import Image, UnidentifiedImageError
 
@@ -138,12 +153,18 @@ def _code_from_photo(data: bytes) -> str:
     found = zxingcpp.read_barcodes(image, formats=qr_only)
     if not found:
         raise codes.CodeError(codes.CodeProblem.NO_QR, "no QR code could be read in the picture")
-    errors = []
+    errors, elsewhere = [], []
     for result in found:
         try:
-            return code_from_url(result.text)
+            scanned = code_from_url(result.text)
         except codes.CodeError as exc:
             errors.append(exc)
+            continue
+        if scanned.own:
+            return scanned
+        elsewhere.append(scanned)
+    if elsewhere:
+        return elsewhere[0]
     raise errors[0]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -142,10 +143,21 @@ def photo(request: HttpRequest) -> HttpResponse:
         messages.error(request, error_codes.PAGE_PHOTO_TOO_LARGE.text())
         return redirect("home")
     try:
-        code = intake.code_from_photo(picture.read())
+        scanned = intake.code_from_photo(picture.read())
     except codes.CodeError as exc:
         return _bad_code(request, exc)
-    return redirect("record-page", code=codes.display(code))
+    if not scanned.own:  # never followed: the person decides (verification/scanned_urls.py)
+        return render(
+            request,
+            "verification/foreign_qr.html",
+            {
+                "host": scanned.host,
+                "code": codes.display(scanned.code) if scanned.code else None,
+                "portal_host": urlsplit(settings.PUBLIC_BASE_URL).netloc,
+            },
+        )
+    assert scanned.code is not None  # this portal's URL with a malformed code raised
+    return redirect("record-page", code=codes.display(scanned.code))
 
 
 @require_safe
