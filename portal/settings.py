@@ -325,9 +325,20 @@ CERTIFICATE_DEV_CA = env.bool("CERTIFICATE_DEV_CA", default=EMBEDDED)
 CERTIFICATE_TSA_URL = env("CERTIFICATE_TSA_URL", default="")
 # The TSA's CA certificate (PEM), pinned by `manage.py trust_policy` as a tsa-ca line.
 CERTIFICATE_TSA_CA_FILE = env("CERTIFICATE_TSA_CA_FILE", default="")
-# Certificate jobs have a queue of their own, so that rendering (a few per second per
-# core) never delays verifications; run a worker for it (`-Q certificates`).
+# A certificate is rendered on its first download, or ahead of it by a job queued when a
+# person looks at the finished result page: those jobs have a queue of their own, so that
+# rendering never delays verifications; run a worker for it (`-Q certificates`).
 CERTIFICATE_QUEUE = env("CERTIFICATE_QUEUE", default="certificates")
+# Rendered certificates are kept this many days, then deleted by Celery beat every
+# CERTIFICATE_EXPIRY_PERIOD seconds (0: never); one asked for again is rendered again.
+CERTIFICATE_RETENTION_DAYS = env.float("CERTIFICATE_RETENTION_DAYS", default=30.0)
+CERTIFICATE_EXPIRY_PERIOD = env.float("CERTIFICATE_EXPIRY_PERIOD", default=3600.0)
+if CERTIFICATE_EXPIRY_PERIOD > 0:
+    CELERY_BEAT_SCHEDULE["certificate-expiry"] = {
+        "task": "verification.tasks.expire_certificates",
+        "schedule": CERTIFICATE_EXPIRY_PERIOD,
+        "options": {"expires": CERTIFICATE_EXPIRY_PERIOD},
+    }
 CELERY_TASK_ROUTES = {"verification.tasks.issue_certificate": {"queue": CERTIFICATE_QUEUE}}
 CERTIFICATE_FONT_FILE = env("CERTIFICATE_FONT_FILE", default=STAMP_FONT_FILE)
 CERTIFICATE_FONT_FAMILY = env("CERTIFICATE_FONT_FAMILY", default="Noto Sans CJK SC")

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from anchoring.digest import parse_hex
 from documents import codes
-from plumbing import error_codes, tasks
+from plumbing import error_codes
 from plumbing.batches import batch_items
 from plumbing.errors import ERROR_SCHEMA, ApiError
 from plumbing.throttling import CountingRateThrottle
@@ -102,19 +102,12 @@ def _fields_from_json(item: object, prefix: str = "") -> dict:
 
 
 def _certificate_links(v: Verification, request: Request) -> dict | None:
-    """Where the finished verification's certificate, its PDF and bundle are (None until made).
-
-    A verification checked in this request has none yet: its certificate job is queued
-    after the commit (unless tasks run in-process, where it has run already).
-    """
+    """Where the finished verification's certificate, its PDF and bundle are (None until it
+    is done). The number is the verification's own: the PDF and the bundle are rendered on
+    their first request and kept (certificate.issue), so nothing is looked up here."""
     if v.status != Verification.Status.DONE:
         return None
-    if v.checked_steps is not None and not tasks.in_process():
-        return None
-    certificate = getattr(v, "certificate", None)
-    if certificate is None:
-        return None
-    number = codes.display(certificate.number)
+    number = codes.display(v.certificate_number)
 
     def link(name: str) -> str:
         return request.build_absolute_uri(reverse(name, args=[number]))
@@ -131,7 +124,7 @@ def result_json(v: Verification, request: Request) -> dict:
     """A verification as the API shows it.
 
     A verification just checked in this process answers from memory: its steps as saved,
-    no certificate yet, the record's timeline only when it can have one (documents.public).
+    its certificate's links, the record's timeline only when it can have one (documents.public).
     """
     steps = v.checked_steps if v.checked_steps is not None else v.steps.all()
     record = face_of(v.record, check=v.record_check) if v.record and v.outcome else None

@@ -11,12 +11,14 @@ one certificate.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 import json
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import dateformat, timezone
@@ -27,6 +29,7 @@ from anchoring.checkpoint import parse_checkpoint
 from anchoring.note import encode_base64, parse_note, verifier_key
 from documents import codes, ledger, qr, stamping
 from documents.models import Record
+from plumbing import cpu_bound
 from verification import bundle as bundles
 from verification import certificate_pdf, metrics, pades, signing
 from verification.models import Certificate, Verification, VerificationStep
@@ -142,16 +145,20 @@ def build_bundle(
     )
 
 
-@metrics.certificate_phase("render")
 def render(
     v: Verification, steps: list[VerificationStep], bundle: dict, number: str, development: bool
 ) -> bytes:
     """The certificate PDF (A4, Chinese first, CJK font embedded), the bundle attached."""
-    pdf = certificate_pdf.render(facts(v, steps, bundle, number, development), fonts())
+    return draw(facts(v, steps, bundle, number, development))
+
+
+@metrics.certificate_phase("render")
+def draw(printed: certificate_pdf.Facts) -> bytes:
+    """The PDF of the facts, the bundle they carry attached; pure computation."""
     return pades.attach(
-        pdf,
-        bundles.ATTACHMENT_NAME,
-        bundles.dumps(bundle),
+        certificate_pdf.render(printed, fonts()),
+        printed.bundle_name,
+        printed.bundle,
         "Proof bundle: re-check offline with judicial-verify",
         "application/json",
     )
@@ -289,29 +296,67 @@ def sign(pdf: bytes) -> bytes:
 
 
 def issue(v: Verification, backend: LedgerBackend | None = None) -> Certificate:
-    """The certificate of a finished verification, made once (BackendUnavailable retries)."""
+    """The certificate of a finished verification: the one kept, or rendered, signed and
+    kept now. Raises BackendUnavailable when the ledger cannot be reached.
+
+    Single flight: the verification's row stays locked until the new certificate is
+    committed, so a concurrent request for the same certificate waits and then serves the
+    same one (on SQLite, without row locks, the second made is dropped instead).
+    """
     existing = Certificate.objects.filter(verification=v).first()
     if existing is not None:
         return existing
     if v.status != Verification.Status.DONE:
         raise ValueError(f"verification {v.id} is not finished")
-    number = codes.new_code()
-    development = signing.identity().development
-    steps = list(v.steps.all())
-    bundle = build_bundle(v, steps, number, backend or get_backend())
-    pdf = sign(render(v, steps, bundle, number, development))
-    certificate = Certificate(
-        number=number,
-        verification=v,
-        bundle=bundles.dumps(bundle).decode(),
-        development=development,
-    )
-    certificate.pdf.save(f"{number}.pdf", ContentFile(pdf), save=False)
     try:
         with transaction.atomic():
-            certificate.save(force_insert=True)
+            Verification.objects.select_for_update(no_key=True).filter(pk=v.pk).exists()
+            existing = Certificate.objects.filter(verification=v).first()
+            if existing is not None:
+                return existing
+            certificate = _make(v, backend or get_backend())
+            try:
+                certificate.save(force_insert=True)
+            except BaseException:
+                certificate.pdf.delete(save=False)
+                raise
     except IntegrityError:
-        # Another run of the same task got there first; keep its certificate.
-        certificate.pdf.delete(save=False)
         return Certificate.objects.get(verification=v)
     return certificate
+
+
+def _make(v: Verification, backend: LedgerBackend) -> Certificate:
+    """Gather the proofs, render and sign (off gevent's loop), store the PDF file."""
+    number = v.certificate_number
+    development = signing.identity().development
+    steps = list(v.steps.all())
+    bundle = build_bundle(v, steps, number, backend)
+    printed = facts(v, steps, bundle, number, development)
+    pdf = cpu_bound.run(lambda: sign(draw(printed)))
+    certificate = Certificate(
+        number=number, verification=v, bundle=printed.bundle.decode(), development=development
+    )
+    certificate.pdf.save(f"{number}.pdf", ContentFile(pdf), save=False)
+    return certificate
+
+
+def expire(older_than: datetime.timedelta, chunk: int = 500) -> int:
+    """Delete the certificates rendered longer ago than `older_than`, rows then files; one
+    asked for again is rendered again from the ledger, with the same number and facts.
+    Returns how many."""
+    deleted = 0
+    cutoff = timezone.now() - older_than
+    while True:
+        with transaction.atomic():
+            rows = list(
+                Certificate.objects.select_for_update(skip_locked=True)
+                .filter(created_at__lt=cutoff)
+                .values_list("number", "pdf")[:chunk]
+            )
+            Certificate.objects.filter(number__in=[number for number, _ in rows]).delete()
+        for _, name in rows:
+            if name:
+                default_storage.delete(name)
+        deleted += len(rows)
+        if len(rows) < chunk:
+            return deleted

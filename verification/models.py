@@ -14,6 +14,13 @@ def new_id() -> str:
     return secrets.token_urlsafe(16)
 
 
+def new_certificate_number() -> str:
+    """A certificate number: unguessable like a record code (85 bits, check character)."""
+    from documents.codes import new_code
+
+    return new_code()
+
+
 class Verification(models.Model):
     """One request to check a file, a digest or a record code against the ledger."""
 
@@ -62,6 +69,11 @@ class Verification(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The number of its certificate, known from the start so that answers and pages can
+    # link the certificate before it is rendered (on its first download, certificate.issue).
+    certificate_number = models.CharField(
+        max_length=18, unique=True, default=new_certificate_number, editable=False
+    )
     # When tasks.sweep last queued its job again (null: queued once, when it was made).
     queued_at = models.DateTimeField(null=True, blank=True, editable=False)
 
@@ -128,15 +140,10 @@ class TrustedCheckpoint(models.Model):
         get_latest_by = "tree_size"
 
 
-def new_certificate_number() -> str:
-    """A certificate number: unguessable like a record code (85 bits, check character)."""
-    from documents.codes import new_code
-
-    return new_code()
-
-
 class Certificate(models.Model):
-    """The signed PDF and the proof bundle issued for a finished verification."""
+    """The signed PDF and the proof bundle of a finished verification, as rendered on first
+    request and kept for CERTIFICATE_RETENTION_DAYS; `number` is the verification's
+    certificate_number, so a certificate rendered again keeps it."""
 
     number = models.CharField(
         primary_key=True, max_length=18, default=new_certificate_number, editable=False

@@ -43,13 +43,11 @@ def _save(v: Verification, outcome: str, steps: list[Step], record) -> None:
     ]
     if v._state.adding:  # checked in the request: the row and its steps in one statement
         bulk.insert_with_children(v, rows, "verification")
-        issue_certificate.delay_on_commit(v.pk)
     else:
         with transaction.atomic():
             v.steps.all().delete()
             v.save()
             VerificationStep.objects.bulk_create(rows)
-            issue_certificate.delay_on_commit(v.pk)
     v.checked_steps = rows
 
 
@@ -131,7 +129,8 @@ def sweep() -> int:
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
 def issue_certificate(self, verification_id: str) -> str | None:
-    """Render and sign the certificate of a finished verification; retry backend outages."""
+    """Render and sign a finished verification's certificate ahead of its download (queued
+    for a person looking at the result page); retry backend outages."""
     v = Verification.objects.select_related("record__court").filter(pk=verification_id).first()
     if v is None or v.status != Verification.Status.DONE:
         return None
@@ -139,10 +138,9 @@ def issue_certificate(self, verification_id: str) -> str | None:
         return certificate.issue(v).number
     except Exception as exc:
         if self.request.is_eager:
-            # In-process (embedded default) the job runs inside the request that finished
-            # the verification: its answer must not fail with it, and there is no queue to
-            # retry from. The page says the certificate is not ready;
-            # `manage.py issue_certificates` makes it later.
+            # In-process (embedded default) the job runs inside the request that queued
+            # it, which must not fail with it, and there is no queue to retry from: the
+            # certificate's first download renders it instead.
             log.exception("certificate of %s not made", verification_id)
             return None
         if not isinstance(exc, BackendUnavailable):
@@ -150,6 +148,13 @@ def issue_certificate(self, verification_id: str) -> str | None:
         if self.request.retries < settings.VERIFY_MAX_RETRIES:
             raise self.retry(exc=exc, countdown=min(2 ** (self.request.retries + 1), 30)) from None
         raise
+
+
+@shared_task(ignore_result=True)
+def expire_certificates() -> int:
+    """Delete the certificates older than CERTIFICATE_RETENTION_DAYS (a download renders
+    them again); returns how many."""
+    return certificate.expire(timedelta(days=settings.CERTIFICATE_RETENTION_DAYS))
 
 
 @shared_task(ignore_result=True)

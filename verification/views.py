@@ -7,7 +7,6 @@ the history of their verifications.
 from __future__ import annotations
 
 import tempfile
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -16,7 +15,6 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
@@ -25,13 +23,12 @@ from documents import codes
 from documents.public import find
 from plumbing import error_codes
 from plumbing.redirects import local_target, redirect_back
-from verification import intake
+from plumbing.tasks import in_process
+from verification import certificate, intake, signing, tasks
 from verification.models import Certificate, Verification
 from verification.record_check import check_record, face_of, original_matches
 
 FULL_RECORD = "verification.view_full_record"
-# How long a result page refreshes itself waiting for the certificate job.
-CERTIFICATE_WAIT = timedelta(minutes=1)
 
 
 def _bad_code(request: HttpRequest, exc: codes.CodeError, back: str | None = None) -> HttpResponse:
@@ -165,7 +162,10 @@ def verification_page(request: HttpRequest, verification_id: str) -> HttpRespons
     """/verifications/<id>: progress while it runs, then the outcome and every step."""
     v = get_object_or_404(Verification.objects.select_related("record__court"), pk=verification_id)
     judge = request.user.has_perm(FULL_RECORD)
-    certificate = getattr(v, "certificate", None)
+    done = v.status == Verification.Status.DONE
+    if done and not in_process() and not Certificate.objects.filter(verification=v).exists():
+        # A person is looking at the result: render the certificate before they ask for it.
+        tasks.issue_certificate.delay_on_commit(v.pk)
     return render(
         request,
         "verification/result.html",
@@ -176,49 +176,58 @@ def verification_page(request: HttpRequest, verification_id: str) -> HttpRespons
             "record": face_of(v.record, full=judge) if v.record and v.outcome else None,
             "code": codes.display(v.code) if v.code else None,
             "portal_contact": settings.PORTAL_CONTACT,
-            "refresh": settings.VERIFY_PAGE_REFRESH if _still_working(v, certificate) else None,
-            "certificate": certificate,
-            "certificate_number": codes.display(certificate.number) if certificate else None,
+            "refresh": None if done else settings.VERIFY_PAGE_REFRESH,
+            "certificate_number": codes.display(v.certificate_number) if done else None,
         },
     )
 
 
-def _still_working(v: Verification, certificate: Certificate | None) -> bool:
-    """Running, or finished so recently that its certificate is still being made."""
-    if v.status != Verification.Status.DONE:
-        return True
-    recent = v.finished_at and timezone.now() - v.finished_at < CERTIFICATE_WAIT
-    return bool(recent) and certificate is None
-
-
-def _certificate(number: str) -> Certificate:
+def _verification(number: str) -> Verification:
+    """The finished verification whose certificate has this number (typed in any form)."""
     try:
         canonical = codes.normalize(number)
     except codes.CodeError:
         raise Http404("no such certificate") from None
     return get_object_or_404(
-        Certificate.objects.select_related("verification__record__court"), number=canonical
+        Verification.objects.select_related("record__court"),
+        certificate_number=canonical,
+        status=Verification.Status.DONE,
     )
+
+
+def _issued(request: HttpRequest, number: str) -> Certificate | HttpResponse:
+    """The certificate, rendered now if it is not kept; a page saying so when the ledger
+    it is made from cannot be reached."""
+    v = _verification(number)
+    try:
+        return certificate.issue(v)
+    except BackendUnavailable:
+        number = codes.display(v.certificate_number)
+        context = {"number": number}
+        response = render(request, "verification/certificate_unavailable.html", context, status=503)
+        response["Retry-After"] = "30"
+        return response
 
 
 @require_safe
 def certificate_page(request: HttpRequest, number: str) -> HttpResponse:
     """/c/<number>: what the certificate says, its PDF and bundle, and a fresh check."""
     try:
-        cert = _certificate(number)
+        v = _verification(number)
     except Http404:
         return render(
             request, "verification/certificate_missing.html", {"number": number}, status=404
         )
-    if codes.display(cert.number) != number:
-        return redirect("certificate-page", number=codes.display(cert.number))
-    v = cert.verification
+    if codes.display(v.certificate_number) != number:
+        return redirect("certificate-page", number=codes.display(v.certificate_number))
+    kept = Certificate.objects.filter(verification=v).first()
     return render(
         request,
         "verification/certificate_page.html",
         {
-            "certificate": cert,
-            "number": codes.display(cert.number),
+            "certificate": kept,
+            "development": kept.development if kept else signing.identity().development,
+            "number": number,
             "v": v,
             "steps": v.steps.all(),
             "record": face_of(v.record) if v.record else None,
@@ -227,9 +236,11 @@ def certificate_page(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @require_safe
-def certificate_pdf(request: HttpRequest, number: str) -> FileResponse:
-    """The signed certificate PDF."""
-    cert = _certificate(number)
+def certificate_pdf(request: HttpRequest, number: str) -> HttpResponseBase:
+    """The signed certificate PDF, rendered on the first request."""
+    cert = _issued(request, number)
+    if isinstance(cert, HttpResponse):
+        return cert
     return FileResponse(
         cert.pdf.open("rb"),
         as_attachment=True,
@@ -241,7 +252,9 @@ def certificate_pdf(request: HttpRequest, number: str) -> FileResponse:
 @require_safe
 def certificate_bundle(request: HttpRequest, number: str) -> HttpResponse:
     """The proof bundle on its own (the same bytes as the PDF's attachment)."""
-    cert = _certificate(number)
+    cert = _issued(request, number)
+    if isinstance(cert, HttpResponse):
+        return cert
     response = HttpResponse(cert.bundle.encode(), content_type="application/json; charset=utf-8")
     name = f"proof-bundle-{codes.display(cert.number)}.json"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -251,7 +264,7 @@ def certificate_bundle(request: HttpRequest, number: str) -> HttpResponse:
 @require_POST
 def certificate_reverify(request: HttpRequest, number: str) -> HttpResponse:
     """Check the same file or record again, now, against the current ledger."""
-    v = _certificate(number).verification
+    v = _verification(number)
     again = intake.start(
         inline=True,
         sha256=v.sha256,
