@@ -250,10 +250,17 @@ def _style(name: str, size: float = 9, colour=INK, cjk: bool = True, **extra) ->
     )
 
 
+# Chinese prose breaks between any two characters (ReportLab's CJK mode, which measures
+# each character: the slowest part of a page); the short values of the tables break at
+# spaces, a word too long for its cell between characters.
 BODY = _style("body")
+CELL = _style("cell", cjk=False)
 EN = _style("en", colour=GREY, cjk=False)
-HEX = _style("hex", 7.6)
+HEX = _style("hex", 7.6, cjk=False)
 SMALL = _style("small", 8)
+STATUS_STYLES = {
+    k: _style(f"s-{k}", colour=colors.HexColor(c), cjk=False) for k, c in STEP_COLOURS.items()
+}
 H1 = _style("h1", 17, colors.HexColor("#8b1a1a"), leading=22)
 H2 = _style("h2", 11, leading=15)
 
@@ -387,8 +394,8 @@ def _outcome(facts: Facts, t: _Text) -> tuple[str, str]:
     )
 
 
-def _field(zh: str, en: str, value: str, style: ParagraphStyle = BODY) -> list:
-    return [Paragraph(f"{zh} {_grey(en)}", BODY), Paragraph(value, style)]
+def _field(zh: str, en: str, value: str, style: ParagraphStyle = CELL) -> list:
+    return [Paragraph(f"{zh} {_grey(en)}", CELL), Paragraph(value, style)]
 
 
 NOT_CHECKED = f"未经核对 {_grey('not checked')}"
@@ -446,10 +453,7 @@ def _story(facts: Facts, t: _Text) -> list[Flowable]:
             _rows(
                 [
                     [
-                        Paragraph(
-                            t(s.label),
-                            _style(f"s-{s.status}", colour=STEP_COLOURS.get(s.status, INK)),
-                        ),
+                        Paragraph(t(s.label), STATUS_STYLES.get(s.status, CELL)),
                         [Paragraph(t(s.zh), BODY), Paragraph(t(s.en), EN)],
                     ]
                     for s in facts.steps
@@ -499,7 +503,7 @@ def _story(facts: Facts, t: _Text) -> list[Flowable]:
                     )
                 else:
                     text += f" · 未经账本证明 {_grey('not proven by the ledger')}"
-                events.append([Paragraph(t(e.occurred_at), BODY), Paragraph(text, BODY)])
+                events.append([Paragraph(t(e.occurred_at), CELL), Paragraph(text, CELL)])
             story.append(_rows(events, [STATUS + 6 * mm, WIDTH - STATUS - 6 * mm], ruled=True))
 
     story.append(_heading("账本证明", "Ledger proof"))
