@@ -85,6 +85,8 @@ _ENTRY_FIELDS: dict[str, serializers.Field] = {
 class EntriesView(APIView):
     """Entries whose content has the given SHA-256 or SM3 digest, or that concern a record."""
 
+    throttle_scope = "ledger"  # LEDGER_READ_RATE per client
+
     @extend_schema(
         parameters=[
             OpenApiParameter("sha256", str, description="64 hex characters"),
@@ -122,6 +124,8 @@ class EntriesView(APIView):
 
 class InclusionProofView(APIView):
     """RFC 9162 inclusion proof of one entry, as JSON and in C2SP tlog-proof form."""
+
+    throttle_scope = "ledger"  # LEDGER_READ_RATE per client
 
     @extend_schema(
         parameters=[
@@ -173,6 +177,8 @@ class InclusionProofView(APIView):
 class ConsistencyProofView(APIView):
     """RFC 9162 consistency proof between two tree sizes."""
 
+    throttle_scope = "ledger"  # LEDGER_READ_RATE per client
+
     @extend_schema(
         parameters=[
             OpenApiParameter("from", int, required=True),
@@ -213,6 +219,8 @@ class ConsistencyProofView(APIView):
 
 class CheckpointView(APIView):
     """The newest checkpoint, or the one of a given size, parsed, with its signed note."""
+
+    throttle_scope = "ledger"  # LEDGER_READ_RATE per client
 
     @extend_schema(
         parameters=[OpenApiParameter("size", int, description="Default the newest.")],

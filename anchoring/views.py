@@ -9,6 +9,7 @@ from anchoring import store
 from anchoring.tiles import TileError, encode_bundle, parse_tile_path, tile_width
 from plumbing import error_codes
 from plumbing.error_codes import PageMessage
+from plumbing.page_limits import rate_limited
 
 # A tile or bundle of a given width never changes, so any cache may keep it for good.
 _IMMUTABLE = "public, max-age=31536000, immutable"
@@ -22,7 +23,15 @@ def _text(message: PageMessage, status: int, **params: object) -> HttpResponse:
     return response
 
 
+def _throttled(request: HttpRequest, retry_after: int) -> HttpResponse:
+    """429 in the read side's plain text, for a client over LEDGER_READ_RATE."""
+    response = _text(error_codes.READ_SIDE_THROTTLED, 429, seconds=retry_after)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
 @require_safe
+@rate_limited("ledger", refuse=_throttled)
 def checkpoint(request: HttpRequest) -> HttpResponse:
     """The newest signed checkpoint."""
     latest = store.latest_checkpoint()
@@ -34,6 +43,7 @@ def checkpoint(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@rate_limited("ledger", refuse=_throttled)
 @gzip_page
 def tile(request: HttpRequest, path: str) -> HttpResponse:
     """A Merkle tile (tile/<L>/<N>[.p/<W>]) or entry bundle (tile/entries/<N>[.p/<W>])."""

@@ -18,3 +18,6 @@ workers = int(os.environ.get("WEB_WORKERS", "2"))
 # Requests a process holds at once, waiting ones included; more wait in the listen queue.
 worker_connections = int(os.environ.get("WEB_WORKER_CONNECTIONS", "1000"))
 accesslog = os.environ.get("WEB_ACCESS_LOG", "-") or None
+# gunicorn's default format, with the client the portal reads behind its trusted proxies
+# (plumbing/clients.py keeps it in the environ) where gunicorn would name its peer, nginx.
+access_log_format = '%({portal.client}e)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'

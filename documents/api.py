@@ -36,7 +36,7 @@ from documents.serializers import (
     event_json,
     record_json,
 )
-from plumbing import error_codes
+from plumbing import clients, error_codes
 from plumbing.batches import batch_items
 from plumbing.errors import ERROR_SCHEMA, ApiError, Refusal
 
@@ -99,7 +99,7 @@ class CourtAPIView(APIView):
                 request.method,
                 request.path,
                 response.status_code,
-                request.META.get("REMOTE_ADDR"),
+                clients.address(request),
             )
         return response
 

@@ -20,8 +20,12 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from documents.models import Court, CourtToken, token_digest
+from plumbing.throttling import CountingRateThrottle
 
 LAST_USED_PRECISION = timedelta(minutes=1)
+# The rate scope of a client's requests with an unknown or revoked token
+# (COURT_AUTH_FAILURE_RATE): over it, its next tokens are not even looked up.
+AUTH_FAILURES = "court_auth_failures"
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,18 @@ def _look_up(digest: str) -> CourtToken | None:
         return token
 
 
+def _look_up_guarded(request, digest: str) -> CourtToken | None:
+    """A token this process does not hold, read unless its client sent too many unknown or
+    revoked ones lately (429 then, with no query); a failure counts against the client."""
+    failures = CountingRateThrottle()
+    if failures.over(request, AUTH_FAILURES):
+        raise exceptions.Throttled(failures.wait())
+    token = _look_up(digest)
+    if token is None or not token.active:
+        failures.allow(request, AUTH_FAILURES)
+    return token
+
+
 class CourtTokenAuthentication(authentication.BaseAuthentication):
     """Authenticate a court's system by its token; a revoked token is refused (401)."""
 
@@ -109,7 +125,8 @@ class CourtTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Malformed Authorization header.")
-        token = _look_up(token_digest(header[1]))
+        digest = token_digest(header[1])
+        token = _cache.get(digest) or _look_up_guarded(request, digest)
         if token is None or not token.active:
             raise exceptions.AuthenticationFailed("Unknown or revoked token.")
         now = timezone.now()

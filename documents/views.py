@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from documents import codes, registration, service
 from documents.models import Addressee, ServiceEvent
+from plumbing.page_limits import rate_limited
 
 
 def _addressee(token: str) -> Addressee:
@@ -25,6 +26,7 @@ def _done(addressee: Addressee) -> set[str]:
 
 
 @require_safe
+@rate_limited("service_links")
 def service_link(request: HttpRequest, token: str) -> HttpResponse:
     """The landing page of a personal service link."""
     addressee = _addressee(token)
@@ -48,6 +50,7 @@ def service_link(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_safe
+@rate_limited("service_links")
 def service_document(request: HttpRequest, token: str) -> FileResponse:
     """The served document; the first fetch records the "opened" event."""
     addressee = _addressee(token)
@@ -64,6 +67,7 @@ def service_document(request: HttpRequest, token: str) -> FileResponse:
 
 
 @require_POST
+@rate_limited("service_links")
 def service_acknowledge(request: HttpRequest, token: str) -> HttpResponse:
     """The addressee confirms receipt; recorded once, then back to the landing page."""
     addressee = _addressee(token)

@@ -6,7 +6,10 @@
 - ``batches``: the one check of a batch request's list of items and its limit;
 - ``bulk``: the hand-written SQL fast paths (many rows in one statement on PostgreSQL);
 - ``cpu_bound``: CPU-heavy steps of a request run off a gevent worker's event loop;
-- ``throttling``: per-client rate limits counted in one Redis round trip;
+- ``forwarded_for`` (no Django) and ``clients``: who sent a request, as the trusted
+  proxies in front report it;
+- ``throttling``: per-client rate limits counted in one Redis round trip, and
+  ``page_limits``: the same limits on pages, with the page that asks to wait;
 - ``tasks``: whether Celery tasks run in a worker or in the calling process.
 
 It imports no app of this project (an import-linter contract in pyproject.toml keeps it

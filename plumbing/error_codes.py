@@ -315,6 +315,9 @@ PAGE_PHOTO_TOO_LARGE = PageMessage(
 TILES_NOT_READY = PageMessage("账本尚未初始化。", "The ledger has no checkpoint yet.")
 TILE_PATH_INVALID = PageMessage("无效的瓦片路径。", "Invalid tile path: {reason}")
 TILE_NOT_YET = PageMessage("该瓦片尚不存在。", "This tile does not exist yet.")
+READ_SIDE_THROTTLED = PageMessage(
+    "请求过于频繁，请在 {seconds} 秒后再试。", "Too many requests; try again in {seconds} s."
+)
 
 # Field validation by DRF, by DRF's error code; {name} is the field's own name.
 FIELD_ERRORS: dict[str, ErrorText] = {

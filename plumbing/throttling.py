@@ -23,7 +23,16 @@ DRF. Retry-After is the time until the estimate lets one more request through.
 On Redis (Django's RedisCache) a request is one pipeline: INCR the current window's
 counter, set its expiry (two periods, so it serves as the next window's previous one),
 GET the previous window's counter; a refused request then gives its count back (DECR).
-Other caches (the tests' local memory) use `add` and `incr`.
+Other caches (the tests' local memory) use `add` and `incr`. Nothing is written to the
+database.
+
+A client is counted by its address as the trusted proxies report it
+(`plumbing.clients.rate_key`, an IPv6 client by its /64), never by DRF's own reading of
+X-Forwarded-For, and by that address whether or not the request is authenticated. Pages
+count with the same throttle through `allow(request, scope)` (plumbing/page_limits.py).
+`over(request, scope)` reads the counters without counting: a limit on failures (court
+tokens that are unknown or revoked) is checked before the work that may fail, and
+counted with `allow` only when it did.
 """
 
 from __future__ import annotations
@@ -34,6 +43,8 @@ import threading
 from django.core.cache.backends.redis import RedisCache
 from django.utils.connection import ConnectionProxy
 from rest_framework.throttling import ScopedRateThrottle
+
+from plumbing import clients
 
 _clients: dict[tuple, object] = {}
 _clients_lock = threading.Lock()
@@ -76,29 +87,55 @@ class CountingRateThrottle(ScopedRateThrottle):
 
     def allow_request(self, request, view) -> bool:
         # As ScopedRateThrottle: the rate of the view's scope, read per request.
-        self.scope = getattr(view, self.scope_attr, None)
-        if not self.scope:
+        scope = getattr(view, self.scope_attr, None)
+        return not scope or self.allow(request, scope)
+
+    def get_ident(self, request) -> str:
+        return clients.rate_key(request)
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def allow(self, request, scope: str) -> bool:
+        """Count a request of `scope` for its client: False, and not counted, when over the
+        scope's rate; `wait()` then says for how long."""
+        keys = self._windows(request, scope)
+        if keys is None:
             return True
-        self.rate = self.get_rate()
-        num_requests, duration = self.parse_rate(self.rate)
-        if num_requests is None or duration is None:  # no rate for the scope
-            return True
-        self.num_requests, self.duration = num_requests, duration
-        self.key = self.get_cache_key(request, view)
-        if self.key is None:
-            return True
-        self.now = self.timer()
-        window = int(self.now // self.duration)
-        self.elapsed = self.now - window * self.duration
-        current_key = f"{self.key}_{window}"
-        previous_key = f"{self.key}_{window - 1}"
+        current_key, previous_key = keys
         self.current, self.previous = self._count(current_key, previous_key)
-        weight = 1 - self.elapsed / self.duration
-        if self.previous * weight + self.current <= self.num_requests:
+        if self._within(self.current):
             return True
         self._uncount(current_key)
         self.current -= 1  # what the window holds without this refused request
         return False
+
+    def over(self, request, scope: str) -> bool:
+        """Whether one more request of `scope` from this client would be refused, counting
+        nothing (for counts of failures, checked before the work that may fail)."""
+        keys = self._windows(request, scope)
+        if keys is None:
+            return False
+        self.current, self.previous = self._peek(*keys)
+        return not self._within(self.current + 1)
+
+    def _windows(self, request, scope: str) -> tuple[str, str] | None:
+        """The counters of this client's current and previous window (None: no rate)."""
+        self.scope = scope
+        self.rate = self.get_rate()
+        num_requests, duration = self.parse_rate(self.rate)
+        if num_requests is None or duration is None:  # no rate for the scope
+            return None
+        self.num_requests, self.duration = num_requests, duration
+        self.key = self.get_cache_key(request, None)
+        self.now = self.timer()
+        window = int(self.now // self.duration)
+        self.elapsed = self.now - window * self.duration
+        return f"{self.key}_{window}", f"{self.key}_{window - 1}"
+
+    def _within(self, current: int) -> bool:
+        weight = 1 - self.elapsed / self.duration
+        return self.previous * weight + current <= self.num_requests
 
     def _count(self, current_key: str, previous_key: str) -> tuple[int, int]:
         cache = _backend(self.cache)
@@ -118,6 +155,15 @@ class CountingRateThrottle(ScopedRateThrottle):
             cache.add(current_key, 1, 2 * self.duration)
             current = 1
         return current, int(cache.get(previous_key) or 0)
+
+    def _peek(self, current_key: str, previous_key: str) -> tuple[int, int]:
+        cache = _backend(self.cache)
+        if isinstance(cache, RedisCache):
+            keys = [cache.make_and_validate_key(k) for k in (current_key, previous_key)]
+            current, previous = _redis_client(cache).mget(keys)
+            return int(current or 0), int(previous or 0)
+        found = cache.get_many([current_key, previous_key])
+        return int(found.get(current_key) or 0), int(found.get(previous_key) or 0)
 
     def _uncount(self, current_key: str) -> None:
         cache = _backend(self.cache)

@@ -8,8 +8,9 @@ empty when they start: prometheus_client then keeps each process's values in fil
 and this view adds them up, whichever worker answers. Without it a scrape sees the
 answering process alone. Gauges of the database (the ledger's pool) are read at scrape
 time. /metrics is for the operators' Prometheus, not the public: it answers a request
-with `Authorization: Bearer <METRICS_TOKEN>`, or, with no token set, one from this host
-(a Prometheus or an agent beside the portal); anything else is a 404.
+with `Authorization: Bearer <METRICS_TOKEN>`, or, with no token set, one sent from this
+host straight to the portal (a Prometheus or an agent beside it), never one that came
+through a proxy (plumbing/clients.py); anything else is a 404.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 import documents.metrics  # noqa: F401 (defines its metrics in this process)
 import verification.metrics  # noqa: F401
 from anchoring.metrics import LedgerCollector
+from plumbing import clients
 
 _scrape_time = CollectorRegistry()
 _scrape_time.register(LedgerCollector())
@@ -50,4 +52,6 @@ def _allowed(request: HttpRequest) -> bool:
     if token:
         given = request.headers.get("Authorization", "")
         return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
-    return request.META.get("REMOTE_ADDR") in ("127.0.0.1", "::1")
+    # Not by REMOTE_ADDR alone: behind a proxy on this host every request comes from the
+    # loopback address, so a request a proxy forwarded is never local.
+    return clients.client(request).is_local

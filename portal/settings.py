@@ -7,6 +7,7 @@ key must be given. Any variable may instead be given as a file: NAME_FILE=/run/s
 reads NAME from that file (Docker and Kubernetes secrets), its line end dropped.
 """
 
+import ipaddress
 import os
 import socket
 from pathlib import Path
@@ -94,6 +95,8 @@ INSTALLED_APPS = [
 # portal.middleware: Django's page middleware, skipped on the API under /api/v1/, and the
 # API's reference cycles broken once an answer is rendered (docs/operations.md).
 MIDDLEWARE = [
+    # Who the client is, once per request (plumbing/clients.py), for every later step.
+    "plumbing.clients.ClientMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.middleware.SessionMiddleware",
@@ -162,8 +165,27 @@ DATABASE_WEB_ROLE = env("DATABASE_WEB_ROLE", default="portal_web")
 DATABASE_SEQUENCER_ROLE = env("DATABASE_SEQUENCER_ROLE", default="portal_sequencer")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache (rate limits, later) -------------------------------------------------------
+# --- Cache (the rate limits' counters) ------------------------------------------------
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# --- Clients: who sent a request (plumbing/clients.py) --------------------------------
+# The proxies in front of the portal, which append their peer's address to
+# X-Forwarded-For: how many there always are (0: none, X-Forwarded-For is ignored), and/or
+# their networks (CIDR); with networks, a client is read from X-Forwarded-For only when
+# the peer itself is in one of them (docs/operations.md, "Clients behind proxies").
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _network in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_network.strip(), strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_network!r} is not a network.") from None
+# Rate limits count an IPv6 client by its network of this many bits: one host usually has
+# a whole /64 to pick addresses from.
+RATE_LIMIT_IPV6_PREFIX = env.int("RATE_LIMIT_IPV6_PREFIX", default=64)
+if not 0 <= RATE_LIMIT_IPV6_PREFIX <= 128:
+    raise ImproperlyConfigured("RATE_LIMIT_IPV6_PREFIX must be between 0 and 128.")
+
 
 # --- Celery ---------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=None)
@@ -353,10 +375,19 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "EXCEPTION_HANDLER": "plumbing.errors.api_exception_handler",
-    # Per-client limits, counted in the cache (Redis in production).
+    # Per-client limits of the API and the pages, counted in the cache (Redis in
+    # production) by plumbing/throttling.py; the scopes are listed in docs/operations.md.
+    "DEFAULT_THROTTLE_CLASSES": ["plumbing.throttling.CountingRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
-        "verifications": env("VERIFY_RATE", default="120/minute"),
-        "verification_batches": env("VERIFY_BATCH_RATE", default="30/hour"),
+        "verifications": env("VERIFY_RATE", default="120/minute") or None,
+        "verification_batches": env("VERIFY_BATCH_RATE", default="30/hour") or None,
+        "photos": env("VERIFY_PHOTO_RATE", default="20/minute") or None,
+        "pages": env("PAGE_RATE", default="300/minute") or None,
+        "downloads": env("DOWNLOAD_RATE", default="60/minute") or None,
+        "service_links": env("SERVICE_LINK_RATE", default="30/minute") or None,
+        "logins": env("LOGIN_RATE", default="20/minute") or None,
+        "ledger": env("LEDGER_READ_RATE", default="1200/minute") or None,
+        "court_auth_failures": env("COURT_AUTH_FAILURE_RATE", default="60/minute") or None,
     },
     "UNAUTHENTICATED_USER": None,
 }

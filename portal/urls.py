@@ -1,12 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from drf_spectacular.views import SpectacularRedocView
 
 from anchoring.urls import api_patterns as ledger_api
 from anchoring.urls import ledger_patterns
 from documents.urls import api_patterns as court_api
 from documents.urls import page_patterns as service_pages
+from plumbing.page_limits import rate_limited
 from portal import metrics, views
 from verification.urls import api_patterns as verification_api
 from verification.urls import page_patterns as verification_pages
@@ -21,9 +22,16 @@ urlpatterns = [
     path("api/v1/", include(verification_api)),
     path("", include(service_pages)),
     path("", include(verification_pages)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/schema/", views.ApiSchemaView.as_view(), name="api-schema"),
+    path(
+        "api/docs/",
+        rate_limited("pages")(SpectacularRedocView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
+    # A sign-in checks a password (a deliberately slow hash): LOGIN_RATE per client, the
+    # admin's sign-in too, which the admin's own routes below would otherwise answer.
+    path("accounts/login/", rate_limited("logins")(auth_views.LoginView.as_view()), name="login"),
+    path("accounts/logout/", rate_limited("pages")(auth_views.LogoutView.as_view()), name="logout"),
+    path("admin/login/", rate_limited("logins")(admin.site.login), name="admin-login"),
     path("admin/", admin.site.urls),
 ]

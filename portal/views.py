@@ -3,18 +3,28 @@
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
+from drf_spectacular.views import SpectacularAPIView
 
 from anchoring import store
+from plumbing.page_limits import rate_limited
 from portal import health
 
 
+@rate_limited("pages")
 def home(request: HttpRequest) -> HttpResponse:
     """The front page: what the portal is and where the ledger can be read."""
     return render(request, "home.html", {"checkpoint": store.latest_checkpoint()})
 
 
 @never_cache
+@rate_limited("pages")
 def healthz(request: HttpRequest) -> JsonResponse:
     """Health of database, broker and ledger; 503 when any is down."""
     healthy, body = health.report()
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+class ApiSchemaView(SpectacularAPIView):
+    """The OpenAPI description, generated on each request: limited as a page is."""
+
+    throttle_scope = "pages"

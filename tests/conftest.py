@@ -1,6 +1,7 @@
 """Fixtures shared by the whole suite. Database tests run on real PostgreSQL only."""
 
 import threading
+import uuid
 
 import pytest
 from django.db import connection
@@ -22,6 +23,18 @@ def _token_uses_written_at_once(settings):
     """Each test's token uses are written in its requests, so none lands in a later test's
     database; the buffered writing has tests of its own (tests/documents)."""
     settings.COURT_AUDIT_FLUSH_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
+def _own_rate_counters(monkeypatch):
+    """Each test counts its requests against the rate limits afresh, in counters no other
+    test shares, nor another run of the suite on the same Redis."""
+    from plumbing.throttling import CountingRateThrottle
+
+    namespace = uuid.uuid4().hex[:12]
+    monkeypatch.setattr(
+        CountingRateThrottle, "cache_format", f"throttle_%(scope)s_{namespace}_%(ident)s"
+    )
 
 
 @pytest.fixture(autouse=True)

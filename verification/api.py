@@ -226,6 +226,8 @@ def _too_large() -> ApiError:
 class VerificationView(APIView):
     """The state, outcome and steps of one verification."""
 
+    throttle_scope = "pages"  # polled like the result page
+
     @extend_schema(responses={200: _RESULT, 404: _ERROR})
     def get(self, request: Request, verification_id: str) -> Response:
         v = Verification.objects.select_related("record__court").filter(pk=verification_id).first()
@@ -289,6 +291,8 @@ class BatchView(APIView):
 
 class BatchResultView(APIView):
     """Per-item outcomes of a batch, in the order the items were sent."""
+
+    throttle_scope = "pages"  # polled like the result page
 
     @extend_schema(
         responses={

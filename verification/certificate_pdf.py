@@ -200,29 +200,35 @@ def truetype(source: Path, name: str | None = None) -> Path:
 
 
 class _Text:
-    """Paragraph markup of plain text: escaped, and characters the common font lacks put
-    in the fallback font made for them."""
+    """Paragraph markup of plain text: escaped, and each character the common font lacks
+    put in the fallback font of its block of 256 code points. Fallback fonts are cut per
+    block, not per text, so whatever names people give their files, at most a few hundred
+    are ever cut (each once, some seconds), and each is reused."""
 
     def __init__(self, facts: Facts, fonts: Fonts) -> None:
         self.common = _register(fonts.common, common=True)
         covered = _covered(self.common)
         missing = {c for c in _all_text(facts) if ord(c) > 0x7E and ord(c) not in covered}
-        self.fallback, self.missing = None, frozenset(missing)
-        if missing and fonts.fallback is not None:
-            self.fallback = _register(fonts.fallback("".join(sorted(missing))))
+        self.fonts: dict[str, str] = {}
+        if fonts.fallback is None:
+            return
+        for block in sorted({ord(c) >> 8 for c in missing}):
+            chars = "".join(
+                chr(u)
+                for u in range(block << 8, (block + 1) << 8)
+                if chr(u).isprintable() and not 0xD800 <= u <= 0xDFFF
+            )
+            name = _register(fonts.fallback(chars))
+            self.fonts.update((c, name) for c in missing if ord(c) >> 8 == block)
 
     def __call__(self, text: object) -> str:
         text = str(text)
-        if not self.fallback or not self.missing.intersection(text):
+        if not self.fonts or self.fonts.keys().isdisjoint(text):
             return escape(text)
-        out = []
-        for c in text:
-            out.append(
-                f'<font name="{self.fallback}">{escape(c)}</font>'
-                if c in self.missing
-                else escape(c)
-            )
-        return "".join(out)
+        return "".join(
+            f'<font name="{self.fonts[c]}">{escape(c)}</font>' if c in self.fonts else escape(c)
+            for c in text
+        )
 
 
 def _all_text(facts: Facts) -> str:

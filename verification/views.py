@@ -22,6 +22,7 @@ from anchoring.backend import BackendUnavailable, get_backend
 from documents import codes
 from documents.public import find
 from plumbing import error_codes
+from plumbing.page_limits import rate_limited
 from plumbing.redirects import local_target, redirect_back
 from plumbing.tasks import in_process
 from verification import certificate, intake, signing, tasks
@@ -40,6 +41,7 @@ def _bad_code(request: HttpRequest, exc: codes.CodeError, back: str | None = Non
 
 
 @require_GET
+@rate_limited("pages")
 def lookup(request: HttpRequest) -> HttpResponse:
     """A typed record code: go to its record page."""
     try:
@@ -50,6 +52,7 @@ def lookup(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@rate_limited("pages")
 def record_page(request: HttpRequest, code: str) -> HttpResponse:
     """/v/<code>: the record's public face, its service timeline, a place to check a file."""
     try:
@@ -73,6 +76,7 @@ def record_page(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_safe
+@rate_limited("downloads")
 def record_file(request: HttpRequest, code: str) -> HttpResponseBase:
     """The recorded file itself, where the court allowed it, and only if its SHA-256 is
     the one the record's ledger entry commits to."""
@@ -101,6 +105,7 @@ def record_file(request: HttpRequest, code: str) -> HttpResponseBase:
 
 @csrf_exempt
 @require_POST
+@rate_limited("verifications")  # before the body is read: a refusal costs no upload
 def upload(request: HttpRequest) -> HttpResponse:
     """A file uploaded from a form: hashed as it arrives (see intake), never stored."""
     intake.use_digesting_upload(request)  # before CSRF or anything else reads the body
@@ -130,6 +135,7 @@ def _upload(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@rate_limited("photos")
 def photo(request: HttpRequest) -> HttpResponse:
     """A photo or scan of a page bearing a QR code: read it and open the record."""
     picture = request.FILES.get("photo")
@@ -158,6 +164,7 @@ def photo(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@rate_limited("pages")
 def verification_page(request: HttpRequest, verification_id: str) -> HttpResponse:
     """/verifications/<id>: progress while it runs, then the outcome and every step."""
     v = get_object_or_404(Verification.objects.select_related("record__court"), pk=verification_id)
@@ -210,6 +217,7 @@ def _issued(request: HttpRequest, number: str) -> Certificate | HttpResponse:
 
 
 @require_safe
+@rate_limited("pages")
 def certificate_page(request: HttpRequest, number: str) -> HttpResponse:
     """/c/<number>: what the certificate says, its PDF and bundle, and a fresh check."""
     try:
@@ -236,6 +244,7 @@ def certificate_page(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @require_safe
+@rate_limited("downloads")
 def certificate_pdf(request: HttpRequest, number: str) -> HttpResponseBase:
     """The signed certificate PDF, rendered on the first request."""
     cert = _issued(request, number)
@@ -250,6 +259,7 @@ def certificate_pdf(request: HttpRequest, number: str) -> HttpResponseBase:
 
 
 @require_safe
+@rate_limited("downloads")
 def certificate_bundle(request: HttpRequest, number: str) -> HttpResponse:
     """The proof bundle on its own (the same bytes as the PDF's attachment)."""
     cert = _issued(request, number)
@@ -262,6 +272,7 @@ def certificate_bundle(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @require_POST
+@rate_limited("verifications")
 def certificate_reverify(request: HttpRequest, number: str) -> HttpResponse:
     """Check the same file or record again, now, against the current ledger."""
     v = _verification(number)

@@ -80,11 +80,8 @@ def unthrottled(settings, monkeypatch):
             "LOCATION": "tests-api",
         }
     }
-    monkeypatch.setattr(
-        ScopedRateThrottle,
-        "THROTTLE_RATES",
-        {"verifications": "100000/minute", "verification_batches": "100000/minute"},
-    )
+    rates = ScopedRateThrottle.THROTTLE_RATES
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", dict.fromkeys(rates, "100000/minute"))
 
 
 @dataclass

@@ -37,11 +37,8 @@ def _unthrottled(settings, monkeypatch):
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "t"}
     }
-    monkeypatch.setattr(
-        ScopedRateThrottle,
-        "THROTTLE_RATES",
-        {"verifications": "100000/minute", "verification_batches": "100000/minute"},
-    )
+    rates = ScopedRateThrottle.THROTTLE_RATES
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", dict.fromkeys(rates, "100000/minute"))
 
 
 def open_alarms(source: str | None = None) -> list[Alarm]:
