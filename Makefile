@@ -22,6 +22,8 @@ run: setup
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver 127.0.0.1:8000
 
+# The suite runs production settings (DATABASE_URL set) over plain HTTP, so it is not
+# redirected to HTTPS; tests/portal/test_security_headers.py checks the redirect itself.
 test: setup
 	scripts/services
 	DATABASE_URL=$(TEST_DATABASE_URL) \
@@ -30,7 +32,7 @@ test: setup
 	SECRET_KEY=test-only-secret \
 	PORTAL_DATA_DIR=$(CURDIR)/.test-data \
 	LEDGER_GENERATE_KEY=1 CERTIFICATE_DEV_CA=1 \
-	STATIC_MANIFEST=0 WHITENOISE_USE_FINDERS=1 \
+	STATIC_MANIFEST=0 WHITENOISE_USE_FINDERS=1 SECURE_SSL_REDIRECT=0 \
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # bench: the scenarios of bench/ (docs/benchmarks.md). bench/ledger.py gets BENCH_ARGS, the

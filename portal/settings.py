@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 from environ.fileaware_mapping import FileAwareMapping
 
 
@@ -97,6 +98,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Who the client is, once per request (plumbing/clients.py), for every later step.
     "plumbing.clients.ClientMiddleware",
+    # The Content-Security-Policy of every answer (SECURE_CSP, below), redirects included.
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.middleware.SessionMiddleware",
@@ -428,11 +431,46 @@ STORAGES = {
 }
 
 # --- Security (production defaults; the embedded default serves plain HTTP locally) ---
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if not EMBEDDED else None
+# In production the portal is behind the HTTPS proxy (docker/nginx), which tells in this
+# header how the client came; it must set the header itself, replacing any the client
+# sent. Empty: no proxy tells, every request is taken as it reached the portal.
+_PROXY_SSL_HEADER = env("SECURE_PROXY_SSL_HEADER", default="" if EMBEDDED else "X-Forwarded-Proto")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https") if _PROXY_SSL_HEADER else None
+)
+# A plain-HTTP request is redirected to HTTPS, but for /health and /metrics, which the
+# deployment's own probes fetch over its inner network.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not EMBEDDED)
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
+# HSTS: a browser that reached the portal over HTTPS refuses plain HTTP to it (and, with
+# INCLUDE_SUBDOMAINS, to the names under it) for this many seconds, even if HTTPS is later
+# withdrawn. PRELOAD asks browsers to ship the rule built in: only for a registered domain
+# that is submitted to the preload list (docs/operations.md, "HTTPS").
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if EMBEDDED else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not EMBEDDED)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=SESSION_COOKIE_SECURE)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Record codes and service-link tokens are in page addresses: never sent to other sites.
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Scripts and styles only from the portal's own files (static/), none inline: an injected
+# tag or attribute runs nothing. The API documentation page alone lets Redoc write its
+# styles (portal/api_docs.py).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+# Django's deploy checks look for its CSRF and clickjacking middleware by their names; the
+# portal runs subclasses of both (portal/middleware.py, tests/portal/test_middleware.py).
+SILENCED_SYSTEM_CHECKS = ["security.W002", "security.W003"]
 
 LOGGING = {
     "version": 1,

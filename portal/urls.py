@@ -1,14 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularRedocView
 
 from anchoring.urls import api_patterns as ledger_api
 from anchoring.urls import ledger_patterns
 from documents.urls import api_patterns as court_api
 from documents.urls import page_patterns as service_pages
 from plumbing.page_limits import rate_limited
-from portal import metrics, views
+from portal import api_docs, metrics, views
 from verification.urls import api_patterns as verification_api
 from verification.urls import page_patterns as verification_pages
 
@@ -25,7 +24,7 @@ urlpatterns = [
     path("api/schema/", views.ApiSchemaView.as_view(), name="api-schema"),
     path(
         "api/docs/",
-        rate_limited("pages")(SpectacularRedocView.as_view(url_name="api-schema")),
+        rate_limited("pages")(api_docs.redoc),
         name="api-docs",
     ),
     # A sign-in checks a password (a deliberately slow hash): LOGIN_RATE per client, the
