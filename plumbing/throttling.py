@@ -38,16 +38,30 @@ counted with `allow` only when it did.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 
 from django.core.cache.backends.redis import RedisCache
 from django.utils.connection import ConnectionProxy
+from prometheus_client import Counter
+from redis.exceptions import RedisError
 from rest_framework.throttling import ScopedRateThrottle
 
 from plumbing import clients
 
+log = logging.getLogger(__name__)
+
 _clients: dict[tuple, object] = {}
 _clients_lock = threading.Lock()
+
+# A counter store that cannot be reached lets requests through: the portal stays up while
+# Redis restarts, and the proxy's own per-address limits still hold (docs/operations.md).
+_UNREACHABLE = (RedisError, OSError)
+uncounted = Counter(
+    "portal_rate_limit_uncounted_total",
+    "Requests let through without counting because the rate limits' store was unreachable",
+    ["scope"],
+)
 
 
 def _backend(cache):
@@ -103,10 +117,13 @@ class CountingRateThrottle(ScopedRateThrottle):
         if keys is None:
             return True
         current_key, previous_key = keys
-        self.current, self.previous = self._count(current_key, previous_key)
-        if self._within(self.current):
-            return True
-        self._uncount(current_key)
+        try:
+            self.current, self.previous = self._count(current_key, previous_key)
+            if self._within(self.current):
+                return True
+            self._uncount(current_key)
+        except _UNREACHABLE as exc:
+            return self._unreachable(scope, exc)
         self.current -= 1  # what the window holds without this refused request
         return False
 
@@ -116,8 +133,17 @@ class CountingRateThrottle(ScopedRateThrottle):
         keys = self._windows(request, scope)
         if keys is None:
             return False
-        self.current, self.previous = self._peek(*keys)
+        try:
+            self.current, self.previous = self._peek(*keys)
+        except _UNREACHABLE as exc:
+            return not self._unreachable(scope, exc)
         return not self._within(self.current + 1)
+
+    def _unreachable(self, scope: str, exc: Exception) -> bool:
+        """Let the request through, uncounted, and say so (the log and a metric)."""
+        uncounted.labels(scope).inc()
+        log.warning("rate limit %s not counted, its store is unreachable: %s", scope, exc)
+        return True
 
     def _windows(self, request, scope: str) -> tuple[str, str] | None:
         """The counters of this client's current and previous window (None: no rate)."""

@@ -10,61 +10,19 @@ queues every pending job and each verification finishes.
 import http.client
 import json
 import re
-import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
 from anchoring import keys
-from tests.integration.test_web_server import _free_port
-from tests.processes import celery_worker, environment, running
+from tests.processes import ThrowawayRedis, celery_worker, environment, free_port, running
 from verification.models import Verification
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-class ThrowawayRedis:
-    """A redis-server of this test's own, on its own port, started and stopped at will."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.port, self.dir, self.proc = _free_port(), tmp_path, None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                shutil.which("redis-server") or "redis-server",
-                "--port",
-                str(self.port),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.dir),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while (
-            subprocess.run(
-                ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True
-            ).stdout.strip()
-            != "PONG"
-        ):
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
 
 
 @pytest.fixture
@@ -104,9 +62,9 @@ def _wait_for(port: int) -> None:
 
 def test_with_the_broker_down_nothing_fails_and_nothing_is_orphaned(broker, tmp_path):
     keys.signer()  # the key file exists before the children need it
-    port = _free_port()
+    port = free_port()
     env = environment(
-        CELERY_BROKER_URL=broker.url,
+        CELERY_BROKER_URL=broker.url(),
         LEDGER_SEQUENCER="off",
         LEDGER_BATCH_PERIOD="0.2",
         WEB_BIND=f"127.0.0.1:{port}",
