@@ -99,7 +99,7 @@ def identify(
     X-Real-IP) came with it; it is never read, but makes the request not local."""
     forwarded = forwarded_for is not None or other_forwarding
     client = parse_address(remote_addr)
-    if client is None or forwarded_for is None:
+    if forwarded_for is None:
         return Client(client, forwarded)
     limit = proxy_count if proxy_count > 0 else (None if proxies else 0)
     entries = forwarded_for.split(",") if limit != 0 else []
@@ -112,10 +112,17 @@ def identify(
     return Client(client, forwarded)
 
 
-def _is_proxy(address: Address, hops: int, limit: int | None, proxies: Sequence[Network]) -> bool:
-    """Whether the hop `hops` away from the portal, at `address`, is a trusted proxy."""
+def _is_proxy(
+    address: Address | None, hops: int, limit: int | None, proxies: Sequence[Network]
+) -> bool:
+    """Whether the hop `hops` away from the portal, at `address`, is a trusted proxy.
+
+    A peer with no address (a proxy on a Unix socket) can only be counted, not found in
+    a network."""
     if limit is not None and hops >= limit:
         return False
+    if address is None:
+        return not proxies
     return not proxies or any(address in network for network in proxies)
 
 

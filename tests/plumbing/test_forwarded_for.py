@@ -88,6 +88,14 @@ def test_an_unusable_remote_address_is_one_shared_client():
     assert rate_key(client.address, 64) == "unknown"
 
 
+def test_a_proxy_on_a_unix_socket_is_trusted_by_count_only():
+    # gunicorn gives no peer address for a Unix socket; nginx in front of it still counts.
+    assert who("", "198.51.100.1, 203.0.113.9", count=1).address == ip_address("203.0.113.9")
+    assert who("", "203.0.113.9", proxies=LAN).address is None  # no network to find it in
+    assert who("", "garbage", count=1).address is None
+    assert not who("", None, count=1).is_local
+
+
 def test_ipv6_clients_are_counted_by_their_prefix():
     a, b = ip_address("2001:db8:1:2::1"), ip_address("2001:db8:1:2:ffff::9")
     assert rate_key(a, 64) == rate_key(b, 64) == "2001:db8:1:2::/64"
