@@ -305,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
 
     backend, development = get_backend(), signing.identity().development
     summary = Table("Summary against the targets")
+    note(f"machine: {'not waited for' if args.quick or args.no_wait else harness.wait_for_quiet()}")
     phases: dict[str, list[float]] = {"bundle": [], "render": [], "sign": [], "total": []}
     for run in range(WARMUP + args.runs):
         t0 = time.perf_counter()

@@ -221,3 +221,33 @@ def test_the_certificate_page_shows_before_the_pdf_is_rendered(ledger, client, r
     assert page.status_code == 200 and "DEVELOPMENT" in page.content.decode()
     assert renders == []
     assert client.get(f"/c/{v.certificate_number.lower()}").status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_numbers_every_verification_keeping_issued_certificates_numbers():
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = (
+        [("verification", "0004_requeue_sweeper")],
+        [("verification", "0005_certificate_number")],
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    issued = old.get_model("verification", "Verification").objects.create(
+        id="issued", source="digest", status="done"
+    )
+    old.get_model("verification", "Certificate").objects.create(
+        number="KEEPTHISNUMBER0001", verification=issued, pdf="certificates/x.pdf", bundle="{}"
+    )
+    for i in range(3):
+        old.get_model("verification", "Verification").objects.create(id=f"v{i}", source="digest")
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())  # the schema the other tests use
+    numbers = dict(Verification.objects.values_list("id", "certificate_number"))
+    assert numbers["issued"] == "KEEPTHISNUMBER0001"
+    assert len(set(numbers.values())) == 4
+    assert all(codes.normalize(n) == n for n in numbers.values() if n != "KEEPTHISNUMBER0001")
