@@ -18,7 +18,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -39,6 +39,7 @@ from documents.serializers import (
 from plumbing import clients, error_codes
 from plumbing.batches import batch_items
 from plumbing.errors import ERROR_SCHEMA, ApiError, Refusal
+from plumbing.parsers import JSONParser
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",

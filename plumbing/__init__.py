@@ -10,7 +10,8 @@
   proxies in front report it;
 - ``throttling``: per-client rate limits counted in one Redis round trip, and
   ``page_limits``: the same limits on pages, with the page that asks to wait;
-- ``tasks``: whether Celery tasks run in a worker or in the calling process.
+- ``tasks``: whether Celery tasks run in a worker or in the calling process;
+- ``parsers``: the API's JSON parser, bounded in a body's size and nesting.
 
 It imports no app of this project (an import-linter contract in pyproject.toml keeps it
 so), which is why `anchoring`, `documents` and `verification` may all import it while

@@ -306,6 +306,16 @@ PAGE_FILE_TOO_LARGE = PageMessage(
     "The file is over the {limit} GiB limit; use the in-browser digest.",
 )
 PAGE_EMPTY_FILE = PageMessage("请选择一个非空的文件。", "Choose a file that is not empty.")
+# The error pages (everywhere but the API, which answers the catalogue's entries).
+PAGE_BAD_REQUEST = PageMessage(
+    "无法处理这个请求。请回到首页重新开始。",
+    "This request cannot be processed. Start again from the home page.",
+)
+PAGE_FORBIDDEN = PageMessage("您无权查看这个页面。", "You are not allowed to see this page.")
+PAGE_NOT_FOUND = PageMessage(
+    "没有这个页面。请检查地址，或回到首页重新开始。",
+    "There is no such page. Check the address, or start again from the home page.",
+)
 PAGE_NO_PHOTO = PageMessage("请选择一张照片。", "Choose a photo.")
 PAGE_PHOTO_TOO_LARGE = PageMessage(
     "照片太大，请压缩后再试。", "The photo is too large; shrink it and retry."
@@ -357,6 +367,35 @@ def field_error(drf_code: str) -> ErrorText:
     return found
 
 
+# Requests refused before any view reads them: their size, shape or characters.
+JSON_TOO_DEEP = ErrorText(
+    "json_too_deep",
+    "请求的 JSON 嵌套超过 {limit} 层，未予处理。",
+    "The JSON body is nested more than {limit} levels deep; it was not processed.",
+)
+REQUEST_TOO_LARGE = ErrorText(
+    "request_too_large",
+    "请求内容（文件以外的部分）超过 {limit} 字节的上限，未予处理。",
+    "The request body (apart from any files) is over the {limit}-byte limit; it was not processed.",
+    413,
+)
+TOO_MANY_FIELDS = ErrorText(
+    "too_many_fields",
+    "请求的字段超过 {limit} 个，未予处理。",
+    "The request has more than {limit} fields; it was not processed.",
+)
+TOO_MANY_FILES = ErrorText(
+    "too_many_files",
+    "一次上传的文件超过 {limit} 个，未予处理。",
+    "More than {limit} files were sent at once; they were not processed.",
+)
+NUL_IN_ADDRESS = ErrorText(
+    "invalid_characters",
+    "请求的地址（路径或查询参数）含有空字符（NUL，%00），未予处理。",
+    "The request's address (its path or query parameters) holds a NUL character (%00); "
+    "it was not processed.",
+)
+
 # DRF's own exceptions, by their default code (the status is DRF's).
 DRF_ERRORS: dict[str, ErrorText] = {
     "not_found": ErrorText(
@@ -391,6 +430,13 @@ DRF_ERRORS: dict[str, ErrorText] = {
     ),
 }
 INVALID_REQUEST = ErrorText("invalid", "请求无效。", "Invalid request.")
+SERVER_ERROR = ErrorText(
+    "server_error",
+    "本平台暂时无法完成这个请求，请稍后再试；问题持续时请联系平台管理员。",
+    "The portal could not complete this request; try again later, and contact the "
+    "portal's administrator if it persists.",
+    500,
+)
 
 
 def catalogue() -> list[ErrorText]:

@@ -14,12 +14,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from django.conf import settings
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.db import InterfaceError, OperationalError
+from django.http import Http404
 from drf_spectacular.utils import inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from plumbing import error_codes
 from plumbing.error_codes import (
     DRF_ERRORS,
     INVALID_REQUEST,
@@ -113,14 +122,33 @@ def _validation_body(exc: exceptions.ValidationError) -> dict:
     return error_body(error, path or None, {"name": top})
 
 
+def request_refusal(exc: Exception) -> Refusal | None:
+    """Django's refusal of a request body over its limits (DATA_UPLOAD_MAX_MEMORY_SIZE,
+    DATA_UPLOAD_MAX_NUMBER_FIELDS, DATA_UPLOAD_MAX_NUMBER_FILES) as the catalogue's entry;
+    None for any other exception."""
+    if isinstance(exc, RequestDataTooBig):
+        return Refusal(error_codes.REQUEST_TOO_LARGE, limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    if isinstance(exc, TooManyFieldsSent):
+        return Refusal(error_codes.TOO_MANY_FIELDS, limit=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS)
+    if isinstance(exc, TooManyFilesSent):
+        return Refusal(error_codes.TOO_MANY_FILES, limit=settings.DATA_UPLOAD_MAX_NUMBER_FILES)
+    return None
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF exception handler that answers every error in the shape above."""
-    if isinstance(exc, Refusal):
-        return Response(exc.body, status=exc.status_code)
+    refusal = exc if isinstance(exc, Refusal) else request_refusal(exc)
+    if refusal is not None:
+        return Response(refusal.body, status=refusal.status_code)
     if isinstance(exc, (OperationalError, InterfaceError)):  # the database is down or restarting
         log.warning("database unavailable: %s", exc)
         body = error_body(SERVICE_UNAVAILABLE)
         return Response(body, status=SERVICE_UNAVAILABLE.status, headers={"Retry-After": "5"})
+    # Django's own two, which DRF answers as its NotFound and PermissionDenied.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
     response = exception_handler(exc, context)
     if response is None:
         return None

@@ -1,5 +1,6 @@
-"""The portal's middleware: Django's page middleware skipped on the JSON API under
-/api/v1/, and the API's reference cycles broken once its answer is rendered.
+"""The portal's middleware: a NUL in a request's address refused before any view, Django's
+page middleware skipped on the JSON API under /api/v1/, and the API's reference cycles
+broken once its answer is rendered.
 
 The API authenticates every request by its token (or needs none) and answers JSON in
 both languages: sessions, the language, CSRF, users, messages and frame options do
@@ -20,7 +21,32 @@ from django.http.response import HttpResponseBase
 from django.middleware import clickjacking, csrf, locale
 from django.utils.deprecation import MiddlewareMixin
 
+from plumbing import error_codes
+from portal import error_answers
+
 API_PREFIX = "/api/v1/"
+
+
+class RefuseNul:
+    """Refuse a path or query string holding a NUL character (400 invalid_characters).
+
+    PostgreSQL text cannot hold NUL, so any view that looked such a value up would fail
+    with a 500; no valid record code, id, digest or date contains one.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in request.path_info:
+            field = "path"
+        elif "%00" in query or "\x00" in query:
+            names = [k for k, values in request.GET.lists() if "\x00" in k + "".join(values)]
+            field = names[0] if names and "\x00" not in names[0] else "query"
+        else:
+            return self.get_response(request)
+        return error_answers.answer(request, error_codes.NUL_IN_ADDRESS, field=field)
 
 
 class _PagesOnly(MiddlewareMixin):

@@ -101,6 +101,8 @@ MIDDLEWARE = [
     # The Content-Security-Policy of every answer (SECURE_CSP, below), redirects included.
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # A NUL in the path or query string is refused here, before a view looks it up.
+    "portal.middleware.RefuseNul",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.middleware.SessionMiddleware",
     "portal.middleware.LocaleMiddleware",
@@ -372,9 +374,19 @@ CERTIFICATE_SIGNER_LOCATION = env(
 )
 
 # --- REST framework and OpenAPI -------------------------------------------------------
+# The largest request body held in memory: a JSON body, or a form's fields apart from its
+# files (Django's own bound on forms, which plumbing/parsers.py applies to JSON too). And
+# how deeply a JSON body may nest; a deeper one is refused before it is parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("REQUEST_MAX_BODY_SIZE", default=10 * 1024**2)
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "plumbing.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "EXCEPTION_HANDLER": "plumbing.errors.api_exception_handler",
@@ -456,6 +468,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# A form refused for its CSRF token answers the portal's own error page.
+CSRF_FAILURE_VIEW = "portal.error_answers.csrf_failure"
 # Scripts and styles only from the portal's own files (static/), none inline: an injected
 # tag or attribute runs nothing. The API documentation page alone lets Redoc write its
 # styles (portal/api_docs.py).

@@ -34,3 +34,9 @@ urlpatterns = [
     path("admin/login/", rate_limited("logins")(admin.site.login), name="admin-login"),
     path("admin/", admin.site.urls),
 ]
+
+# What Django itself refuses or fails: the API's error body under /api/, a page elsewhere.
+handler400 = "portal.error_answers.bad_request"
+handler403 = "portal.error_answers.permission_denied"
+handler404 = "portal.error_answers.page_not_found"
+handler500 = "portal.error_answers.server_error"

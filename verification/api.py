@@ -9,7 +9,7 @@ from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,6 +19,7 @@ from documents import codes
 from plumbing import error_codes
 from plumbing.batches import batch_items
 from plumbing.errors import ERROR_SCHEMA, ApiError
+from plumbing.parsers import JSONParser
 from plumbing.throttling import CountingRateThrottle
 from verification import intake
 from verification.models import Verification
