@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import cast
 
 from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -47,6 +50,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     location=OpenApiParameter.HEADER,
     description="A retry with the same key gets the first answer and records nothing twice.",
 )
+# PostgreSQL's OFFSET and LIMIT are bigints: the list's last page keeps both below this.
+_BIGINT_MAX = 2**63 - 1
 WRITE_ERRORS = {
     400: ERROR_SCHEMA,
     401: ERROR_SCHEMA,
@@ -168,22 +173,18 @@ class RecordsView(CourtAPIView):
     def get(self, request: Request) -> Response:
         records = self._filtered(request)
         size = settings.COURT_API_PAGE_SIZE
-        page = request.query_params.get("page", "1")
-        if not page.isdigit() or int(page) < 1:
-            raise ApiError(error_codes.INVALID_PAGE, field="page")
-        start = (int(page) - 1) * size
+        page = _page(request.query_params.get("page", "1"), size)
+        start = (page - 1) * size
         rows = list(records[start : start + size + 1])
         return Response(
             {
-                "page": int(page),
+                "page": page,
                 "has_next": len(rows) > size,
                 "results": [record_json(r, request) for r in rows[:size]],
             }
         )
 
     def _filtered(self, request: Request) -> QuerySet[Record]:
-        from django.utils.dateparse import parse_datetime
-
         records = Record.objects.filter(court=self.court).select_related("court")
         params = request.query_params
         if "category" in params:
@@ -194,11 +195,32 @@ class RecordsView(CourtAPIView):
             records = records.filter(case_number=params["case_number"])
         for name, lookup in (("recorded_after", "gte"), ("recorded_before", "lt")):
             if name in params:
-                moment = parse_datetime(params[name])
-                if moment is None:
-                    raise ApiError(error_codes.INVALID_DATETIME, field=name, name=name)
+                moment = _moment(str(params[name]), name)
                 records = records.filter(**{f"recorded_at__{lookup}": moment})
         return records
+
+
+def _page(raw: str, size: int) -> int:
+    """The page number asked for: digits, from 1 to the last page a query can reach."""
+    high = _BIGINT_MAX // size - 1
+    # ASCII digits only: int() also reads other scripts' digits, and refuses long ones.
+    if raw.isascii() and raw.isdigit() and len(raw) <= len(str(high)) and 1 <= int(raw) <= high:
+        return int(raw)
+    raise ApiError(error_codes.INVALID_PAGE, field="page", high=high)
+
+
+def _moment(value: str, name: str) -> datetime:
+    """The date-time parameter `name` in UTC (without an offset, in TIME_ZONE), or a 400:
+    a date that does not exist, or one beyond the years a datetime holds, is refused."""
+    try:
+        moment = parse_datetime(value)
+        if moment is not None:
+            if timezone.is_naive(moment):
+                moment = timezone.make_aware(moment)
+            return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        pass
+    raise ApiError(error_codes.INVALID_DATETIME, field=name, name=name)
 
 
 def _batch_item(item, position: int) -> dict:

@@ -47,9 +47,15 @@ INVALID_INTEGER = ErrorText(
     "参数 {name} 必须是不带前导零的非负整数。",
     "The parameter '{name}' must be a non-negative integer without leading zeros.",
 )
-INVALID_PAGE = ErrorText("invalid_parameter", "页码无效。", "Invalid page number.")
+INVALID_PAGE = ErrorText(
+    "invalid_parameter",
+    "页码须为 1 到 {high} 之间的整数。",
+    "The page must be a whole number from 1 to {high}.",
+)
 INVALID_DATETIME = ErrorText(
-    "invalid_parameter", "{name} 须为 ISO 8601 时间。", "{name} must be an ISO 8601 date-time."
+    "invalid_parameter",
+    "{name} 须为有效的 ISO 8601 时间（例如 2026-01-31T08:00:00+08:00）。",
+    "{name} must be a valid ISO 8601 date-time, like 2026-01-31T08:00:00+08:00.",
 )
 OUT_OF_RANGE = ErrorText(
     "out_of_range",

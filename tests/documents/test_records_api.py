@@ -490,3 +490,51 @@ def test_a_retry_after_a_ledger_delay_answers_for_the_same_record(settings, tmp_
 def _error_of(response, status: int) -> dict:
     assert response.status_code == status, response.content
     return response.json()["error"]
+
+
+# --- The list's query parameters, however they are mistyped or forged --------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("page=99999999999999999999", "page"),  # past any OFFSET PostgreSQL can take
+        ("page=184467440737095517", "page"),
+        ("page=-1", "page"),
+        ("page=0", "page"),
+        ("page=x", "page"),
+        ("page=1.5", "page"),
+        ("page=²", "page"),  # a digit to str.isdigit, not to int()
+        ("page=١", "page"),  # an Arabic-Indic one, which int() reads as 1
+        ("page=", "page"),
+        ("page=" + "9" * 5000, "page"),  # longer than int() reads
+        ("recorded_after=2026-13-45T99:99:99", "recorded_after"),
+        ("recorded_before=2026-13-45T99:99:99", "recorded_before"),
+        ("recorded_after=2026-02-30", "recorded_after"),
+        ("recorded_after=2026-01-01T00:00:00+99:00", "recorded_after"),
+        ("recorded_before=9999-12-31T23:59:59-23:59", "recorded_before"),
+        ("recorded_after=0001-01-01T00:00:00+01:00", "recorded_after"),
+        ("recorded_after=yesterday", "recorded_after"),
+    ],
+)
+def test_a_bad_list_parameter_is_a_clear_400_naming_it(owner, owned_code, query, field):
+    import re
+
+    counts = (Record.objects.count(), Submission.objects.count(), Entry.objects.count())
+    response = owner.get(f"/api/v1/records?{query}")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("invalid_parameter", field)
+    assert re.search(r"[\u4e00-\u9fff]", error["message"]["zh"])
+    assert error["message"]["en"].isascii()
+    assert (Record.objects.count(), Submission.objects.count(), Entry.objects.count()) == counts
+
+
+def test_the_last_page_and_past_it_answer_normally(owner, owned_code, settings):
+    settings.COURT_API_PAGE_SIZE = 1
+    first = owner.get("/api/v1/records?page=1").json()
+    assert [r["code"] for r in first["results"]] == [owned_code] and not first["has_next"]
+    assert owner.get("/api/v1/records?page=2").json()["results"] == []
+    dated = owner.get("/api/v1/records?recorded_after=2000-01-01T00:00:00Z").json()
+    assert [r["code"] for r in dated["results"]] == [owned_code]
+    assert owner.get("/api/v1/records?recorded_after=2000-01-01").status_code == 200
