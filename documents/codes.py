@@ -27,6 +27,7 @@ class CodeProblem(StrEnum):
     URL = "url"  # a QR code that holds no verification URL of this portal
     NO_QR = "no_qr"  # no QR code in the picture
     IMAGE = "image"  # not a picture that can be read
+    PIXELS = "pixels"  # a picture with more pixels than a photo is allowed to have
 
 
 class CodeError(ValueError):

@@ -292,6 +292,11 @@ CODE_PROBLEMS: dict[str, PageMessage] = {
         "无法读取这张图片，请上传 JPEG 或 PNG 照片。",
         "This picture cannot be read; upload a JPEG or PNG photo.",
     ),
+    "pixels": PageMessage(
+        "照片像素太多，无法读取：请靠近二维码重新拍摄，或缩小照片后再试。",
+        "The photo is too large to read: take a closer photo of the QR code, or shrink "
+        "the picture, and try again.",
+    ),
 }
 CODE_PROBLEM_UNKNOWN = PageMessage("核验码无效。", "The record code is invalid.")
 

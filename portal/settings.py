@@ -306,6 +306,9 @@ FONT_CACHE_DIR = Path(env("FONT_CACHE_DIR", default=str(DATA_DIR / "fonts")))
 # --- Public verification -------------------------------------------------------------
 VERIFY_MAX_FILE_SIZE = env.int("VERIFY_MAX_FILE_SIZE", default=2 * 1024**3)
 VERIFY_MAX_PHOTO_SIZE = env.int("VERIFY_MAX_PHOTO_SIZE", default=20 * 1024**2)
+# Most pixels of a QR photo that is decoded: a small file can declare a huge picture (a
+# decompression bomb), and decoding one takes about 4 bytes of memory per pixel.
+VERIFY_MAX_PHOTO_PIXELS = env.int("VERIFY_MAX_PHOTO_PIXELS", default=50_000_000)
 VERIFY_MAX_RETRIES = env.int("VERIFY_MAX_RETRIES", default=5)
 # Check a digest sent to the API in the request itself when the ledger is local (a few
 # queries), instead of a Celery job the client then polls; the job remains for uploads,

@@ -142,9 +142,18 @@ def _code_from_photo(data: bytes) -> ScannedCode:
     import zxingcpp
     from PIL import Image, UnidentifiedImageError
 
+    too_large = codes.CodeError(
+        codes.CodeProblem.PIXELS,
+        f"the picture has more than {settings.VERIFY_MAX_PHOTO_PIXELS} pixels",
+    )
     try:
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data))  # reads the header only
+        # A small file may declare a huge picture: refused before it is decoded.
+        if image.width * image.height > settings.VERIFY_MAX_PHOTO_PIXELS:
+            raise too_large
         image.load()
+    except Image.DecompressionBombError:  # over Pillow's own limit (2 * Image.MAX_IMAGE_PIXELS)
+        raise too_large from None
     except (UnidentifiedImageError, OSError):
         raise codes.CodeError(
             codes.CodeProblem.IMAGE, "the file is not a picture we can read"

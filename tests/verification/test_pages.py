@@ -79,3 +79,58 @@ def _display(code: str) -> str:
     from documents.codes import display
 
     return display(code)
+
+
+def _png(width: int, height: int) -> bytes:
+    """A valid black-and-white PNG of any size, compressed as it is made: a 20000 x 20000
+    picture is a few dozen kilobytes on the wire and 400 million pixels decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" + b"\xff" * ((width + 7) // 8)  # filter byte, then white pixels
+    packer = zlib.compressobj(9)
+    pixels = b"".join(packer.compress(row * 100) for _ in range(height // 100))
+    pixels += packer.compress(row * (height % 100)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("side", [20_000, 12_000])  # over Pillow's own limit, and under it
+def test_a_photo_with_too_many_pixels_is_a_clear_error(client, settings, tmp_path, side):
+    import tempfile
+    from pathlib import Path
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    temp = Path(tempfile.gettempdir())
+    before = set(temp.iterdir())
+    photo = SimpleUploadedFile("bomb.png", _png(side, side), "image/png")
+    response = client.post("/verify/photo", {"photo": photo}, follow=True)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "照片像素太多" in page and "The photo is too large to read" in page
+    assert "take a closer photo" in page
+    assert not Verification.objects.exists()
+    assert not (tmp_path / "media").exists()
+    assert set(temp.iterdir()) <= before
+
+
+def test_the_photo_pixel_limit_is_a_setting(client, settings):
+    import io
+
+    from PIL import Image
+
+    settings.VERIFY_MAX_PHOTO_PIXELS = 100 * 100
+    photo = io.BytesIO()
+    Image.new("RGB", (101, 100), "white").save(photo, "PNG")
+    photo.seek(0)
+    photo.name = "photo.png"
+    page = client.post("/verify/photo", {"photo": photo}, follow=True).content.decode()
+    assert "照片像素太多" in page
