@@ -40,6 +40,12 @@ ON_SITE = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _quick_passwords(settings):
+    """The production hasher takes half a second a sign-in; these tests sign in often."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def _host_of(response) -> str:
     """The host a browser goes to after this redirect from /verify."""
     assert response.status_code in (301, 302), response.status_code
@@ -83,11 +89,10 @@ def test_over_https_a_plain_http_address_of_this_site_is_refused(client):
 
 
 @pytest.mark.parametrize("target", [*ELSEWHERE, *ON_SITE])
-def test_signing_in_goes_only_to_this_site(client, target):
-    User.objects.create_user("judge", password="pw-for-tests")
-    response = client.post(
-        "/accounts/login/", {"username": "judge", "password": "pw-for-tests", "next": target}
-    )
+@pytest.mark.parametrize("login", ["/accounts/login/", "/admin/login/"])
+def test_signing_in_goes_only_to_this_site(client, login, target):
+    User.objects.create_user("judge", password="pw-for-tests", is_staff=True)
+    response = client.post(login, {"username": "judge", "password": "pw-for-tests", "next": target})
     assert _host_of(response) == "testserver"
 
 
