@@ -65,10 +65,14 @@ class LocalBackend:
     def _guard(self, call):
         from django.db import DatabaseError
 
+        from anchoring.store import LedgerDamaged
+
         try:
             return call()
         except DatabaseError as exc:
             raise BackendUnavailable(f"ledger database error: {exc}") from exc
+        except LedgerDamaged as exc:  # an alarm is raised: the operators must repair it
+            raise BackendUnavailable(f"the ledger is damaged: {exc.what} is missing") from exc
 
     def entries_by_digest(self, algorithm: str, digest: bytes) -> list[LedgerEntry]:
         from anchoring.models import Entry
@@ -151,7 +155,7 @@ class HttpBackend:
     def _json(self, path: str, params: dict | None = None) -> dict:
         try:
             return json.loads(self._get(path, params))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             raise BackendUnavailable(f"ledger answered malformed JSON for {path}") from exc
 
     def _entries(self, params: dict) -> list[LedgerEntry]:

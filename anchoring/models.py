@@ -84,9 +84,9 @@ class Alarm(models.Model):
 
     Raised by the sequencer (a stored right edge that does not reproduce its last signed
     root), a submitter (its entry is not the leaf it submitted), verification (a record's
-    rows disagree with its ledger entries), downloads and ledger_fsck. One open alarm per
-    source and subject; /health and the admin show the open ones until an operator
-    resolves them.
+    rows disagree with its ledger entries), downloads, ledger_fsck and the read side (a
+    row the signed tree needs is missing). One open alarm per source and subject; /health
+    and the admin show the open ones until an operator resolves them.
     """
 
     class Source(models.TextChoices):
@@ -95,6 +95,7 @@ class Alarm(models.Model):
         VERIFICATION = "verification", "verification"
         DOWNLOAD = "download", "download"
         FSCK = "fsck", "ledger_fsck"
+        READ_SIDE = "read_side", "ledger read side"
 
     source = models.CharField(max_length=16, choices=Source.choices)
     subject = models.CharField(max_length=100, blank=True, help_text="record code or entry")

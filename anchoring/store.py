@@ -1,11 +1,17 @@
-"""Reading the stored log: tiles (full or derived partial), entries, proofs, checkpoints."""
+"""Reading the stored log: tiles (full or derived partial), entries, proofs, checkpoints.
+
+Every tile and entry a signed tree covers is stored (a batch commits its entries, full
+tiles and checkpoint together), so a row a reader needs and cannot find means the
+database was damaged: LedgerDamaged, with an alarm. Nothing is made up in its place.
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
 
 from anchoring import merkle
-from anchoring.models import Checkpoint, Entry, Tile
+from anchoring.alarms import raise_alarm
+from anchoring.models import Alarm, Checkpoint, Entry, Tile
 from anchoring.tiles import (
     TILE_WIDTH,
     NodeCache,
@@ -16,10 +22,34 @@ from anchoring.tiles import (
     split_hashes,
     with_tiles,
 )
-from plumbing import bulk
+from plumbing import bulk, error_codes
+from plumbing.errors import Refusal
 
 # Tiles never change once written, so computed subtree hashes are kept per process.
 _nodes = NodeCache(settings.LEDGER_TILE_CACHE_SIZE)
+
+
+class LedgerDamaged(Refusal, TileError):
+    """A tile or entry that the signed tree covers is missing from the database.
+
+    A Refusal, so the JSON API answers it as 503 ledger_damaged wherever it surfaces; a
+    TileError, so the sequencer takes it as a log it cannot extend. Verification reads it
+    as a ledger that cannot answer (anchoring.backend): "could not check".
+    """
+
+    def __init__(self, what: str) -> None:
+        super().__init__(error_codes.LEDGER_DAMAGED)
+        self.what = what
+
+
+def _damaged(what: str) -> LedgerDamaged:
+    """The error for a missing row, after an alarm naming it.
+
+    Inside the sequencer's transaction the alarm's row is rolled back with it; the
+    sequencer then raises its own alarm, and the log line stays.
+    """
+    raise_alarm(Alarm.Source.READ_SIDE, f"{what} is missing from the database", subject=what)
+    return LedgerDamaged(what)
 
 
 def forget_tiles() -> None:
@@ -57,6 +87,8 @@ def _read_nodes(refs: list[TileRef]) -> dict[TileRef, TileNodes]:
     out = {}
     for ref in refs:
         found = stored.get((ref.level, ref.index))
+        if found is None and ref.full:  # written with the batch that filled it
+            raise _damaged(ref.path())
         if found is None:
             out[ref] = TileNodes(_partial_tile(ref))
         elif ref.full and found[1]:
@@ -76,7 +108,7 @@ def _partial_tile(ref: TileRef) -> bytes:
         roots = bulk.select_range(Tile, "root", "index", first, end, level=ref.level - 1)
         hashes = [bytes(root) for root in roots]
     if len(hashes) != ref.width:
-        raise TileError(f"tile {ref.path()} is not in the log yet")
+        raise _damaged(f"{'an entry' if ref.level == 0 else 'a tile'} below {ref.path()}")
     return b"".join(hashes)
 
 
@@ -110,7 +142,7 @@ def entry_bundle(ref: TileRef) -> list[bytes]:
     rows = Entry.objects.filter(index__gte=first, index__lt=first + ref.width)
     data = [bytes(d) for d in rows.order_by("index").values_list("data", flat=True)]
     if len(data) != ref.width:
-        raise TileError(f"entry bundle {ref.entries_path()} is not in the log yet")
+        raise _damaged(f"an entry of {ref.entries_path()}")
     return data
 
 

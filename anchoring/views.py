@@ -55,7 +55,10 @@ def tile(request: HttpRequest, path: str) -> HttpResponse:
     # A full tile exists once it is full; a partial one once the tile is at least that wide.
     if ref.width > available:
         return _text(error_codes.TILE_NOT_YET, 404)
-    body = encode_bundle(store.entry_bundle(ref)) if is_bundle else store.read_tiles([ref])[ref]
+    try:
+        body = encode_bundle(store.entry_bundle(ref)) if is_bundle else store.read_tiles([ref])[ref]
+    except store.LedgerDamaged:  # an alarm is raised; the answer must not be cached
+        return _text(error_codes.TILE_LEDGER_DAMAGED, 503)
     response = HttpResponse(body, content_type="application/octet-stream")
     response["Cache-Control"] = _IMMUTABLE
     return response

@@ -75,6 +75,13 @@ MALFORMED_RECORD_CODE = ErrorText(
 LEDGER_NOT_READY = ErrorText(
     "ledger_not_ready", "账本尚未初始化。", "The ledger has no checkpoint yet.", 503
 )
+LEDGER_DAMAGED = ErrorText(
+    "ledger_damaged",
+    "账本缺少所需的数据，暂时无法给出证明。已通知运维人员，请稍后再试。",
+    "The ledger is missing data this answer needs, so no proof can be given now. The "
+    "operators have been alerted; try again later.",
+    503,
+)
 NO_SUCH_CHECKPOINT = ErrorText(
     "no_such_checkpoint",
     "账本没有大小为 {size} 的检查点。",
@@ -335,6 +342,10 @@ PAGE_PHOTO_TOO_LARGE = PageMessage(
 # The ledger's plain-text read side (C2SP tlog-tiles): each answered as two lines.
 TILES_NOT_READY = PageMessage("账本尚未初始化。", "The ledger has no checkpoint yet.")
 TILE_PATH_INVALID = PageMessage("无效的瓦片路径。", "Invalid tile path: {reason}")
+TILE_LEDGER_DAMAGED = PageMessage(
+    "账本缺少生成该瓦片所需的数据，已通知运维人员，请稍后再试。",
+    "The ledger is missing data this tile needs; the operators have been alerted. Try again later.",
+)
 TILE_NOT_YET = PageMessage("该瓦片尚不存在。", "This tile does not exist yet.")
 READ_SIDE_THROTTLED = PageMessage(
     "请求过于频繁，请在 {seconds} 秒后再试。", "Too many requests; try again in {seconds} s."

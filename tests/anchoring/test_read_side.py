@@ -192,3 +192,70 @@ def test_tile_ref_paths_round_trip_through_the_server(client, ledger):
     ref = TileRef(0, 2, 88)
     assert client.get("/ledger/" + ref.path()).status_code == 200
     assert client.get("/ledger/" + ref.entries_path()).status_code == 200
+
+
+# --- A ledger missing a row it needs: never a 500, never a made-up answer ------------------
+
+
+def _delete_tile(level: int, index: int) -> None:
+    """Remove one tile row as only someone bypassing the append-only trigger could."""
+    from django.db import connection
+
+    from anchoring import store
+
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE anchoring_tile DISABLE TRIGGER USER")
+        cursor.execute(
+            'DELETE FROM anchoring_tile WHERE level = %s AND "index" = %s', [level, index]
+        )
+        cursor.execute("ALTER TABLE anchoring_tile ENABLE TRIGGER USER")
+    store.forget_tiles()
+
+
+@pytest.mark.parametrize(
+    ("path", "subject"),
+    [
+        ("tile/0/001", "tile/0/001"),  # the missing tile itself
+        ("tile/1/000.p/2", "a tile below tile/1/000.p/2"),  # made of the missing tile's root
+    ],
+)
+def test_a_missing_tile_row_is_a_clear_503_and_an_alarm(client, ledger, path, subject):
+    from anchoring.models import Alarm, Entry, Tile
+
+    _delete_tile(0, 1)
+    counts = (Entry.objects.count(), Tile.objects.count())
+    response = client.get("/ledger/" + path)
+    assert response.status_code == 503, response.content
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response["Cache-Control"] == "no-store"
+    zh, en = response.content.decode().splitlines()
+    assert "账本" in zh and en.isascii() and "ledger" in en
+    [alarm] = Alarm.objects.filter(resolved_at__isnull=True)
+    assert alarm.subject == subject
+    assert (Entry.objects.count(), Tile.objects.count()) == counts
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "proof/inclusion?index=300",  # its proof needs the missing tile
+        "proof/inclusion?index=10",  # its proof needs the missing tile's root
+        "proof/consistency?from=200&to=600",
+    ],
+)
+def test_proofs_needing_a_missing_tile_row_are_ledger_damaged(client, ledger, path):
+    import re
+
+    from anchoring.models import Alarm
+
+    _delete_tile(0, 1)
+    response = client.get("/api/v1/ledger/" + path)
+    assert response.status_code == 503, response.content
+    error = response.json()["error"]
+    assert error["code"] == "ledger_damaged"
+    assert re.search(r"[\u4e00-\u9fff]", error["message"]["zh"])
+    assert error["message"]["en"].isascii()
+    assert Alarm.objects.filter(resolved_at__isnull=True).count() == 1
+    # The parts of the ledger that do not need the tile are still served.
+    assert client.get("/api/v1/ledger/proof/inclusion?index=5&size=200").status_code == 200
+    assert client.get("/ledger/tile/0/000").status_code == 200

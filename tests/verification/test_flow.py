@@ -276,3 +276,27 @@ def test_a_checkpoint_trusted_since_the_copy_is_read_again_not_called_a_rollback
     v = check(sha256=sha(ledger.evidence_bytes))
     assert v.outcome == V.VERIFIED, [(s.name, s.explanation_en) for s in v.steps.all()]
     assert v.tree_size == newest.tree_size
+
+
+def test_a_ledger_missing_a_tile_row_is_could_not_check_never_a_500(
+    ledger, tamper, settings, client
+):
+    """A tile the signed tree needs is gone: every verification says inconclusive (the
+    step could not be completed), the operators get an alarm, no answer is a 500."""
+    from anchoring.models import Alarm
+    from documents.codes import display
+    from tests.anchoring.ledger import grow_ledger
+
+    settings.VERIFY_MAX_RETRIES = 0
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # the job the API queues runs here
+    grow_ledger(600)  # the court's entries are in tile 0/000, and 0/001 is full
+    tamper('DELETE FROM anchoring_tile WHERE level = 0 AND "index" = 1')
+    v = check(sha256=sha(ledger.judgment_pdf))
+    assert v.outcome == V.INCONCLUSIVE, [(s.name, s.explanation_en) for s in v.steps.all()]
+    assert Alarm.objects.filter(resolved_at__isnull=True).exists()
+    response = client.post(
+        "/api/v1/verifications", {"sha256": sha(ledger.evidence_bytes)}, "application/json"
+    )
+    assert response.status_code == 202, response.content
+    assert response.json()["outcome"] == V.INCONCLUSIVE
+    assert client.get(f"/v/{display(ledger.judgment.code)}").status_code == 200
