@@ -14,7 +14,7 @@ from typing import cast
 from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import QuerySet
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -39,7 +39,7 @@ from documents.serializers import (
     event_json,
     record_json,
 )
-from plumbing import clients, error_codes
+from plumbing import body_limits, clients, error_codes
 from plumbing.batches import batch_items
 from plumbing.errors import ERROR_SCHEMA, ApiError, Refusal
 from plumbing.parsers import JSONParser
@@ -75,11 +75,19 @@ def _waiting_for_ledger(*records: Record, batch: bool = False) -> Iterator[None]
         raise ApiError(error_codes.LEDGER_ENTRY_ALTERED, code=code) from None
 
 
+def _file_too_large(request: HttpRequest) -> HttpResponse:
+    limit = settings.RECORD_MAX_FILE_SIZE // (1 << 20)
+    error = Refusal(error_codes.RECORD_FILE_TOO_LARGE, field="file", limit=limit)
+    return body_limits.json_refusal(error)
+
+
 class CourtAPIView(APIView):
     """Base of the court API: token authentication, and every use logged."""
 
     authentication_classes = [CourtTokenAuthentication]
     permission_classes = [IsAuthenticated]
+    # Any body over it is refused before it is read, the token not yet looked at.
+    body_limit = body_limits.BodyLimit(lambda: settings.RECORD_MAX_FILE_SIZE, _file_too_large)
 
     @property
     def court(self) -> Court:

@@ -143,8 +143,9 @@ TOO_MANY_RECORDS = ErrorText(
 EMPTY_FILE = ErrorText("empty_file", "文件为空。", "The file is empty.")
 RECORD_FILE_TOO_LARGE = ErrorText(
     "file_too_large",
-    "文件超过 {limit} MB 的上限。",
-    "The file is larger than the {limit} MB limit.",
+    "文件超过 {limit} MB 的上限，未予处理。",
+    "The file is larger than the {limit} MB limit; it was not processed.",
+    413,
 )
 MEDIA_TYPE_TOO_LONG = ErrorText(
     "too_long",
@@ -338,6 +339,14 @@ PAGE_NO_PHOTO = PageMessage("请选择一张照片。", "Choose a photo.")
 PAGE_PHOTO_TOO_LARGE = PageMessage(
     "照片太大，请压缩后再试。", "The photo is too large; shrink it and retry."
 )
+PAGE_REQUEST_TOO_LARGE = PageMessage(
+    "发送的内容超过 {limit} 字节的上限，未予处理。",
+    "What was sent is over the {limit}-byte limit; it was not processed.",
+)
+PAGE_LENGTH_REQUIRED = PageMessage(
+    "请求须带有 Content-Length：本平台不接收分块发送（chunked）的内容。",
+    "The request must carry a Content-Length: the portal takes no body sent in chunks.",
+)
 
 # The ledger's plain-text read side (C2SP tlog-tiles): each answered as two lines.
 TILES_NOT_READY = PageMessage("账本尚未初始化。", "The ledger has no checkpoint yet.")
@@ -416,6 +425,15 @@ NUL_IN_ADDRESS = ErrorText(
     "请求的地址（路径或查询参数）含有空字符（NUL，%00），未予处理。",
     "The request's address (its path or query parameters) holds a NUL character (%00); "
     "it was not processed.",
+)
+
+# A body the portal cannot read: it comes in chunks, with no length (plumbing/body_limits.py).
+LENGTH_REQUIRED = ErrorText(
+    "length_required",
+    "请求须带有 Content-Length：本平台不接收分块发送（chunked）的内容，未予处理。",
+    "The request must carry a Content-Length: the portal takes no body sent in chunks; "
+    "it was not processed.",
+    411,
 )
 
 # DRF's own exceptions, by their default code (the status is DRF's).

@@ -104,6 +104,8 @@ MIDDLEWARE = [
     # A NUL in the path or query string is refused here, before a view looks it up.
     "portal.middleware.RefuseNul",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Each view's limit on request bodies, before anything reads one (plumbing/body_limits.py).
+    "plumbing.body_limits.BodyLimitMiddleware",
     "portal.middleware.SessionMiddleware",
     "portal.middleware.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -6,6 +6,7 @@ import secrets
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -16,7 +17,7 @@ from rest_framework.views import APIView
 
 from anchoring.digest import parse_hex
 from documents import codes
-from plumbing import error_codes
+from plumbing import body_limits, error_codes
 from plumbing.batches import batch_items
 from plumbing.errors import ERROR_SCHEMA, ApiError
 from plumbing.parsers import JSONParser
@@ -159,12 +160,19 @@ def result_json(v: Verification, request: Request) -> dict:
     }
 
 
+def _too_large(request: HttpRequest) -> HttpResponse:
+    limit = settings.VERIFY_MAX_FILE_SIZE / (1 << 30)
+    error = ApiError(error_codes.VERIFY_FILE_TOO_LARGE, field="file", limit=f"{limit:g}")
+    return body_limits.json_refusal(error)
+
+
 class VerificationsView(APIView):
     """Start a verification of a file (multipart) or a digest (JSON)."""
 
     parser_classes = [MultiPartParser, JSONParser]
     throttle_classes = [CountingRateThrottle]
     throttle_scope = "verifications"
+    body_limit = body_limits.BodyLimit(lambda: settings.VERIFY_MAX_FILE_SIZE, _too_large)
 
     def initialize_request(self, request, *args, **kwargs):
         intake.use_digesting_upload(request)  # before anything reads the body
@@ -190,10 +198,6 @@ class VerificationsView(APIView):
     )
     def post(self, request: Request) -> Response:
         data: Any = request.data  # a QueryDict (multipart) or any JSON value
-        # use_digesting_upload's attribute, on the request or Django's request under it.
-        too_large = request.upload_too_large  # type: ignore[attr-defined]
-        if too_large or getattr(request._request, "upload_too_large", False):
-            raise _too_large()
         upload = data.get("file") if hasattr(data, "get") else None
         if upload is not None:
             if not isinstance(upload, intake.DigestedFile):
@@ -217,11 +221,6 @@ class VerificationsView(APIView):
         response = Response(result_json(v, request), status=status.HTTP_202_ACCEPTED)
         response["Location"] = reverse("api-verification", args=[v.id])
         return response
-
-
-def _too_large() -> ApiError:
-    limit = settings.VERIFY_MAX_FILE_SIZE / (1 << 30)
-    return ApiError(error_codes.VERIFY_FILE_TOO_LARGE, field="file", limit=f"{limit:g}")
 
 
 class VerificationView(APIView):

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.core.files.uploadhandler import FileUploadHandler
 from django.http import HttpRequest
 from rest_framework.request import Request
 
 from anchoring.digest import new_sm3
 from documents import codes
 from plumbing import cpu_bound, tasks
+from plumbing.body_limits import UploadCap
 from verification.models import Verification
 from verification.scanned_urls import OwnAddress, read_url
 
@@ -77,16 +78,8 @@ class DigestingUploadHandler(FileUploadHandler):
     def new_file(self, *args, **kwargs) -> None:
         super().new_file(*args, **kwargs)
         self._digests = _ParallelDigests()
-        self._size = 0
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
-        self._size += len(raw_data)
-        if self._size > settings.VERIFY_MAX_FILE_SIZE:
-            self._digests.finish()
-            assert self.request is not None  # the handler is installed on its request
-            # An attribute of the request that use_digesting_upload adds.
-            self.request.upload_too_large = True  # type: ignore[attr-defined]
-            raise StopUpload(connection_reset=True)
         self._digests.update(raw_data)
         return None  # no other handler gets the bytes
 
@@ -96,13 +89,12 @@ class DigestingUploadHandler(FileUploadHandler):
 
 
 def use_digesting_upload(request: HttpRequest | Request) -> None:
-    """Make this request hash its uploads instead of storing them (before it is parsed).
-
-    It sets `request.upload_too_large`, which the handler turns true when it stops an
-    upload at VERIFY_MAX_FILE_SIZE.
-    """
-    request.upload_handlers = [DigestingUploadHandler(request)]
-    request.upload_too_large = False  # type: ignore[union-attr]
+    """Make this request hash its uploads instead of storing them (before it is parsed),
+    stopping them once they pass VERIFY_MAX_FILE_SIZE (plumbing.body_limits)."""
+    request.upload_handlers = [
+        UploadCap(request, settings.VERIFY_MAX_FILE_SIZE),
+        DigestingUploadHandler(request),
+    ]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST, require_safe
 from anchoring.backend import BackendUnavailable, get_backend
 from documents import codes
 from documents.public import find
-from plumbing import error_codes
+from plumbing import body_limits, error_codes
 from plumbing.page_limits import rate_limited
 from plumbing.redirects import local_target, redirect_back
 from plumbing.tasks import in_process
@@ -103,6 +103,12 @@ def record_file(request: HttpRequest, code: str) -> HttpResponseBase:
     )
 
 
+def _file_too_large(request: HttpRequest) -> HttpResponse:
+    limit = settings.VERIFY_MAX_FILE_SIZE / (1 << 30)
+    return body_limits.page_refusal(request, error_codes.PAGE_FILE_TOO_LARGE, limit=f"{limit:g}")
+
+
+@body_limits.limited_body(lambda: settings.VERIFY_MAX_FILE_SIZE, _file_too_large)
 @csrf_exempt
 @require_POST
 @rate_limited("verifications")  # before the body is read: a refusal costs no upload
@@ -115,10 +121,6 @@ def upload(request: HttpRequest) -> HttpResponse:
 @csrf_protect
 def _upload(request: HttpRequest) -> HttpResponse:
     back = local_target(request, request.POST.get("back"), reverse("home"))
-    if request.upload_too_large:  # type: ignore[attr-defined]  # see use_digesting_upload
-        limit = settings.VERIFY_MAX_FILE_SIZE / (1 << 30)
-        messages.error(request, error_codes.PAGE_FILE_TOO_LARGE.text(limit=f"{limit:g}"))
-        return redirect_back(request, back, reverse("home"))
     upload_file = request.FILES.get("file")
     if upload_file is None or upload_file.size == 0:
         messages.error(request, error_codes.PAGE_EMPTY_FILE.text())
@@ -134,16 +136,24 @@ def _upload(request: HttpRequest) -> HttpResponse:
     return redirect("verification-page", verification_id=v.id)
 
 
+def _photo_too_large(request: HttpRequest) -> HttpResponse:
+    return body_limits.page_refusal(request, error_codes.PAGE_PHOTO_TOO_LARGE)
+
+
+@body_limits.limited_body(lambda: settings.VERIFY_MAX_PHOTO_SIZE, _photo_too_large)
+@csrf_exempt
 @require_POST
 @rate_limited("photos")
 def photo(request: HttpRequest) -> HttpResponse:
     """A photo or scan of a page bearing a QR code: read it and open the record."""
+    return _photo(request)  # read in the view: a stopped upload is answered as too large
+
+
+@csrf_protect
+def _photo(request: HttpRequest) -> HttpResponse:
     picture = request.FILES.get("photo")
     if picture is None:
         messages.error(request, error_codes.PAGE_NO_PHOTO.text())
-        return redirect("home")
-    if picture.size > settings.VERIFY_MAX_PHOTO_SIZE:
-        messages.error(request, error_codes.PAGE_PHOTO_TOO_LARGE.text())
         return redirect("home")
     try:
         scanned = intake.code_from_photo(picture.read())
