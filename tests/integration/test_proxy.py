@@ -24,6 +24,7 @@ import os
 import re
 import select
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -442,3 +443,79 @@ def test_the_rendered_limits_are_the_portals(tmp_path):
         text=True,
     )
     assert check.returncode == 0, check.stderr
+
+
+def test_behind_nginx_with_tls_plain_http_goes_to_https_and_https_answers_with_hsts(tmp_path):
+    """The compose set-up with a certificate: nginx ends TLS, and the portal (production
+    settings) sends plain HTTP on to HTTPS and HSTS with its answers. OpenSSL makes the
+    certificate; the client checks it against that certificate."""
+    keys.signer()
+    sequencer.integrate()
+    cert, key = tmp_path / "tls.pem", tmp_path / "tls.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    web_port, http_port, https_port = _free_port(), _free_port(), _free_port()
+    env = environment(
+        LEDGER_SEQUENCER="off",
+        WEB_BIND=f"127.0.0.1:{web_port}",
+        WEB_WORKERS="1",
+        WEB_ACCESS_LOG="",
+        TRUSTED_PROXY_COUNT="1",
+        SECURE_SSL_REDIRECT="1",
+    )
+    env.pop("SECURE_HSTS_SECONDS", None)  # the production default
+    folder = tmp_path / "nginx"
+    folder.mkdir()
+    conf = render_nginx_config(
+        folder,
+        PROXY_LISTEN=f"127.0.0.1:{http_port}",
+        PROXY_TLS_LISTEN=f"127.0.0.1:{https_port}",
+        PROXY_TLS_CERT=str(cert),
+        PROXY_TLS_KEY=str(key),
+        PROXY_UPSTREAM=f"127.0.0.1:{web_port}",
+        PROXY_USER=getpass.getuser(),
+        PROXY_STATE_DIR=str(folder),
+    )
+    gunicorn = [sys.executable, "-m", "gunicorn", "portal.wsgi", "-c", "docker/gunicorn.conf.py"]
+    nginx = ["nginx", "-p", str(folder), "-c", str(conf), "-e", "stderr", "-g", "daemon off;"]
+    with (
+        running([gunicorn], env, tmp_path / "web.log"),
+        running([nginx], dict(os.environ), folder / "nginx.log"),
+    ):
+        _wait_for(http_port, "/health", folder / "nginx.log")
+        status, headers, _ = _get(http_port, "/")
+        assert status == 301 and headers["Location"].startswith("https://127.0.0.1"), headers
+
+        tls = ssl.create_default_context(cafile=str(cert))
+        conn = http.client.HTTPSConnection("127.0.0.1", https_port, timeout=10, context=tls)
+        try:
+            conn.request("GET", "/")
+            answer = conn.getresponse()
+            answer.read()
+        finally:
+            conn.close()
+        assert answer.status == 200
+        assert answer.getheader("Strict-Transport-Security", "").startswith("max-age=31536000")
+        assert "frame-ancestors 'none'" in answer.getheader("Content-Security-Policy", "")
