@@ -11,6 +11,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from plumbing.visible_input import VisibleText
+
 
 class Court(models.Model):
     """A court whose systems record files in the ledger."""
@@ -21,8 +23,12 @@ class Court(models.Model):
         validators=[RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")],
         help_text="Short stable identifier, e.g. BJ0105. Written into every ledger leaf.",
     )
-    name_zh = models.CharField("name (Chinese)", max_length=200)
-    name_en = models.CharField("name (English)", max_length=200)
+    name_zh = models.CharField(
+        "name (Chinese)", max_length=200, validators=[VisibleText("name_zh")]
+    )
+    name_en = models.CharField(
+        "name (English)", max_length=200, validators=[VisibleText("name_en")]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

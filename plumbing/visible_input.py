@@ -11,11 +11,13 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.utils.deconstruct import deconstructible
 from rest_framework import serializers
 
 from plumbing import error_codes
 from plumbing.errors import ApiError
-from plumbing.visible_text import find_hidden_in
+from plumbing.visible_text import find_hidden, find_hidden_in
 
 # A form field's name before its index: `parties[0]` and `parties.0` are `parties`.
 _FORM_NAME = re.compile(r"[\[.]")
@@ -72,3 +74,29 @@ def _texts_of(path: str, value: object) -> Iterator[tuple[str, object]]:
         yield path, getattr(value, "content_type", "") or ""
     else:
         yield path, value
+
+
+@deconstructible
+class VisibleText:
+    """The same check as a Django field validator (forms, the admin, full_clean()):
+    ValidationError `invalid_characters` with the catalogue's zh and en text."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, value: str) -> None:
+        found = find_hidden(value)
+        if found is None:
+            return
+        kind = error_codes.HIDDEN_CHARACTERS[found.kind]
+        text = error_codes.INVALID_CHARACTERS.message(
+            name=self.name,
+            position=found.position,
+            code_point=found.code_point,
+            kind_zh=kind.zh,
+            kind_en=kind.en,
+        )
+        raise ValidationError(f"{text['zh']} {text['en']}", code="invalid_characters")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, VisibleText) and other.name == self.name

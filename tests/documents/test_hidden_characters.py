@@ -165,3 +165,16 @@ def test_real_court_text_is_recorded_exactly_as_sent(owner):
         fields["case_number"],
         fields["parties"],
     )
+
+
+@pytest.mark.django_db
+def test_court_names_from_the_command_refuse_hidden_characters():
+    from django.core.management import CommandError, call_command
+
+    from documents.models import Court
+
+    with pytest.raises(CommandError, match="invalid|U\\+202E"):
+        call_command("court_create", code="BJ0106", name_zh="朝阳\u202e法院", name_en="Chaoyang")
+    assert not Court.objects.filter(code="BJ0106").exists()
+    call_command("court_create", code="BJ0106", name_zh="北京市朝阳区人民法院", name_en="Chaoyang")
+    assert Court.objects.filter(code="BJ0106").exists()
