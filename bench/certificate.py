@@ -17,7 +17,7 @@ certificate number of its own and no certificate yet.
      Then cached downloads: a closed loop of --clients over certificates already kept.
   3. Verifications by digest (POST /api/v1/verifications, answered done in the request),
      a closed loop of --clients, alone and then while --mixed-rate downloads/s of new
-     certificates run beside them (paced by 8 more clients).
+     certificates run beside them (paced by 32 more clients).
   4. Offline verification of that certificate with the original file, in this process
      (verification.offline.main): the PDF signature, the bundle's proofs, the file's
      digests. Target: median < 100 ms. Also the bundle alone, and `judicial-verify` as a
@@ -49,7 +49,7 @@ FULL = {"runs": 50, "anchors": 100_000, "certificates": 6000, "rates": "10,20,30
 FULL |= {"warmup": 5.0, "duration": 20.0, "clients": 16}
 WARMUP = 3
 TARGET_RENDER, TARGET_RATE, TARGET_P99 = 100, 20, 1.0
-PACERS = 8  # clients that pace the downloads of step 3
+PACERS = 32  # clients that pace the downloads of step 3 (each waits for its own)
 
 
 def finished_verification(anchors: int):

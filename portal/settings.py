@@ -365,6 +365,10 @@ CERTIFICATE_QUEUE = env("CERTIFICATE_QUEUE", default="certificates")
 # CERTIFICATE_EXPIRY_PERIOD seconds (0: never); one asked for again is rendered again.
 CERTIFICATE_RETENTION_DAYS = env.float("CERTIFICATE_RETENTION_DAYS", default=30.0)
 CERTIFICATE_EXPIRY_PERIOD = env.float("CERTIFICATE_EXPIRY_PERIOD", default=3600.0)
+# Certificates a process renders at once (each takes a core for some tens of ms; more only
+# share the same core), and seconds a download waits for one of them before a 503.
+CERTIFICATE_RENDER_CONCURRENCY = env.int("CERTIFICATE_RENDER_CONCURRENCY", default=2)
+CERTIFICATE_RENDER_WAIT = env.float("CERTIFICATE_RENDER_WAIT", default=10.0)
 if CERTIFICATE_EXPIRY_PERIOD > 0:
     CELERY_BEAT_SCHEDULE["certificate-expiry"] = {
         "task": "verification.tasks.expire_certificates",

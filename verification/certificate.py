@@ -14,13 +14,14 @@ import contextlib
 import datetime
 import functools
 import json
+import threading
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import dateformat, timezone
 
 from anchoring import keys
@@ -295,9 +296,21 @@ def sign(pdf: bytes) -> bytes:
     )
 
 
+class Busy(Exception):
+    """Every render slot of this process stayed taken for CERTIFICATE_RENDER_WAIT seconds."""
+
+
+@functools.cache
+def _slots() -> threading.BoundedSemaphore:
+    # Made on first use, after gevent (if any) has patched threading: then it is a
+    # semaphore that greenlets wait on.
+    return threading.BoundedSemaphore(settings.CERTIFICATE_RENDER_CONCURRENCY)
+
+
 def issue(v: Verification, backend: LedgerBackend | None = None) -> Certificate:
     """The certificate of a finished verification: the one kept, or rendered, signed and
-    kept now. Raises BackendUnavailable when the ledger cannot be reached.
+    kept now. Raises BackendUnavailable when the ledger cannot be reached, Busy when this
+    process renders as many as it may and none finishes in time.
 
     Single flight: the verification's row stays locked until the new certificate is
     committed, so a concurrent request for the same certificate waits and then serves the
@@ -308,6 +321,19 @@ def issue(v: Verification, backend: LedgerBackend | None = None) -> Certificate:
         return existing
     if v.status != Verification.Status.DONE:
         raise ValueError(f"verification {v.id} is not finished")
+    if not transaction.get_connection().in_atomic_block:
+        # A request waiting for a slot holds no database connection: a flood of downloads
+        # then waits here, not in the connection pool ahead of every other request.
+        connection.close()
+    if not _slots().acquire(timeout=settings.CERTIFICATE_RENDER_WAIT):
+        raise Busy
+    try:
+        return _issue(v, backend)
+    finally:
+        _slots().release()
+
+
+def _issue(v: Verification, backend: LedgerBackend | None) -> Certificate:
     try:
         with transaction.atomic():
             Verification.objects.select_for_update(no_key=True).filter(pk=v.pk).exists()

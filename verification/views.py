@@ -213,16 +213,16 @@ def _verification(number: str) -> Verification:
 
 
 def _issued(request: HttpRequest, number: str) -> Certificate | HttpResponse:
-    """The certificate, rendered now if it is not kept; a page saying so when the ledger
-    it is made from cannot be reached."""
+    """The certificate, rendered now if it is not kept; a page saying why not when the
+    ledger it is made from cannot be reached or this process is busy rendering others."""
     v = _verification(number)
     try:
         return certificate.issue(v)
-    except BackendUnavailable:
-        number = codes.display(v.certificate_number)
-        context = {"number": number}
+    except (BackendUnavailable, certificate.Busy) as exc:
+        busy = isinstance(exc, certificate.Busy)
+        context = {"number": codes.display(v.certificate_number), "busy": busy}
         response = render(request, "verification/certificate_unavailable.html", context, status=503)
-        response["Retry-After"] = "30"
+        response["Retry-After"] = "5" if busy else "30"
         return response
 
 

@@ -251,3 +251,20 @@ def test_the_migration_numbers_every_verification_keeping_issued_certificates_nu
     assert numbers["issued"] == "KEEPTHISNUMBER0001"
     assert len(set(numbers.values())) == 4
     assert all(codes.normalize(n) == n for n in numbers.values() if n != "KEEPTHISNUMBER0001")
+
+
+def test_a_process_busy_rendering_answers_503_soon_and_renders_later(ledger, client, settings):
+    settings.CERTIFICATE_RENDER_WAIT = 0.05
+    v = check(sha256=sha(ledger.evidence_bytes))
+    number = codes.display(v.certificate_number)
+    slots, taken = certificate._slots(), 0
+    while slots.acquire(blocking=False):  # every render slot of this process in use
+        taken += 1
+    try:
+        refused = client.get(f"/c/{number}/certificate.pdf")
+    finally:
+        for _ in range(taken):
+            slots.release()
+    assert refused.status_code == 503 and refused["Retry-After"] == "5"
+    assert "正忙于生成其他证书" in refused.content.decode()
+    assert client.get(f"/c/{number}/certificate.pdf").status_code == 200
