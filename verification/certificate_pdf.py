@@ -276,6 +276,17 @@ def _grey(text: str, size: float | None = None) -> str:
     return f'<font color="#5b6675"{size_attr}>{text}</font>'
 
 
+class Para(Paragraph):
+    """A paragraph that breaks its lines once per width: a table measures each cell and
+    then draws it, and ReportLab would break every line of the page twice."""
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        memo = self.__dict__.get("_wrapped")
+        if memo is None or memo[0] != availWidth:
+            memo = self._wrapped = (availWidth, super().wrap(availWidth, availHeight))
+        return memo[1]
+
+
 class _QrCode(Flowable):
     """The QR code's dark modules as filled squares, QR_SIZE wide."""
 
@@ -312,7 +323,7 @@ def _table_style(commands: list) -> TableStyle:
 
 def _heading(zh: str, en: str) -> Table:
     table = Table(
-        [[Paragraph(f"{zh} {_grey(en, 8.25)}", H2)]],
+        [[Para(f"{zh} {_grey(en, 8.25)}", H2)]],
         colWidths=[WIDTH],
         style=_table_style(
             [
@@ -401,7 +412,7 @@ def _outcome(facts: Facts, t: _Text) -> tuple[str, str]:
 
 
 def _field(zh: str, en: str, value: str, style: ParagraphStyle = CELL) -> list:
-    return [Paragraph(f"{zh} {_grey(en)}", CELL), Paragraph(value, style)]
+    return [Para(f"{zh} {_grey(en)}", CELL), Para(value, style)]
 
 
 NOT_CHECKED = f"未经核对 {_grey('not checked')}"
@@ -410,9 +421,9 @@ NOT_CHECKED = f"未经核对 {_grey('not checked')}"
 def _story(facts: Facts, t: _Text) -> list[Flowable]:
     story: list[Flowable] = []
     head = [
-        Paragraph(f"司法文书核验证书 {_grey('Verification certificate', 12.75)}", H1),
-        Paragraph(f"证书编号 {_grey('Certificate number')} {facts.number}", _style("n", 10)),
-        Paragraph(f"在线查看与重新核验 {_grey('View and re-check online')}: {t(facts.url)}", SMALL),
+        Para(f"司法文书核验证书 {_grey('Verification certificate', 12.75)}", H1),
+        Para(f"证书编号 {_grey('Certificate number')} {facts.number}", _style("n", 10)),
+        Para(f"在线查看与重新核验 {_grey('View and re-check online')}: {t(facts.url)}", SMALL),
     ]
     story.append(
         Table(
@@ -429,8 +440,8 @@ def _story(facts: Facts, t: _Text) -> list[Flowable]:
         story.append(
             _box(
                 [
-                    Paragraph("开发用证书：本证书由平台的开发用测试 CA 签名，不得用于诉讼。", red),
-                    Paragraph(
+                    Para("开发用证书：本证书由平台的开发用测试 CA 签名，不得用于诉讼。", red),
+                    Para(
                         "DEVELOPMENT certificate: signed with this portal's development CA, "
                         "not for use in court.",
                         _style("dev-en", colour=RED, cjk=False),
@@ -445,8 +456,8 @@ def _story(facts: Facts, t: _Text) -> list[Flowable]:
     story.append(
         _box(
             [
-                Paragraph(zh, _style("o", 11, colors.HexColor(ink))),
-                Paragraph(en, _style("o-en", 11, colors.HexColor(ink), cjk=False)),
+                Para(zh, _style("o", 11, colors.HexColor(ink))),
+                Para(en, _style("o-en", 11, colors.HexColor(ink), cjk=False)),
             ],
             background,
             None,
@@ -459,8 +470,8 @@ def _story(facts: Facts, t: _Text) -> list[Flowable]:
             _rows(
                 [
                     [
-                        Paragraph(t(s.label), STATUS_STYLES.get(s.status, CELL)),
-                        [Paragraph(t(s.zh), BODY), Paragraph(t(s.en), EN)],
+                        Para(t(s.label), STATUS_STYLES.get(s.status, CELL)),
+                        [Para(t(s.zh), BODY), Para(t(s.en), EN)],
                     ]
                     for s in facts.steps
                 ],
@@ -509,7 +520,7 @@ def _story(facts: Facts, t: _Text) -> list[Flowable]:
                     )
                 else:
                     text += f" · 未经账本证明 {_grey('not proven by the ledger')}"
-                events.append([Paragraph(t(e.occurred_at), CELL), Paragraph(text, CELL)])
+                events.append([Para(t(e.occurred_at), CELL), Para(text, CELL)])
             story.append(_rows(events, [STATUS + 6 * mm, WIDTH - STATUS - 6 * mm], ruled=True))
 
     story.append(_heading("账本证明", "Ledger proof"))
@@ -553,14 +564,14 @@ def _story(facts: Facts, t: _Text) -> list[Flowable]:
         proves_zh = "它记录了本平台在上述时间的核验结论及其理由。"
         proves_en = "It records this portal's finding at the time above, and why."
     story.append(
-        Paragraph(
+        Para(
             proves_zh + "它不证明文件内容本身真实或合法，也不证明未登记的文件为伪造；"
             "“未找到”只表示账本中没有该摘要。",
             BODY,
         )
     )
     story.append(
-        Paragraph(
+        Para(
             proves_en + " It does not prove that the content is true or lawful, nor that an "
             'unrecorded file is forged: "not found" only means the ledger holds no such digest.',
             EN,
@@ -570,14 +581,14 @@ def _story(facts: Facts, t: _Text) -> list[Flowable]:
     story.append(_heading("如何独立核验", "How to check it independently"))
     name = t(facts.bundle_name)
     story.append(
-        Paragraph(
+        Para(
             f"本 PDF 由平台签名（PAdES），并附有证明包 {name}。"
             "无需联网、无需信任本平台，即可用离线核验工具复核全部证明：",
             BODY,
         )
     )
     story.append(
-        Paragraph(
+        Para(
             f"This PDF is signed by the portal (PAdES) and carries the proof bundle {name} as "
             "an attachment. The offline verifier re-checks every proof with no network and no "
             "trust in this portal:",
@@ -585,19 +596,17 @@ def _story(facts: Facts, t: _Text) -> list[Flowable]:
         )
     )
     story.append(
-        Paragraph(
-            "judicial-verify certificate CERTIFICATE.pdf --file ORIGINAL --policy POLICY.txt", HEX
-        )
+        Para("judicial-verify certificate CERTIFICATE.pdf --file ORIGINAL --policy POLICY.txt", HEX)
     )
     pins = " ".join(f"portal-ca {fp}" for fp in facts.ca_fingerprints)
     story.append(
-        Paragraph(
+        Para(
             "信任策略列出账本公钥与平台证书颁发机构指纹 "
             f"{_grey('The trust policy lists the log key and the portal CA’s fingerprint')}:",
             SMALL,
         )
     )
-    story.append(Paragraph(pins, HEX))
+    story.append(Para(pins, HEX))
     return story
 
 
