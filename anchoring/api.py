@@ -146,6 +146,7 @@ class InclusionProofView(APIView):
                 },
             ),
             400: _ERROR,
+            503: _ERROR,  # ledger_damaged
         },
     )
     def get(self, request: Request) -> Response:
@@ -196,6 +197,7 @@ class ConsistencyProofView(APIView):
                 },
             ),
             400: _ERROR,
+            503: _ERROR,  # ledger_damaged
         },
     )
     def get(self, request: Request) -> Response:

@@ -56,6 +56,7 @@ WRITE_ERRORS = {
     400: ERROR_SCHEMA,
     401: ERROR_SCHEMA,
     409: ERROR_SCHEMA,  # request_in_progress
+    413: ERROR_SCHEMA,  # request_too_large
     422: ERROR_SCHEMA,  # idempotency_key_reused
     503: ERROR_SCHEMA,  # ledger_delayed
 }
@@ -311,7 +312,17 @@ class RecordBatchView(CourtAPIView):
 class RecordView(CourtAPIView):
     """One of the court's records, with its ledger proof and service timeline."""
 
-    @extend_schema(responses={200: dict, 401: ERROR_SCHEMA, 404: ERROR_SCHEMA})
+    # 405 for GET /records/batch (the batch endpoint, POST only); 503 ledger_damaged
+    # when the inclusion proof needs a tile the database lost.
+    @extend_schema(
+        responses={
+            200: dict,
+            401: ERROR_SCHEMA,
+            404: ERROR_SCHEMA,
+            405: ERROR_SCHEMA,
+            503: ERROR_SCHEMA,
+        }
+    )
     def get(self, request: Request, code: str) -> Response:
         return Response(record_json(self.own_record(code), request))
 

@@ -228,7 +228,8 @@ class VerificationView(APIView):
 
     throttle_scope = "pages"  # polled like the result page
 
-    @extend_schema(responses={200: _RESULT, 404: _ERROR})
+    # 405 for GET /verifications/batch: that path is the batch endpoint, POST only.
+    @extend_schema(responses={200: _RESULT, 404: _ERROR, 405: _ERROR})
     def get(self, request: Request, verification_id: str) -> Response:
         v = Verification.objects.select_related("record__court").filter(pk=verification_id).first()
         if v is None:

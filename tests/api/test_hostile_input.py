@@ -251,3 +251,18 @@ def test_too_many_fields_or_files_is_a_json_400(court_client, settings):
     response = client.post("/api/v1/verifications", files, format="multipart")
     refusal(response, 400, "too_many_files")
     assert rows() == before
+
+
+def test_a_path_parameter_naming_a_sibling_endpoint_is_a_documented_405(court_client):
+    """GET /verifications/batch is the batch endpoint's own path, which takes POST only:
+    schemathesis sends such values, and the answer must be one the schema lists."""
+    client, _ = court_client
+    refusal(client.get("/api/v1/verifications/batch"), 405, "method_not_allowed")
+    refusal(client.get("/api/v1/records/batch"), 405, "method_not_allowed")
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    for path in ("/api/v1/verifications/{verification_id}", "/api/v1/records/{code}"):
+        assert "405" in schema["paths"][path]["get"]["responses"], path
+
+
+def test_the_api_answers_a_format_it_cannot_give_in_its_error_shape(client, db):
+    refusal(client.get("/api/v1/ledger/entries?sha256=ab&format=yaml"), 404, "not_found")
