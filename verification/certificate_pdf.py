@@ -282,7 +282,8 @@ class Para(Paragraph):
 
     def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
         memo = self.__dict__.get("_wrapped")
-        if memo is None or memo[0] != availWidth:
+        # A paragraph split across pages drops its broken lines (blPara): break again then.
+        if memo is None or memo[0] != availWidth or "blPara" not in self.__dict__:
             memo = self._wrapped = (availWidth, super().wrap(availWidth, availHeight))
         return memo[1]
 
