@@ -294,7 +294,7 @@ class Servers:
         return self.start("sequencer", [sys.executable, "manage.py", "sequencer"])
 
     def celery(self, pool: str = "prefork", concurrency: int = 4) -> subprocess.Popen:
-        """`celery -A portal worker` on the default queue (certificate jobs wait in Redis)."""
+        """`celery -A portal worker` on the default queue."""
         argv = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", pool]
         argv += ["--concurrency", str(concurrency), "--loglevel", "WARNING"]
         return self.start("celery", [*argv, "--hostname", f"bench-{os.getpid()}@%h"])
