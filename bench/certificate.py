@@ -297,9 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     args = harness.parse(p, QUICK, FULL, argv)
     unlimited = "100000000/s"  # the rate limits run, never refuse
     limits = {"VERIFY_RATE": unlimited, "PAGE_RATE": unlimited, "DOWNLOAD_RATE": unlimited}
-    # Plain HTTP with no proxy; pages (a 503's) find their static files without collectstatic.
-    plain = {"SECURE_SSL_REDIRECT": "0", "STATIC_MANIFEST": "0", "WHITENOISE_USE_FINDERS": "1"}
-    harness.prepare(args, **plain, **limits)
+    harness.prepare(args, **limits)
     harness.describe("Certificate benchmark", args)
     v, served = finished_verification(args.anchors)
     from anchoring.backend import get_backend

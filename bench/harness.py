@@ -146,6 +146,11 @@ def prepare(args: argparse.Namespace, **settings: str) -> None:
         PYTHONPATH=str(ROOT),
         PROMETHEUS_MULTIPROC_DIR=metrics_dir,
         WEB_ACCESS_LOG="",
+        # Plain HTTP with no proxy in front; pages find their static files without
+        # collectstatic.
+        SECURE_SSL_REDIRECT="0",
+        STATIC_MANIFEST="0",
+        WHITENOISE_USE_FINDERS="1",
         **settings,
     )
     warnings.filterwarnings("ignore", "No directory at", UserWarning)

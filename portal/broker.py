@@ -4,7 +4,7 @@ kombu's Redis channel builds a new `redis.Redis` object for every command it sen
 its consumer connection (`Channel.conn_or_acquire`): a task's publish (LPUSH), the
 exchange's bindings (SMEMBERS), acknowledgements. Building one costs about 70 µs of CPU
 (redis-py fills a table of about 170 response callbacks each time), a third of what
-publishing a task costs; a verification publishes its certificate job on every request.
+publishing a task costs, paid on every verification job and certificate render queued.
 
 This channel builds it once and reuses it. Nothing else changes: the same commands,
 the same connection pool (a redis-py client takes a connection from the pool for each
