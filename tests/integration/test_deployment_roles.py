@@ -10,7 +10,6 @@ ledger must still grow only through the sequencer.
 import http.client
 import json
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -28,19 +27,13 @@ from anchoring.models import Alarm
 from documents import codes, db_roles
 from documents.models import Record, ServiceEvent, TokenUse
 from tests.database_roles import database_url, granted_roles
-from tests.processes import ROOT, environment, running
+from tests.processes import ROOT, environment, free_port, running
 from tests.receipts import verify_ledger
 from verification.models import Certificate
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 BROKER_DB = 11  # a Redis database of its own, emptied before the test
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _request(port, method, path, body=None, *, token=None, form=False, headers=None):
@@ -79,7 +72,7 @@ def deployment(tmp_path, settings):
     web role's environment."""
     keys.signer()  # the sequencer's key file exists before it starts
     with granted_roles() as roles:
-        port = _free_port()
+        port = free_port()
         broker = settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + f"/{BROKER_DB}"
         redis.Redis.from_url(broker).flushdb()
         common = {

@@ -38,7 +38,7 @@ from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
 from anchoring import keys, sequencer
 from plumbing.body_limits import FORM_ALLOWANCE
-from tests.processes import ROOT, environment, running
+from tests.processes import ROOT, environment, free_port, running
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -51,12 +51,6 @@ BUFFERED, STREAMED = 240, 60
 # Every /health during the flood must answer within this.
 PROMPT = 2.0
 MB = 1 << 20
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def render_nginx_config(folder: Path, **proxy: str) -> Path:
@@ -110,7 +104,7 @@ def web(tmp_path):
     port and its temporary folder (TMPDIR, where Django spools uploads)."""
     keys.signer()
     sequencer.integrate()  # the first checkpoint, so that /health is healthy
-    port = _free_port()
+    port = free_port()
     spool = tmp_path / "web-tmp"
     spool.mkdir()
     no_rates = ("VERIFY_RATE", "VERIFY_PHOTO_RATE", "PAGE_RATE", "LEDGER_READ_RATE")
@@ -140,7 +134,7 @@ def proxy(web, tmp_path, settings):
     settings.VERIFY_MAX_PHOTO_SIZE = settings.RECORD_MAX_FILE_SIZE = 1 * MB
     folder = tmp_path / "nginx"
     folder.mkdir()
-    port = _free_port()
+    port = free_port()
     conf = render_nginx_config(
         folder,
         PROXY_LISTEN=f"127.0.0.1:{port}",
@@ -476,7 +470,7 @@ def test_behind_nginx_with_tls_plain_http_goes_to_https_and_https_answers_with_h
         check=True,
         capture_output=True,
     )
-    web_port, http_port, https_port = _free_port(), _free_port(), _free_port()
+    web_port, http_port, https_port = free_port(), free_port(), free_port()
     env = environment(
         LEDGER_SEQUENCER="off",
         WEB_BIND=f"127.0.0.1:{web_port}",

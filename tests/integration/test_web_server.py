@@ -10,7 +10,6 @@ it stamps a long PDF (a second of CPU and more), it still answers too.
 import hashlib
 import http.client
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -24,18 +23,12 @@ from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
 from anchoring import keys
 from documents.models import Court, CourtToken, Record
-from tests.processes import environment, running
+from tests.processes import environment, free_port, running
 from tests.receipts import verify_ledger
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 REQUESTS = 20
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _request(port: int, method: str, path: str, body=None, token=None, timeout=60, form=False):
@@ -60,7 +53,7 @@ def _request(port: int, method: str, path: str, body=None, token=None, timeout=6
 def web(tmp_path):
     """gunicorn (one gevent worker) and a sequencer on this test's database; its port."""
     keys.signer()  # the key file exists before the children need it
-    port = _free_port()
+    port = free_port()
     env = environment(
         LEDGER_SEQUENCER="off",
         LEDGER_BATCH_PERIOD="0.2",
