@@ -26,8 +26,8 @@ from prometheus_client import Counter
 log = logging.getLogger(__name__)
 
 # What the broker's client raises when it cannot send (kombu wraps redis-py's and amqp's
-# connection errors in OperationalError; a socket error may still come through raw).
-BROKER_ERRORS = (OperationalError, ConnectionError, OSError, TimeoutError)
+# connection errors in OperationalError; a socket error, an OSError, may come through raw).
+BROKER_ERRORS = (OperationalError, OSError)
 
 unsent = Counter(
     "portal_tasks_unsent_total",
