@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "anchoring",
     "documents",
     "verification",
+    "witness",
     "demo",
     "drf_spectacular_sidecar",
 ]
@@ -249,6 +250,21 @@ LEDGER_BACKEND_TIMEOUT = env.float("LEDGER_BACKEND_TIMEOUT", default=5.0)
 LEDGER_VERIFIER_KEY = env("LEDGER_VERIFIER_KEY", default="")
 # Tiles whose subtree hashes each process keeps in memory (about 16 KB each).
 LEDGER_TILE_CACHE_SIZE = env.int("LEDGER_TILE_CACHE_SIZE", default=2048)
+# The log's witnesses and quorum: a C2SP tlog-policy file (`witness <name> <vkey> <url>`,
+# `group`, `quorum`; docs/formats.md). Empty: no witnesses, every checkpoint is published
+# as signed. The embedded default writes one for its two demo witnesses (demo/alliance.py).
+LEDGER_WITNESS_POLICY = env("LEDGER_WITNESS_POLICY", default="")
+# Seconds the publisher waits for each witness's answer in a round.
+LEDGER_WITNESS_TIMEOUT = env.float("LEDGER_WITNESS_TIMEOUT", default=5.0)
+# Seconds between rounds while the quorum is not met (witnesses down or refusing).
+LEDGER_WITNESS_RETRY = env.float("LEDGER_WITNESS_RETRY", default=1.0)
+# Publish a checkpoint without its quorum once LEDGER_WITNESS_TIMEOUT has passed. Off by
+# default: such a checkpoint is labelled uncosigned everywhere and never verifies.
+LEDGER_WITNESS_FAIL_OPEN = env.bool("LEDGER_WITNESS_FAIL_OPEN", default=False)
+# What verification pins: the log key, the witnesses and the quorum, a tlog-policy file.
+# Empty: the log key of LEDGER_VERIFIER_KEY (or this deployment's own), with the witnesses
+# and quorum of LEDGER_WITNESS_POLICY.
+LEDGER_TRUST_POLICY = env("LEDGER_TRUST_POLICY", default="")
 
 CELERY_BEAT_SCHEDULE = {}
 if LEDGER_SEQUENCER == "celery":
@@ -257,6 +273,13 @@ if LEDGER_SEQUENCER == "celery":
         "schedule": LEDGER_BATCH_PERIOD,
         # A tick that waited longer than one period is superseded by the next one.
         "options": {"expires": LEDGER_BATCH_PERIOD},
+    }
+    # Publication: the newest signed checkpoint, once its witnesses cosign it (a tick with
+    # nothing new to publish does nothing; integrate also queues one after a batch).
+    CELERY_BEAT_SCHEDULE["ledger-publish"] = {
+        "task": "anchoring.tasks.publish",
+        "schedule": LEDGER_WITNESS_RETRY,
+        "options": {"expires": LEDGER_WITNESS_RETRY},
     }
 # Seconds between runs of ledger_fsck by Celery beat (verification.tasks.ledger_fsck, on a
 # worker that can read the log key); 0: never (run `manage.py ledger_fsck` instead).
@@ -268,6 +291,29 @@ if LEDGER_FSCK_PERIOD > 0:
         # Runs that could not start within a period are superseded by the next one.
         "options": {"expires": LEDGER_FSCK_PERIOD},
     }
+
+# --- The witness role (witness/) ------------------------------------------------------
+# This deployment as a C2SP tlog-witness of other alliance members' logs
+# (docs/operations.md, "The witness"). Its name is its cosignature key's name, by default
+# its URL prefix without the scheme, as LEDGER_ORIGIN is the ledger's.
+WITNESS_NAME = env("WITNESS_NAME", default=urlsplit(PUBLIC_BASE_URL).netloc + "/witness")
+WITNESS_SIGNING_KEY_FILE = Path(
+    env("WITNESS_SIGNING_KEY_FILE", default=str(DATA_DIR / "keys" / "witness.key"))
+)
+# Only the embedded default may create its own key; production must be given one.
+WITNESS_GENERATE_KEY = env.bool("WITNESS_GENERATE_KEY", default=EMBEDDED)
+# The logs it follows: a witness-network log list (logs/v0), loaded into its table on each
+# process's first request and whenever the file changes. Empty: only the table's logs.
+WITNESS_LOG_LIST = env("WITNESS_LOG_LIST", default="")
+# Requests a day of a log added by `witness_add_log` without --qpd.
+WITNESS_DEFAULT_QPD = env.int("WITNESS_DEFAULT_QPD", default=86400)
+# The largest add-checkpoint body, in bytes: 63 proof lines and a checkpoint with its
+# signatures take a few kilobytes.
+WITNESS_MAX_BODY_SIZE = env.int("WITNESS_MAX_BODY_SIZE", default=64 * 1024)
+# Per-client limit of the witness's machine endpoints (add-checkpoint, logs, checkpoints),
+# besides each log's own qpd.
+WITNESS_RATE = env("WITNESS_RATE", default="1200/minute") or None
+# --- end of the witness role ----------------------------------------------------------
 
 # --- The court side (documents) ------------------------------------------------------
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(DATA_DIR / "media")))
@@ -412,6 +458,7 @@ REST_FRAMEWORK = {
         "logins": env("LOGIN_RATE", default="20/minute") or None,
         "ledger": env("LEDGER_READ_RATE", default="1200/minute") or None,
         "court_auth_failures": env("COURT_AUTH_FAILURE_RATE", default="60/minute") or None,
+        "witness": WITNESS_RATE,
     },
     "UNAUTHENTICATED_USER": None,
 }

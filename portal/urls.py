@@ -16,6 +16,7 @@ urlpatterns = [
     path("health", views.healthz, name="health"),
     path("metrics", metrics.metrics, name="metrics"),
     path("ledger/", include(ledger_patterns)),
+    path("witness/", include("witness.urls")),
     path("api/v1/", include(ledger_api)),
     path("api/v1/", include(court_api)),
     path("api/v1/", include(verification_api)),
