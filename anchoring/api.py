@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from anchoring import leaf, merkle, store
 from anchoring.checkpoint import format_proof
 from anchoring.digest import parse_hex
-from anchoring.models import Checkpoint, Entry
+from anchoring.models import Entry, PublishedCheckpoint
 from plumbing import error_codes
 from plumbing.errors import ERROR_SCHEMA, ApiError
 
@@ -159,7 +159,7 @@ class InclusionProofView(APIView):
             raise _out_of_range("index", index, 0, size - 1)
         entry = Entry.objects.get(index=index)
         hashes = store.inclusion_proof(index, size)
-        cp = Checkpoint.objects.filter(tree_size=size).first()
+        cp = PublishedCheckpoint.objects.filter(tree_size=size).first()
         return Response(
             {
                 "index": index,
@@ -167,7 +167,7 @@ class InclusionProofView(APIView):
                 "leaf_hash": merkle.leaf_hash(bytes(entry.data)).hex(),
                 "root_hash": (bytes(cp.root_hash) if cp else store.root_hash(size)).hex(),
                 "hashes": [h.hex() for h in hashes],
-                # Signed checkpoints exist for the size of every batch; other sizes get
+                # Published checkpoints exist for most batches' sizes; other sizes get
                 # the bare proof, to be checked against a root computed elsewhere.
                 "checkpoint": cp.note if cp else None,
                 "tlog_proof": format_proof(index, hashes, cp.note) if cp else None,
@@ -247,7 +247,7 @@ class CheckpointView(APIView):
             raise ApiError(error_codes.LEDGER_NOT_READY)
         if "size" in request.query_params:
             size = _int_param(request, "size")
-            cp = Checkpoint.objects.filter(tree_size=size).first()
+            cp = PublishedCheckpoint.objects.filter(tree_size=size).first()
             if cp is None:
                 raise ApiError(error_codes.NO_SUCH_CHECKPOINT, field="size", size=size)
         return Response(

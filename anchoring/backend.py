@@ -47,10 +47,10 @@ class LedgerBackend(Protocol):
         """The entry at `index`."""
 
     def latest_checkpoint(self) -> str:
-        """The newest signed checkpoint note."""
+        """The newest published checkpoint note, with its witnesses' cosignatures."""
 
     def checkpoint(self, size: int) -> str | None:
-        """The signed checkpoint note of exactly `size`, if the log signed one."""
+        """The published checkpoint note of exactly `size`, if the log published one."""
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """RFC 9162 inclusion proof of entry `index` in the tree of `size`."""
@@ -118,11 +118,9 @@ class LocalBackend:
         return self._guard(get)
 
     def checkpoint(self, size: int) -> str | None:
-        from anchoring.models import Checkpoint
+        from anchoring import store
 
-        return self._guard(
-            lambda: Checkpoint.objects.filter(tree_size=size).values_list("note", flat=True).first()
-        )
+        return self._guard(lambda: store.published_note(size))
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         from anchoring import store

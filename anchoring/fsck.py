@@ -31,8 +31,8 @@ from django.db.models import Max, Q
 
 from anchoring import alarms, keys, leaf, merkle
 from anchoring.checkpoint import CheckpointError, open_checkpoint
-from anchoring.models import Alarm, Checkpoint, Entry, FsckRun, Tile
-from anchoring.note import NoteError, Verifier, parse_verifier_key
+from anchoring.models import Alarm, Checkpoint, Entry, FsckRun, PublishedCheckpoint, Tile
+from anchoring.note import NoteError, Verifier, parse_note, parse_verifier_key
 from anchoring.tiles import TILE_WIDTH, TileNodes, TileRef, grow, level_size, with_tiles
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ class LedgerFsck:
         self._origin = origin
         self._on_entry = on_entry
         self._chunk = chunk or CHUNK
-        self.counts = {"entries": 0, "full_tiles": 0, "checkpoints": 0}
+        self.counts = {"entries": 0, "full_tiles": 0, "checkpoints": 0, "published": 0}
         # The tree recomputed from the entries: its size, its right edge, the leaf hashes
         # not yet grown into it, and the full tiles made since the last signed checkpoint
         # (what a consistency proof from that checkpoint needs besides the edge).
@@ -246,6 +246,7 @@ class LedgerFsck:
             cp = next(checkpoints, None)
         yield from self._flush()
         yield from self._tail(expected, newest)
+        yield from self._published()
 
     def _entry_chunks(self) -> Iterator[list[tuple]]:
         """The entries in index order, a chunk per query (keyset pagination)."""
@@ -276,6 +277,58 @@ class LedgerFsck:
                 return
             yield from rows
             after = rows[-1][0]
+
+    def _published(self) -> Iterator[Discrepancy]:
+        """Each published checkpoint (what readers are given): its note verifies with the
+        log key and states exactly the size and root the log signed, which its columns hold."""
+        after = -1
+        while True:
+            rows = list(
+                PublishedCheckpoint.objects.filter(tree_size__gt=after)
+                .order_by("tree_size")
+                .values_list("tree_size", "root_hash", "note")[:_CHECKPOINT_CHUNK]
+            )
+            if not rows:
+                return
+            sizes = [row[0] for row in rows]
+            signed = dict(
+                Checkpoint.objects.filter(tree_size__in=sizes).values_list("tree_size", "note")
+            )
+            for tree_size, root_hash, note in rows:
+                self.counts["published"] += 1
+                yield from self._one_published(tree_size, bytes(root_hash), note, signed)
+            after = rows[-1][0]
+
+    def _one_published(
+        self, tree_size: int, root_hash: bytes, note: str, signed: dict
+    ) -> Iterator[Discrepancy]:
+        where = (
+            "anchoring_publishedcheckpoint",
+            f"tree_size {tree_size}",
+            f"published checkpoint {tree_size}",
+        )
+        try:
+            body = open_checkpoint(note, self._verifier, origin=self._origin)
+        except (NoteError, CheckpointError) as exc:
+            yield Discrepancy(*where, f"its note does not verify with the log key ({exc})")
+            return
+        # The signed row itself is checked above (its note, its batch); here only that the
+        # published one states the same tree.
+        signed_body = _body(signed.get(tree_size))
+        if body.size != tree_size or (signed_body is not None and signed_body != body.body()):
+            yield Discrepancy(
+                *where,
+                "its note does not state the tree the log signed for this size",
+                expected=_text(signed_body),
+                found=repr(body.body()),
+            )
+        elif root_hash != body.root_hash:
+            yield Discrepancy(
+                *where,
+                "its root_hash column is not the root its note signs",
+                expected=body.root_hash.hex(),
+                found=root_hash.hex(),
+            )
 
     # --- Entries ---------------------------------------------------------------------
 
@@ -582,6 +635,16 @@ def _differing(stored: bytes, recomputed: bytes) -> list[int]:
         for p in range(count)
         if stored[p * 32 : (p + 1) * 32] != recomputed[p * 32 : (p + 1) * 32]
     ]
+
+
+def _body(note: str | None) -> str | None:
+    """The text of a note (unverified), or None."""
+    if note is None:
+        return None
+    try:
+        return parse_note(note).text
+    except NoteError:
+        return None
 
 
 def _kind_name(kind: int) -> str:

@@ -7,11 +7,13 @@ tools other transparency logs use. Its name must be the checkpoint origin.
 
 import functools
 import os
+from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from anchoring.note import Signer, Verifier, new_signer_key, parse_signer_key, verifier_key
+from anchoring.policy import Policy, PolicyError, parse_policy
 
 
 @functools.cache
@@ -71,3 +73,31 @@ def pinned_verifier() -> Verifier | None:
     if settings.LEDGER_BACKEND == "local" and has_signing_key():
         return verifier()
     return None
+
+
+def witness_policy() -> Policy | None:
+    """The log's witnesses and quorum (LEDGER_WITNESS_POLICY), or None when it has none.
+
+    Read again when the file changes, so a member joins or leaves without a restart. A
+    file that cannot be read or parsed stops publication (ImproperlyConfigured), never
+    silently drops the quorum.
+    """
+    path = settings.LEDGER_WITNESS_POLICY
+    if not path:
+        return None
+    try:
+        stat = Path(path).stat()
+        return _parsed_policy(str(path), stat.st_mtime_ns, stat.st_size)
+    except (OSError, PolicyError) as exc:
+        raise ImproperlyConfigured(f"LEDGER_WITNESS_POLICY {path}: {exc}") from None
+
+
+def has_witnesses() -> bool:
+    """Whether publication waits for witnesses (a policy naming at least one)."""
+    policy = witness_policy()
+    return policy is not None and bool(policy.witness_list)
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_policy(path: str, mtime_ns: int, size: int) -> Policy:
+    return parse_policy(Path(path).read_text(encoding="utf-8"), require_log=False)

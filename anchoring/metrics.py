@@ -11,6 +11,7 @@ This module imports no other app and not portal, like the rest of anchoring.
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Callable, Iterator
 
@@ -29,6 +30,28 @@ BATCH_ENTRIES = Histogram(
     buckets=(1, 4, 16, 64, 256, 1024, 4096, 16384, 65536),
 )
 ENTRIES_INTEGRATED = Counter("ledger_entries_integrated", "Entries integrated into the log.")
+PUBLICATION_DELAY = Histogram(
+    "ledger_publication_delay_seconds",
+    "From a checkpoint's signature to its publication (the witnesses' round trip).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+WITNESS_ANSWERS = Counter(
+    "ledger_witness_answers",
+    "Answers of the log's witnesses to add-checkpoint, by witness and HTTP status "
+    "('none': no answer).",
+    ["witness", "status"],
+)
+
+
+def published(size: int, signed_at: datetime.datetime) -> None:
+    """A checkpoint was published: how long after it was signed."""
+    delay = (datetime.datetime.now(datetime.UTC) - signed_at).total_seconds()
+    PUBLICATION_DELAY.observe(max(0.0, delay))
+
+
+def witness_answer(name: str, status: int | None) -> None:
+    """Count one witness's answer."""
+    WITNESS_ANSWERS.labels(witness=name, status=str(status or "none")).inc()
 
 
 def timed_batch(integrate: Callable[[int], int], batch_size: int) -> int:
@@ -60,5 +83,7 @@ class LedgerCollector:
             value=Submission.objects.count(),
         )
         yield GaugeMetricFamily(
-            "ledger_tree_size", "Entries under the newest checkpoint.", value=store.tree_size()
+            "ledger_tree_size",
+            "Entries under the newest published checkpoint.",
+            value=store.tree_size(),
         )

@@ -79,6 +79,53 @@ class Checkpoint(models.Model):
         return f"checkpoint {self.tree_size}"
 
 
+class PublishedCheckpoint(models.Model):
+    """A checkpoint the log published: the signed note with the witnesses' cosignature
+    lines. Readers (the read side, receipts, proofs, verification) see only these.
+
+    `quorum_met` is false when it was published without its quorum (LEDGER_WITNESS_FAIL_OPEN,
+    or no witness policy); it is a label for operators, never trusted: verification counts
+    the cosignatures in `note` against its own policy.
+    """
+
+    tree_size = models.BigIntegerField(primary_key=True)
+    root_hash = models.BinaryField(max_length=32)
+    note = models.TextField()
+    quorum_met = models.BooleanField()
+    published_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-tree_size"]
+        get_latest_by = "tree_size"
+
+    def __str__(self) -> str:
+        return f"published checkpoint {self.tree_size}"
+
+
+class WitnessState(models.Model):
+    """What the publisher knows of one witness of LEDGER_WITNESS_POLICY: the size it last
+    cosigned (the `old` of the next request) and how its last requests went."""
+
+    name = models.CharField(max_length=200, unique=True)
+    # Who runs it, as the alliance page shows it; filled in by an operator in the admin.
+    organisation_zh = models.CharField(max_length=200, blank=True)
+    organisation_en = models.CharField(max_length=200, blank=True)
+    vkey = models.TextField()
+    url = models.TextField(blank=True)
+    cosigned_size = models.BigIntegerField(default=0)
+    cosigned_at = models.DateTimeField(null=True, blank=True)
+    ok = models.BooleanField(default=False)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"witness {self.name}"
+
+
 class Alarm(models.Model):
     """Something in the database disagrees with the ledger, or the ledger with itself.
 

@@ -29,10 +29,10 @@ from django.db import connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
-from anchoring import alarms, keys, leaf, merkle, metrics, store
+from anchoring import alarms, keys, leaf, merkle, metrics, publisher, store
 from anchoring.checkpoint import Checkpoint as CheckpointBody
 from anchoring.checkpoint import CheckpointError, open_checkpoint, sign_checkpoint
-from anchoring.models import Checkpoint, Entry, Submission, Tile
+from anchoring.models import Checkpoint, Entry, PublishedCheckpoint, Submission, Tile
 from anchoring.note import NoteError
 from anchoring.tiles import edge_reader, grow, tree_root
 from plumbing import bulk
@@ -292,15 +292,17 @@ def index_of(submission_id: int) -> int | None:
     return Entry.objects.filter(submission=submission_id).values_list("index", flat=True).first()
 
 
-def receipt(index: int) -> Receipt:
-    """The receipt of an integrated entry against the newest checkpoint."""
+def receipt(index: int) -> Receipt | None:
+    """The receipt of an integrated entry against the newest published checkpoint; None
+    while no published checkpoint covers it yet (its witnesses have not cosigned)."""
     cp = store.latest_checkpoint()
-    assert cp is not None, "an integrated entry is under a checkpoint"
+    if cp is None or index >= cp.tree_size:
+        return None
     data = bytes(Entry.objects.values_list("data", flat=True).get(index=index))
     return _receipt(index, data, cp, store.inclusion_proof(index, cp.tree_size))
 
 
-def _receipt(index: int, data: bytes, cp: Checkpoint, proof: list[bytes]) -> Receipt:
+def _receipt(index: int, data: bytes, cp: PublishedCheckpoint, proof: list[bytes]) -> Receipt:
     return Receipt(
         index=index,
         leaf_hash=merkle.leaf_hash(data),
@@ -429,7 +431,8 @@ def _integrate(batch_size: int) -> int:
     global _signed_size
     with transaction.atomic():
         _lock()
-        latest = store.latest_checkpoint()
+        latest = store.latest_signed()
+        witnessed = keys.has_witnesses()
         if latest is None:
             latest = Checkpoint.objects.create(
                 tree_size=0,
@@ -437,6 +440,8 @@ def _integrate(batch_size: int) -> int:
                 note=_sign(0, merkle.EMPTY_ROOT),
                 created_at=timezone.now(),
             )
+            if not witnessed:
+                publisher.publish_signed(latest)
         pending = list(Submission.objects.order_by("id").values_list("id", "data")[:batch_size])
         if not pending:
             return 0
@@ -468,15 +473,19 @@ def _integrate(batch_size: int) -> int:
             Tile(level=ref.level, index=ref.index, hashes=n.data, inner=n.inner, root=n.root)
             for ref, n in growth.full_tiles
         )
-        Checkpoint.objects.create(
+        signed = Checkpoint.objects.create(
             tree_size=growth.tree_size,
             root_hash=root,
             note=_sign(growth.tree_size, root),
             created_at=now,
         )
+        if not witnessed:
+            publisher.publish_signed(signed)
         bulk.delete(Submission, [submission_id for submission_id, _ in pending])
         integrated.send(sender=Entry, first=old_size, end=growth.tree_size)
     _signed_size = max(_signed_size, growth.tree_size)
+    if witnessed:
+        publisher.wake()
     return len(pending)
 
 
@@ -510,9 +519,12 @@ _thread_lock = threading.Lock()
 
 
 def start_thread() -> None:
-    """Start the in-process sequencer thread of the embedded default, once per process."""
+    """Start the in-process sequencer thread of the embedded default, once per process,
+    and the publisher's beside it when the log has witnesses."""
     global _thread
     with _thread_lock:
         if _thread is None or not _thread.is_alive():
             _thread = threading.Thread(target=run, name="ledger-sequencer", daemon=True)
             _thread.start()
+    if keys.has_witnesses():
+        publisher.start_thread()

@@ -11,7 +11,7 @@ from django.conf import settings
 
 from anchoring import merkle
 from anchoring.alarms import raise_alarm
-from anchoring.models import Alarm, Checkpoint, Entry, Tile
+from anchoring.models import Alarm, Checkpoint, Entry, PublishedCheckpoint, Tile
 from anchoring.tiles import (
     TILE_WIDTH,
     NodeCache,
@@ -58,13 +58,24 @@ def forget_tiles() -> None:
     _nodes.clear()
 
 
-def latest_checkpoint() -> Checkpoint | None:
-    """The newest signed checkpoint, or None before the log's first batch."""
+def latest_checkpoint() -> PublishedCheckpoint | None:
+    """The newest published checkpoint (cosigned by the witness quorum, when the log has
+    witnesses), or None before the first one. What every reader of the log is given."""
+    return PublishedCheckpoint.objects.order_by("-tree_size").first()
+
+
+def published_note(size: int) -> str | None:
+    """The published note of the checkpoint of exactly `size`, if one was published."""
+    return PublishedCheckpoint.objects.filter(tree_size=size).values_list("note", flat=True).first()
+
+
+def latest_signed() -> Checkpoint | None:
+    """The newest checkpoint the sequencer signed, published or not: the log's head."""
     return Checkpoint.objects.order_by("-tree_size").first()
 
 
 def tree_size() -> int:
-    """The size of the newest checkpointed tree (0 before the first batch)."""
+    """The size of the newest published tree (0 before the first publication)."""
     cp = latest_checkpoint()
     return cp.tree_size if cp else 0
 

@@ -1,17 +1,30 @@
-"""Celery tasks of the ledger: the beat-driven sequencer of production deployments."""
+"""Celery tasks of the ledger: the beat-driven sequencer and publisher of production
+deployments."""
 
 from celery import shared_task
 from django.conf import settings
 
-from anchoring import sequencer
+from anchoring import keys, publisher, sequencer
 
 
 @shared_task(ignore_result=True)
 def integrate() -> int:
-    """Integrate pooled submissions until the pool holds less than one batch."""
+    """Integrate pooled submissions until the pool holds less than one batch; then have
+    the new checkpoint published (at once, not at the next beat tick)."""
     total = 0
     while True:
         added = sequencer.integrate()
         total += added
         if added < settings.LEDGER_BATCH_SIZE:
-            return total
+            break
+    if total and keys.has_witnesses():
+        publish.delay()
+    return total
+
+
+@shared_task(ignore_result=True)
+def publish() -> int | None:
+    """Publish the newest signed checkpoint once its witnesses' quorum cosigns it; its
+    size, or None (nothing new, another publisher busy, or the quorum not met)."""
+    row = publisher.publisher.publish()
+    return row.tree_size if row else None

@@ -1,8 +1,16 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class DemoConfig(AppConfig):
-    """Holds the `seed_demo` command."""
+    """Holds the `seed_demo` command and the embedded default's demo alliance."""
 
     name = "demo"
     verbose_name = "Demo data"
+
+    def ready(self) -> None:
+        if settings.DEMO_WITNESSES:
+            from demo import alliance
+
+            alliance.ensure_policy()
+            alliance.register()

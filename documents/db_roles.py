@@ -23,7 +23,15 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import Field, ForeignObjectRel, Model
 from django.db.models.fields import AutoFieldMixin
 
-from anchoring.models import Alarm, Checkpoint, Entry, Submission, Tile
+from anchoring.models import (
+    Alarm,
+    Checkpoint,
+    Entry,
+    PublishedCheckpoint,
+    Submission,
+    Tile,
+    WitnessState,
+)
 from documents.models import Record, ServiceEvent
 
 SCHEMA = "public"
@@ -107,6 +115,10 @@ def _explicit() -> dict[str, tuple[tuple[Grant, ...], tuple[Grant, ...]]]:
         Entry: (read, append),
         Tile: (read, append),
         Checkpoint: (read, append),
+        # Published by the sequencer's process (or a worker running anchoring.tasks.publish).
+        PublishedCheckpoint: (read, append),
+        # The publisher's memory of each witness: shown by the web role, kept by the publisher.
+        WitnessState: (read, alarms),
         # Raised (and counted again) by both; resolved by an operator in the admin.
         Alarm: (alarms, alarms),
         # Django's own record of migrations: written by the owner's `migrate` only.

@@ -120,12 +120,15 @@ class EventInput(VisibleTextSerializer, SharedFieldsSerializer):
 
 
 def ledger_json(row: Record | ServiceEvent, receipt: Receipt | None = None) -> dict | None:
-    """Where the row's entry is in the ledger, with a proof against a signed checkpoint."""
+    """Where the row's entry is in the ledger, with a proof against a published checkpoint;
+    None while no published checkpoint covers it."""
     if receipt is None:
         index = ledger_index(row)
         if index is None:
             return None
         receipt = sequencer.receipt(index)
+        if receipt is None:  # integrated, not yet published: like a pooled one
+            return None
     return {
         "index": receipt.index,
         "leaf_hash": receipt.leaf_hash.hex(),

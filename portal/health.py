@@ -41,6 +41,7 @@ def ledger() -> dict:
 
     try:
         cp = store.latest_checkpoint()
+        signed = store.latest_signed()
         pending = Submission.objects.count()
     except Exception as exc:
         return {"ok": False, "error": type(exc).__name__}
@@ -48,8 +49,9 @@ def ledger() -> dict:
         "ok": cp is not None,
         "origin": settings.LEDGER_ORIGIN,
         "tree_size": cp.tree_size if cp else None,
+        "signed_tree_size": signed.tree_size if signed else None,
         "checkpoint_age_seconds": (
-            round((timezone.now() - cp.created_at).total_seconds(), 1) if cp else None
+            round((timezone.now() - cp.published_at).total_seconds(), 1) if cp else None
         ),
         "pending": pending,
         "sequencer": settings.LEDGER_SEQUENCER,
@@ -58,6 +60,75 @@ def ledger() -> dict:
     if cp is None:
         report["error"] = "no checkpoint yet"
     return report
+
+
+def witnesses() -> dict:
+    """The log's witnesses (LEDGER_WITNESS_POLICY): each one's state, and whether
+    publication goes on. Unhealthy when the newest signed checkpoint waits for a quorum the
+    witnesses that answer cannot meet; degraded while some witness fails but the quorum
+    holds without it."""
+    from anchoring import keys, store
+    from anchoring.models import WitnessState
+
+    try:
+        policy = keys.witness_policy()
+    except Exception as exc:  # ImproperlyConfigured: the policy file cannot be read
+        return {"ok": False, "error": str(exc)}
+    if policy is None or not policy.witness_list:
+        return {"ok": True, "configured": False}
+    try:
+        states = {s.name: s for s in WitnessState.objects.filter(name__in=policy.witness_list)}
+        signed, published = store.latest_signed(), store.latest_checkpoint()
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    members = []
+    working = set()
+    for name, witness in policy.witness_list.items():
+        state = states.get(name)
+        ok = state is not None and state.ok
+        if ok:
+            working.add(name)
+        members.append(
+            {
+                "name": name,
+                "url": witness.url,
+                "ok": ok,
+                "cosigned_size": state.cosigned_size if state else None,
+                "cosigned_at": _iso(state.cosigned_at if state else None),
+                "failing_since": _iso(state.failing_since if state else None),
+                "error": (state.last_error if state else "") or None,
+            }
+        )
+    waited = 0.0
+    if signed is not None and (published is None or published.tree_size < signed.tree_size):
+        waited = round((timezone.now() - signed.created_at).total_seconds(), 1)
+    waiting = waited > 0
+    stalled = waiting and waited > settings.LEDGER_WITNESS_TIMEOUT
+    quorum_words = policy.describe_quorum()[1]
+    report = {
+        "ok": not stalled,
+        "configured": True,
+        "quorum": policy.quorum,
+        "quorum_words": quorum_words,
+        "degraded": len(working) < len(members),
+        "unpublished_seconds": waited,
+        "members": members,
+    }
+    if stalled:
+        failing = ", ".join(
+            f"{m['name']} (since {m['failing_since'] or 'never cosigned'}: {m['error']})"
+            for m in members
+            if not m["ok"]
+        )
+        report["error"] = (
+            f"publication has stopped for {waited} s: the witness quorum is not met "
+            f"({quorum_words} Failing: {failing or 'none'})"
+        )
+    return report
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def integrity() -> dict:
@@ -129,5 +200,9 @@ def report() -> tuple[bool, dict]:
     parts = {"database": database(), "broker": broker()}
     parts["ledger"] = ledger() if parts["database"]["ok"] else {"ok": False}
     parts["integrity"] = integrity() if parts["database"]["ok"] else {"ok": False}
+    parts["witnesses"] = witnesses() if parts["database"]["ok"] else {"ok": False}
     healthy = all(part["ok"] for part in parts.values())
-    return healthy, {"status": "ok" if healthy else "unhealthy", **parts}
+    status = "ok" if healthy else "unhealthy"
+    if healthy and any(part.get("degraded") for part in parts.values()):
+        status = "degraded"
+    return healthy, {"status": status, **parts}

@@ -253,7 +253,22 @@ LEDGER_TILE_CACHE_SIZE = env.int("LEDGER_TILE_CACHE_SIZE", default=2048)
 # The log's witnesses and quorum: a C2SP tlog-policy file (`witness <name> <vkey> <url>`,
 # `group`, `quorum`; docs/formats.md). Empty: no witnesses, every checkpoint is published
 # as signed. The embedded default writes one for its two demo witnesses (demo/alliance.py).
-LEDGER_WITNESS_POLICY = env("LEDGER_WITNESS_POLICY", default="")
+# The embedded default runs DEMO_WITNESSES demo alliance members in its own process, each
+# on its own key and SQLite database (demo/alliance.py), and writes their policy here.
+DEMO_WITNESSES = env.int("DEMO_WITNESSES", default=2 if EMBEDDED else 0)
+if not 0 <= DEMO_WITNESSES <= 3:
+    raise ImproperlyConfigured("DEMO_WITNESSES must be 0 to 3.")
+_DEMO_POLICY = DATA_DIR / "alliance" / "witness-policy.txt"
+LEDGER_WITNESS_POLICY = env(
+    "LEDGER_WITNESS_POLICY", default=str(_DEMO_POLICY) if DEMO_WITNESSES else ""
+)
+for _n in range(1, DEMO_WITNESSES + 1):
+    DATABASES[f"demo_witness_{_n}"] = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(DATA_DIR / f"demo-witness-{_n}.sqlite3"),
+        "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+    }
+DATABASE_ROUTERS = ["demo.alliance.DemoWitnessRouter"] if DEMO_WITNESSES else []
 # Seconds the publisher waits for each witness's answer in a round.
 LEDGER_WITNESS_TIMEOUT = env.float("LEDGER_WITNESS_TIMEOUT", default=5.0)
 # Seconds between rounds while the quorum is not met (witnesses down or refusing).

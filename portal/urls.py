@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -14,6 +15,7 @@ from verification.urls import page_patterns as verification_pages
 urlpatterns = [
     path("", views.home, name="home"),
     path("health", views.healthz, name="health"),
+    path("alliance", views.alliance_page, name="alliance"),
     path("metrics", metrics.metrics, name="metrics"),
     path("ledger/", include(ledger_patterns)),
     path("witness/", include("witness.urls")),
@@ -35,6 +37,9 @@ urlpatterns = [
     path("admin/login/", rate_limited("logins")(admin.site.login), name="admin-login"),
     path("admin/", admin.site.urls),
 ]
+
+if settings.DEMO_WITNESSES:  # the embedded default's demo alliance (demo/alliance.py)
+    urlpatterns.append(path("demo/", include("demo.urls")))
 
 # What Django itself refuses or fails: the API's error body under /api/, a page elsewhere.
 handler400 = "portal.error_answers.bad_request"

@@ -1,11 +1,11 @@
-"""Site-wide pages: the home page and the health endpoint."""
+"""Site-wide pages: the home page, the alliance page and the health endpoint."""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from drf_spectacular.views import SpectacularAPIView
 
-from anchoring import store
+from anchoring import alliance, store
 from plumbing.page_limits import rate_limited
 from portal import health
 
@@ -14,6 +14,13 @@ from portal import health
 def home(request: HttpRequest) -> HttpResponse:
     """The front page: what the portal is and where the ledger can be read."""
     return render(request, "home.html", {"checkpoint": store.latest_checkpoint()})
+
+
+@never_cache
+@rate_limited("pages")
+def alliance_page(request: HttpRequest) -> HttpResponse:
+    """Who vouches for this ledger: the log, its witnesses and their state, the quorum."""
+    return render(request, "alliance.html", {"alliance": alliance.overview()})
 
 
 @never_cache

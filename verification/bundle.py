@@ -31,8 +31,8 @@ from anchoring.checkpoint import (
 )
 from anchoring.leaf import Kind, Leaf, LeafError, decode
 from anchoring.note import MalformedNoteError, NoteError, decode_base64, encode_base64
+from anchoring.policy import Policy
 from documents import codes, entries
-from verification.policy import Policy
 
 FORMAT = "judicial-portal/proof-bundle/v2"
 FORMAT_V1 = "judicial-portal/proof-bundle/v1"
@@ -310,19 +310,18 @@ class _Trust:
 
     def witness(self, note: str, cp: Checkpoint, what: str) -> None:
         """The policy's witness quorum must cosign the checkpoint (once per tree head)."""
-        quorum = self.policy.quorum
-        if quorum is None or cp.body() in self.witnessed:
+        if self.policy.quorum is None or cp.body() in self.witnessed:
             return
-        cosigned = self.policy.cosigners(note)
-        if not self.policy.satisfied(quorum, cosigned):
+        check = self.policy.quorum_check(note)
+        cosigned = ", ".join(check.cosigned) or "none"
+        if not check.met:
             raise ProofFailed(
-                f"witness quorum ({what}): {quorum!r} is not satisfied "
-                f"(cosigned by: {', '.join(sorted(cosigned)) or 'none'})"
+                f"witness quorum ({what}): {check.quorum!r} is not satisfied "
+                f"(cosigned by: {cosigned})"
             )
         self.witnessed.add(cp.body())
         self.report.ok(
-            f"witness quorum {quorum!r} satisfied by {', '.join(sorted(cosigned))} "
-            f"(tree size {cp.size})"
+            f"witness quorum {check.quorum!r} satisfied by {cosigned} (tree size {cp.size})"
         )
 
     def included(self, entry: dict, data: bytes, what: str, path: Path) -> Checkpoint:

@@ -24,7 +24,6 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.utils import dateformat, timezone
 
-from anchoring import keys
 from anchoring.backend import LedgerBackend, get_backend
 from anchoring.checkpoint import parse_checkpoint
 from anchoring.note import encode_base64, parse_note, verifier_key
@@ -32,7 +31,7 @@ from documents import codes, ledger, qr, stamping
 from documents.models import Record
 from plumbing import cpu_bound
 from verification import bundle as bundles
-from verification import certificate_pdf, metrics, pades, signing
+from verification import certificate_pdf, metrics, pades, signing, trust
 from verification.models import Certificate, Verification, VerificationStep
 from verification.record_check import alarm, check_record, public_face
 
@@ -79,7 +78,8 @@ def build_bundle(
     v: Verification, steps: list[VerificationStep], number: str, backend: LedgerBackend
 ) -> dict:
     """The proof bundle of a finished verification; raises BackendUnavailable."""
-    verifier = keys.pinned_verifier()
+    pinned = trust.pinned()
+    verifier = pinned.log if pinned else None
     public = _plain(_face(v, v.record, backend)) if v.record is not None else None
     timeline = [e for e in (public or {}).get("timeline") or [] if isinstance(e, dict)]
     checkpoint = entry = consistency = None

@@ -20,7 +20,6 @@ from typing import NoReturn
 from django.conf import settings
 from django.utils import timezone
 
-from anchoring import keys
 from anchoring.backend import LedgerBackend, LedgerEntry
 from anchoring.checkpoint import Checkpoint
 from anchoring.leaf import Kind, decode, subject
@@ -47,6 +46,7 @@ from verification.steps import (
     digest_step,
     inclusion_step,
     leaf_step,
+    quorum_step,
 )
 
 HOW: dict[str, str] = {
@@ -228,8 +228,8 @@ def _prove(v: Verification, found: _Found, backend: LedgerBackend, steps: list[S
     if step.status != PASSED:
         raise _Finished(Outcome.INCONCLUSIVE, record)
 
-    verifier = keys.pinned_verifier()
-    if verifier is None:
+    pinned = trust.pinned()
+    if pinned is None:
         steps.append(
             Step(
                 "checkpoint",
@@ -240,6 +240,7 @@ def _prove(v: Verification, found: _Found, backend: LedgerBackend, steps: list[S
             )
         )
         raise _Finished(Outcome.INCONCLUSIVE, record)
+    verifier = pinned.log
     note, copied = trust.latest_note(backend, entry.index)
     step, cp = checkpoint_step(note, verifier)
     trusted = trust.trusted_for(cp) if cp is not None else None
@@ -251,6 +252,9 @@ def _prove(v: Verification, found: _Found, backend: LedgerBackend, steps: list[S
         trusted = trust.trusted_for(cp) if cp is not None else None
     steps.append(step)
     if cp is None:
+        raise _Finished(Outcome.INCONCLUSIVE, record)
+    steps.append(quorum_step(note, pinned.policy))
+    if steps[-1].status != PASSED:
         raise _Finished(Outcome.INCONCLUSIVE, record)
     if not copied:
         trust.latest_copy.keep(cp, note)

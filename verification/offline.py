@@ -2,7 +2,7 @@
 
 It imports nothing from Django and touches no database or network: what it checks, it
 checks with the published keys it is given. `certificate` and `bundle` check this
-portal's certificates and proof bundles against a trust policy (verification/policy.py);
+portal's certificates and proof bundles against a trust policy (anchoring/policy.py);
 `checkpoint` and `proof` verify any C2SP checkpoint and tlog-proof, from any log (the Go
 checksum database's, Sigstore's, ours).
 
@@ -30,8 +30,8 @@ from anchoring.checkpoint import (
     parse_proof,
 )
 from anchoring.note import NoteError, Verifier, parse_verifier_key
+from anchoring.policy import Policy, PolicyError, parse_policy
 from verification import bundle as bundles
-from verification.policy import Policy, PolicyError, parse_policy
 
 if TYPE_CHECKING:
     from verification import pades

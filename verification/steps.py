@@ -12,6 +12,7 @@ from anchoring import leaf as leaf_format
 from anchoring import merkle
 from anchoring.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from anchoring.note import NoteError, Verifier
+from anchoring.policy import Policy
 
 PASSED, FAILED, INCONCLUSIVE = "passed", "failed", "inconclusive"
 
@@ -116,6 +117,52 @@ def checkpoint_step(note: str, verifier: Verifier) -> tuple[Step, Checkpoint | N
             "key_id": f"{verifier.key_id:08x}",
         },
     ), cp
+
+
+def quorum_step(note: str, policy: Policy) -> Step:
+    """Which alliance members cosigned the checkpoint, and whether the quorum holds: only
+    then does no single party vouch for the ledger alone (Policy.quorum_check, the same
+    check as judicial-verify's)."""
+    check = policy.quorum_check(note)
+    rule_zh, rule_en = policy.describe_quorum()
+    detail = {"quorum": check.quorum, "cosigned": list(check.cosigned)}
+    if check.quorum is None:
+        return Step(
+            "witnesses",
+            PASSED,
+            "本平台的信任策略不要求联盟成员联署：该检查点仅由法院账本的密钥签名。",
+            "This portal's trust policy requires no alliance cosignature: the checkpoint "
+            "is signed by the court's log key alone.",
+            detail,
+        )
+    names = "、".join(check.cosigned)
+    if check.met:
+        return Step(
+            "witnesses",
+            PASSED,
+            f"联盟成员 {names} 已各自核对并联署该检查点，确认账本只增未改、没有向不同的人"
+            f"展示不同的内容。联署要求已满足（{rule_zh}）",
+            f"Alliance members {', '.join(check.cosigned)} each checked and cosigned this "
+            "checkpoint, confirming the ledger only grew and shows everyone the same "
+            f"history. The quorum is met ({rule_en})",
+            detail,
+        )
+    who_zh = f"只有 {names} 联署" if check.cosigned else "没有任何联盟成员联署"
+    who_en = (
+        f"only {', '.join(check.cosigned)} cosigned it"
+        if check.cosigned
+        else "no alliance member cosigned it"
+    )
+    return Step(
+        "witnesses",
+        INCONCLUSIVE,
+        f"该检查点未获得足够的联盟成员联署（{who_zh}；{rule_zh}），"
+        "无法排除账本被单方改写的可能，因此不能认定为已核验。请稍后再试。",
+        f"This checkpoint lacks the alliance's cosignatures ({who_en}; {rule_en}), so a "
+        "rewrite by a single party cannot be ruled out and nothing is verified. "
+        "Try again later.",
+        detail,
+    )
 
 
 def inclusion_step(

@@ -1,4 +1,5 @@
-"""The checkpoints this portal trusts, and this process's recent copies of checkpoints.
+"""What this portal trusts: the pinned keys and quorum (its trust policy), the checkpoints
+it has trusted before, and this process's recent copies of checkpoints.
 
 A verification proves that the ledger only grew since the newest checkpoint the portal
 trusted before (a TrustedCheckpoint row, believed only if the pinned log key signs it),
@@ -10,18 +11,70 @@ that a burst of verifications reads neither again. Both copies only move forward
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError
 
 from anchoring import alarms, keys
 from anchoring.backend import LedgerBackend, LocalBackend
 from anchoring.checkpoint import Checkpoint, CheckpointError, open_checkpoint
-from anchoring.note import NoteError
+from anchoring.note import NoteError, Verifier, verifier_key
+from anchoring.policy import Policy, PolicyError, format_policy, parse_policy
 from verification.models import TrustedCheckpoint
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """The trust policy verification applies, and in it the key of the log it reads."""
+
+    policy: Policy
+    log: Verifier
+
+
+def pinned() -> Pinned | None:
+    """LEDGER_TRUST_POLICY; without it, the log key of LEDGER_VERIFIER_KEY (or, reading its
+    own ledger, this deployment's) with the witnesses and quorum of LEDGER_WITNESS_POLICY.
+    None when no log key is known: then nothing can be verified."""
+    path = settings.LEDGER_TRUST_POLICY
+    if path:
+        try:
+            stat = Path(path).stat()
+            policy = _policy_file(str(path), stat.st_mtime_ns, stat.st_size)
+        except (OSError, PolicyError) as exc:
+            raise ImproperlyConfigured(f"LEDGER_TRUST_POLICY {path}: {exc}") from None
+        named = [v for v in policy.logs if v.name == settings.LEDGER_ORIGIN]
+        return Pinned(policy, (named or policy.logs)[0])
+    log = keys.pinned_verifier()
+    if log is None:
+        return None
+    witnesses = keys.witness_policy() if settings.LEDGER_BACKEND == "local" else None
+    return Pinned(_derived(verifier_key(log), witnesses), log)
+
+
+@functools.lru_cache(maxsize=4)
+def _policy_file(path: str, mtime_ns: int, size: int) -> Policy:
+    return parse_policy(Path(path).read_text(encoding="utf-8"))
+
+
+_derived_last: tuple[str, Policy | None, Policy] | None = None
+
+
+def _derived(log_vkey: str, witnesses: Policy | None) -> Policy:
+    """The policy of this log key and witness policy, built once while both stay the same
+    (keys.witness_policy gives the same object until its file changes)."""
+    global _derived_last
+    last = _derived_last
+    if last is not None and last[0] == log_vkey and last[1] is witnesses:
+        return last[2]
+    policy = parse_policy(format_policy([log_vkey], [], witnesses=witnesses))
+    _derived_last = (log_vkey, witnesses, policy)
+    return policy
 
 
 @dataclass(frozen=True)
@@ -93,7 +146,8 @@ def trusted() -> Checkpoint | None:
     A row is the portal's own memory, and the database is not trusted: a row whose note
     does not verify is skipped with an alarm, never used to judge the ledger.
     """
-    verifier = keys.pinned_verifier()
+    found = pinned()
+    verifier = found.log if found else None
     for row in TrustedCheckpoint.objects.order_by("-tree_size")[: settings.VERIFY_TRUSTED_SCAN]:
         try:
             if verifier is None:

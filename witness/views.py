@@ -4,10 +4,11 @@ does the work."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
@@ -57,21 +58,33 @@ def refusal(exc: WitnessError) -> HttpResponse:
     return response
 
 
-def _identity() -> Identity:
+# A route may name another in-process witness (the embedded default's demo members,
+# demo/urls.py) with the extra URL argument `identity`; by default it is the deployment's.
+IdentityGetter = Callable[[], Identity]
+
+
+def _identity(getter: IdentityGetter | None = None) -> Identity:
+    if getter is not None:
+        return getter()
     identity = keys.identity()
     registry.ensure_loaded(identity)
     return identity
 
 
+def _prefix(request: HttpRequest) -> str:
+    """The witness's prefix (its monitoring and submission prefix), from this request."""
+    return request.path.rsplit("/", 1)[0] + "/"
+
+
 @csrf_exempt  # a machine endpoint: no cookie, no session; the log's signature is its proof
 @require_POST
 @rate_limited("witness", refuse=_throttled)
-def add_checkpoint(request: HttpRequest) -> HttpResponse:
+def add_checkpoint(request: HttpRequest, identity: IdentityGetter | None = None) -> HttpResponse:
     """POST add-checkpoint: the witness's cosignature line(s), or the spec's refusal."""
     if len(request.body) > settings.WITNESS_MAX_BODY_SIZE:
         return _too_large(request)
     try:
-        cosigned = service.add_checkpoint(_identity(), request.body)
+        cosigned = service.add_checkpoint(_identity(identity), request.body)
     except WitnessError as exc:
         return refusal(exc)
     response = HttpResponse(cosigned.lines, content_type=_TEXT)
@@ -87,9 +100,11 @@ add_checkpoint.body_limit = BodyLimit(  # type: ignore[attr-defined]
 
 @require_safe
 @rate_limited("witness", refuse=_throttled)
-def checkpoint(request: HttpRequest, origin_hash: str) -> HttpResponse:
+def checkpoint(
+    request: HttpRequest, origin_hash: str, identity: IdentityGetter | None = None
+) -> HttpResponse:
     """GET <hash>/checkpoint: the latest checkpoint cosigned for the log, both signatures."""
-    note = service.latest_note(_identity(), origin_hash)
+    note = service.latest_note(_identity(identity), origin_hash)
     if note is None:
         return _text(messages.NEVER_COSIGNED, 404)
     response = HttpResponse(note, content_type=_TEXT)
@@ -97,7 +112,7 @@ def checkpoint(request: HttpRequest, origin_hash: str) -> HttpResponse:
     return response
 
 
-def _describe(log: Log) -> dict[str, object]:
+def _describe(log: Log, prefix: str) -> dict[str, object]:
     return {
         "origin": log.origin,
         "origin_hash": log.origin_hash,
@@ -108,33 +123,33 @@ def _describe(log: Log) -> dict[str, object]:
         "size": log.size,
         "root_hash": encode_base64(bytes(log.root_hash)),
         "cosigned_at": log.cosigned_at.isoformat() if log.cosigned_at else None,
-        "checkpoint": reverse("witness-checkpoint", args=[log.origin_hash])
-        if log.cosigned_at
-        else None,
+        "checkpoint": f"{prefix}{log.origin_hash}/checkpoint" if log.cosigned_at else None,
     }
 
 
 @require_safe
 @rate_limited("witness", refuse=_throttled)
-def logs(request: HttpRequest) -> JsonResponse:
+def logs(request: HttpRequest, identity: IdentityGetter | None = None) -> JsonResponse:
     """GET logs: the witness's name and vkey, and each log it follows with its state."""
-    identity = _identity()
+    who, prefix = _identity(identity), _prefix(request)
     body = {
-        "witness": {"name": identity.name, "vkey": identity.vkey()},
-        "logs": [_describe(log) for log in service.followed_logs(identity)],
+        "witness": {"name": who.name, "vkey": who.vkey()},
+        "logs": [_describe(log, prefix) for log in service.followed_logs(who)],
     }
     return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
 
 
 @require_safe
 @rate_limited("pages")
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: HttpRequest, identity: IdentityGetter | None = None) -> HttpResponse:
     """GET the witness's page: who it is, and the logs it follows."""
-    identity = _identity()
+    who, prefix = _identity(identity), _prefix(request)
     context = {
-        "name": identity.name,
-        "vkey": identity.vkey(),
-        "logs": [_describe(log) for log in service.followed_logs(identity)],
-        "submission_url": request.build_absolute_uri(reverse("witness-add-checkpoint")),
+        "name": who.name,
+        "vkey": who.vkey(),
+        "logs": [_describe(log, prefix) for log in service.followed_logs(who)],
+        "prefix": prefix,
+        "submission_url": request.build_absolute_uri(prefix + "add-checkpoint"),
+        "demo": identity is not None,
     }
     return render(request, "witness/index.html", context)

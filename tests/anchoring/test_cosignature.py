@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from anchoring import cosignature
 from anchoring.checkpoint import Checkpoint, sign_checkpoint
 from anchoring.note import InvalidSignatureError, Signer, UnverifiedNoteError, open_note
-from verification.policy import PolicyError, parse_policy
+from anchoring.policy import PolicyError, parse_policy
 
 # The example of c2sp.org/tlog-cosignature: a checkpoint with a cosignature line.
 SPEC_COSIGNATURE = (

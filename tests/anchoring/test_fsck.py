@@ -16,7 +16,12 @@ from tests.anchoring.ledger import grow_ledger
 
 pytestmark = pytest.mark.django_db
 
-LEDGER_TABLES = ("anchoring_entry", "anchoring_tile", "anchoring_checkpoint")
+LEDGER_TABLES = (
+    "anchoring_entry",
+    "anchoring_tile",
+    "anchoring_checkpoint",
+    "anchoring_publishedcheckpoint",
+)
 
 
 def fsck(*args: str) -> tuple[int, list[str]]:
@@ -291,7 +296,7 @@ def test_the_pinned_verifier_key_is_enough_and_a_wrong_one_fails_every_note(log,
     settings.LEDGER_VERIFIER_KEY = new_signer_key(settings.LEDGER_ORIGIN)[1]
     code, lines = fsck()
     assert code == 1
-    assert len(lines) == 5  # checkpoints 0, 250, 500, 600, and the summary
+    assert len(lines) == 9  # checkpoints 0, 250, 500, 600, published the same, the summary
     assert all("its note does not verify with the log key" in line for line in lines[:-1])
     settings.LEDGER_VERIFIER_KEY = "not a key"
     code, lines = fsck()

@@ -8,7 +8,12 @@ from anchoring import store
 from anchoring.models import Alarm
 from verification import trust
 
-LEDGER_TABLES = ("anchoring_entry", "anchoring_tile", "anchoring_checkpoint")
+LEDGER_TABLES = (
+    "anchoring_entry",
+    "anchoring_tile",
+    "anchoring_checkpoint",
+    "anchoring_publishedcheckpoint",
+)
 
 
 def superuser_sql(sql: str, params=()) -> None:

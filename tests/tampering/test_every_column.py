@@ -27,7 +27,7 @@ from django.db import connection, models
 from django.test import Client
 
 from anchoring.backend import get_backend
-from anchoring.models import Alarm, Checkpoint, Entry, Submission, Tile
+from anchoring.models import Alarm, Checkpoint, Entry, PublishedCheckpoint, Submission, Tile
 from documents import codes
 from documents.models import Addressee, Court, Record, ServiceEvent
 from tests.anchoring.ledger import grow_ledger
@@ -60,6 +60,10 @@ NOT_SHOWN = {
     (TrustedCheckpoint, "seen_at"): "when the portal first saw it, never shown",
     (Checkpoint, "created_at"): "when it was signed by the clock of the log's own server: "
     "only /health's age of the ledger; the times shown come from leaves",
+    (PublishedCheckpoint, "published_at"): "when it was published, by the log server's own "
+    "clock: only /health's age of the ledger",
+    (PublishedCheckpoint, "quorum_met"): "the publisher's label for operators (/health); "
+    "verification counts the cosignatures in the note against its own trust policy",
     (Tile, "id"): "a surrogate key",
     (Tile, "inner"): "inner hashes are recomputed from `hashes` when absent: see the test",
     (Court, "id"): "a surrogate key",
@@ -74,6 +78,7 @@ TARGETS: dict[type[models.Model], Callable] = {
     Entry: lambda w: Entry.objects.filter(index=w.judgment.ledger_index),
     Tile: lambda w: Tile.objects.filter(level=0, index=0),
     Checkpoint: lambda w: Checkpoint.objects.order_by("-tree_size")[:1],
+    PublishedCheckpoint: lambda w: PublishedCheckpoint.objects.order_by("-tree_size")[:1],
     Record: lambda w: Record.objects.filter(pk=w.judgment.pk),
     ServiceEvent: lambda w: ServiceEvent.objects.filter(record=w.judgment, event="sent"),
     Addressee: lambda w: Addressee.objects.filter(record=w.judgment).order_by("pk"),

@@ -22,16 +22,17 @@ def test_a_served_judgment_is_verified_with_every_service_event(ledger):
     assert v.record == ledger.judgment
     steps = list(v.steps.values_list("name", "status"))
     names = [name for name, _ in steps]
-    assert names[:7] == [
+    assert names[:8] == [
         "digest",
         "lookup",
         "record",
         "leaf",
         "checkpoint",
+        "witnesses",
         "inclusion",
         "consistency",
     ]
-    assert names[7:] == ["service:issued", "service:sent", "service:opened", "service:acknowledged"]
+    assert names[8:] == ["service:issued", "service:sent", "service:opened", "service:acknowledged"]
     assert all(status == "passed" for _, status in steps)
     assert v.ledger_index == ledger.judgment.ledger_index
 
@@ -110,16 +111,24 @@ def test_a_wrong_pinned_key_makes_the_checkpoint_fail(ledger, settings):
 # --- Tamper evidence: change the ledger behind the application's back --------------------
 
 
+LEDGER_TABLES = (
+    "anchoring_entry",
+    "anchoring_tile",
+    "anchoring_checkpoint",
+    "anchoring_publishedcheckpoint",
+)
+
+
 @pytest.fixture
 def tamper():
     """Run SQL on the ledger tables with their append-only triggers switched off."""
 
     def run(sql: str, params=()) -> None:
         with connection.cursor() as cursor:
-            for table in ("anchoring_entry", "anchoring_tile", "anchoring_checkpoint"):
+            for table in LEDGER_TABLES:
                 cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
             cursor.execute(sql, params)
-            for table in ("anchoring_entry", "anchoring_tile", "anchoring_checkpoint"):
+            for table in LEDGER_TABLES:
                 cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
         store.forget_tiles()
         # As if the process's checkpoint copies had expired (VERIFY_CHECKPOINT_CACHE_SECONDS);
@@ -184,9 +193,9 @@ def test_an_altered_entry_under_a_partial_tile_is_never_verified(ledger, tamper)
 
 def test_an_altered_checkpoint_is_never_verified(ledger, tamper):
     tamper(
-        "UPDATE anchoring_checkpoint SET note = replace(note, split_part(note, E'\\n', 3), "
-        "'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=') "
-        "WHERE tree_size = (SELECT max(tree_size) FROM anchoring_checkpoint)"
+        "UPDATE anchoring_publishedcheckpoint SET note = replace(note, "
+        "split_part(note, E'\\n', 3), 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=') "
+        "WHERE tree_size = (SELECT max(tree_size) FROM anchoring_publishedcheckpoint)"
     )
     v = check(sha256=sha(ledger.judgment_pdf))
     assert v.outcome == V.INCONCLUSIVE
@@ -196,8 +205,8 @@ def test_an_altered_checkpoint_is_never_verified(ledger, tamper):
 def test_a_rolled_back_ledger_fails_consistency(ledger, tamper):
     assert check(sha256=sha(ledger.anchored)).outcome == V.VERIFIED  # the portal trusts size N
     tamper(
-        "DELETE FROM anchoring_checkpoint WHERE tree_size = "
-        "(SELECT max(tree_size) FROM anchoring_checkpoint)"
+        "DELETE FROM anchoring_publishedcheckpoint WHERE tree_size = "
+        "(SELECT max(tree_size) FROM anchoring_publishedcheckpoint)"
     )
     v = check(sha256=sha(ledger.evidence_bytes))
     assert v.outcome == V.INCONCLUSIVE
@@ -214,7 +223,7 @@ def _checkpoint_reads(run) -> tuple[int, int]:
         run()
     sql = [q["sql"] for q in queries.captured_queries]
     return (
-        sum('FROM "anchoring_checkpoint"' in q for q in sql),
+        sum('FROM "anchoring_publishedcheckpoint"' in q for q in sql),
         sum('FROM "verification_trustedcheckpoint"' in q for q in sql),
     )
 
@@ -244,12 +253,12 @@ def test_checkpoint_copies_expire_and_a_rollback_still_fails(ledger, settings, m
     settings.VERIFY_CHECKPOINT_CACHE_SECONDS = 60
     assert check(sha256=sha(ledger.anchored)).outcome == V.VERIFIED  # copies of size N
     with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE anchoring_checkpoint DISABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE anchoring_publishedcheckpoint DISABLE TRIGGER USER")
         cursor.execute(
-            "DELETE FROM anchoring_checkpoint WHERE tree_size = "
-            "(SELECT max(tree_size) FROM anchoring_checkpoint)"
+            "DELETE FROM anchoring_publishedcheckpoint WHERE tree_size = "
+            "(SELECT max(tree_size) FROM anchoring_publishedcheckpoint)"
         )
-        cursor.execute("ALTER TABLE anchoring_checkpoint ENABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE anchoring_publishedcheckpoint ENABLE TRIGGER USER")
     store.forget_tiles()
     # Within the copy's lifetime the process still reports the checkpoint it proved.
     assert check(sha256=sha(ledger.anchored)).outcome == V.VERIFIED

@@ -1,19 +1,27 @@
 from django.core.management.base import BaseCommand
 
-from anchoring import sequencer
+from anchoring import keys, publisher, sequencer
 
 
 class Command(BaseCommand):
     help = (
         "Run the ledger sequencer in the foreground: integrate pooled submissions every "
-        "LEDGER_BATCH_PERIOD seconds. An alternative to the Celery beat job."
+        "LEDGER_BATCH_PERIOD seconds, and publish each new checkpoint once its witnesses "
+        "cosign it. An alternative to the Celery beat jobs."
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--once", action="store_true", help="integrate one batch and exit")
+        parser.add_argument(
+            "--once", action="store_true", help="integrate one batch, publish, and exit"
+        )
 
     def handle(self, *args, once: bool, **options) -> None:
         if once:
             self.stdout.write(f"integrated {sequencer.integrate()} entries")
+            published = publisher.publisher.publish()
+            if published is not None:
+                self.stdout.write(f"published checkpoint {published.tree_size}")
             return
+        if keys.has_witnesses():
+            publisher.start_thread()
         sequencer.run()
