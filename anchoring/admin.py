@@ -3,7 +3,16 @@
 from django.contrib import admin
 from django.utils import timezone
 
-from anchoring.models import Alarm, Checkpoint, Entry, FsckRun, Submission, Tile
+from anchoring.models import (
+    Alarm,
+    Checkpoint,
+    Entry,
+    FsckRun,
+    PublishedCheckpoint,
+    Submission,
+    Tile,
+    WitnessState,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -29,6 +38,46 @@ class EntryAdmin(ReadOnlyAdmin):
 @admin.register(Checkpoint)
 class CheckpointAdmin(ReadOnlyAdmin):
     list_display = ["tree_size", "created_at"]
+
+
+@admin.register(PublishedCheckpoint)
+class PublishedCheckpointAdmin(ReadOnlyAdmin):
+    list_display = ["tree_size", "quorum_met", "published_at"]
+
+
+@admin.register(WitnessState)
+class WitnessStateAdmin(admin.ModelAdmin):
+    """The publisher keeps each witness's state; an operator only names who runs it, for
+    the alliance page. Witnesses come and go with LEDGER_WITNESS_POLICY, not here."""
+
+    list_display = [
+        "name",
+        "organisation_zh",
+        "ok",
+        "cosigned_size",
+        "cosigned_at",
+        "failing_since",
+    ]
+    fields = [
+        "name",
+        "organisation_zh",
+        "organisation_en",
+        "vkey",
+        "url",
+        "cosigned_size",
+        "cosigned_at",
+        "ok",
+        "failing_since",
+        "last_error",
+        "checked_at",
+    ]
+    readonly_fields = [f for f in fields if not f.startswith("organisation")]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Tile)

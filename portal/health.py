@@ -108,6 +108,8 @@ def witnesses() -> dict:
     report = {
         "ok": not stalled,
         "configured": True,
+        # False: the newest published checkpoint went out without its quorum (fail-open).
+        "published_quorum_met": published.quorum_met if published else None,
         "quorum": policy.quorum,
         "quorum_words": quorum_words,
         "degraded": len(working) < len(members),

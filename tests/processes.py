@@ -64,12 +64,13 @@ def running(commands: list[list[str]], env: dict[str, str], log: Path) -> Iterat
 
 
 @contextlib.contextmanager
-def worker_and_sequencer(tmp_path: Path) -> Iterator[None]:
-    """A Celery worker (verification jobs, from this process's broker) and a sequencer."""
+def worker_and_sequencer(tmp_path: Path, **extra: str) -> Iterator[None]:
+    """A Celery worker (verification jobs, from this process's broker) and a sequencer,
+    with `extra` settings in their environment."""
     from anchoring import keys
 
     keys.signer()  # the key file exists before the children need it
-    env = environment(LEDGER_SEQUENCER="off", LEDGER_BATCH_PERIOD="0.1")
+    env = environment(LEDGER_SEQUENCER="off", LEDGER_BATCH_PERIOD="0.1", **extra)
     redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()
     commands = [
         celery_worker(

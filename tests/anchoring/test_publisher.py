@@ -165,3 +165,48 @@ def test_a_log_without_witnesses_publishes_in_the_batch_itself(settings):
     grow_ledger(2)
     assert store.latest_checkpoint().note == store.latest_signed().note
     assert PublishedCheckpoint.objects.count() == 2  # the empty tree's and the batch's
+
+
+def test_judicial_verify_checks_the_quorum_of_a_bundle_our_witness_cosigned(witnessed, tmp_path):
+    """The offline verifier, a separate process, counts the witness's cosignature on the
+    published checkpoint the certificate carries, with the policy trust_policy prints."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from tests.verification.test_certificate import judicial_verify
+    from verification import certificate
+
+    grow_ledger(3)
+    publisher.publisher.publish()
+    v = check(sha256=sha(b"file 0"))
+    assert v.outcome == Verification.Outcome.VERIFIED
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(certificate.issue(v).bundle)
+    out = StringIO()
+    call_command("trust_policy", stdout=out)
+    assert f"witness procuratorate {witness_keys.vkey()}" in out.getvalue()
+    assert "quorum procuratorate" in out.getvalue()
+    policy = tmp_path / "policy.txt"
+    policy.write_text(out.getvalue())
+
+    done = judicial_verify("bundle", bundle, "--policy", policy)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "witness quorum 'procuratorate' satisfied by procuratorate" in done.stdout
+
+    # The same bundle without the witness's line: the quorum is not met, exit 1.
+    stripped = tmp_path / "stripped.json"
+    text = bundle.read_text()
+    line = next(x for x in text.split("\\n") if x.startswith("\u2014 " + WITNESS))
+    stripped.write_text(text.replace(line + "\\n", ""))
+    failed = judicial_verify("bundle", stripped, "--policy", policy)
+    assert failed.returncode == 1 and "witness quorum" in failed.stdout + failed.stderr
+
+
+def test_the_celery_task_publishes_and_says_what(witnessed):
+    from anchoring import tasks
+
+    grow_ledger(2)
+    assert tasks.publish() == 2
+    assert tasks.publish() is None  # nothing new
+    assert _cosigned_by_witness(store.latest_checkpoint().note)

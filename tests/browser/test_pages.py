@@ -11,7 +11,16 @@ from playwright.sync_api import Page, Request, expect
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-CORE_STEPS = ["digest", "lookup", "record", "leaf", "checkpoint", "inclusion", "consistency"]
+CORE_STEPS = [
+    "digest",
+    "lookup",
+    "record",
+    "leaf",
+    "checkpoint",
+    "witnesses",
+    "inclusion",
+    "consistency",
+]
 SERVICE_STEPS = ["service:issued", "service:sent", "service:opened", "service:acknowledged"]
 RESULT_TIMEOUT_MS = 30_000  # the worker takes well under a second; this only bounds a hang
 

@@ -53,3 +53,21 @@ def test_ledger_rows_are_read_only_for_staff(staff):
     assert 'name="_save"' not in page.content.decode()
     assert staff.get("/admin/anchoring/entry/add/").status_code == 403
     assert staff.get("/admin/documents/record/add/").status_code == 403
+
+
+def test_published_checkpoints_are_read_only_and_only_a_witness_organisation_is_edited(staff):
+    from anchoring.models import WitnessState
+
+    sequencer.integrate()
+    page = staff.get("/admin/anchoring/publishedcheckpoint/0/change/")
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    state = WitnessState.objects.create(name="notary", vkey="v", cosigned_size=7, ok=True)
+    answer = staff.post(
+        f"/admin/anchoring/witnessstate/{state.pk}/change/",
+        {"organisation_zh": "某公证处", "organisation_en": "A notary office", "cosigned_size": 0},
+    )
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    state.refresh_from_db()
+    assert (state.organisation_zh, state.organisation_en) == ("某公证处", "A notary office")
+    assert state.cosigned_size == 7  # the publisher's memory is not the operator's to change
+    assert staff.get("/admin/anchoring/witnessstate/add/").status_code == 403
