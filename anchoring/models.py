@@ -177,3 +177,55 @@ class FsckRun(models.Model):
 
     def __str__(self) -> str:
         return self.summary
+
+
+class CheckpointTimestamp(models.Model):
+    """An RFC 3161 timestamp token over a published checkpoint's body (issue 17 §1).
+
+    Verified when it is received and every time it is used: the row is evidence kept for
+    readers, never trusted for itself. `ca` is the DER of the pinned CA certificate it
+    chained to on receipt, served with the token so that a verifier holding only the CA's
+    fingerprint (a `tsa-ca` line) can check it. Append-only like the log's other rows.
+    """
+
+    checkpoint = models.ForeignKey(
+        PublishedCheckpoint, on_delete=models.PROTECT, related_name="timestamps"
+    )
+    tsa = models.CharField(max_length=300, help_text="the authority's name, from its certificate")
+    url = models.TextField(help_text="where it was asked")
+    token = models.BinaryField(help_text="DER TimeStampToken")
+    gen_time = models.DateTimeField()
+    ca = models.BinaryField(help_text="DER of the pinned CA certificate")
+    received_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["checkpoint", "url"], name="timestamp_checkpoint_url")
+        ]
+        ordering = ["checkpoint", "gen_time"]
+
+    def __str__(self) -> str:
+        return f"timestamp of {self.checkpoint_id} by {self.tsa}"
+
+
+class TimestampAuthority(models.Model):
+    """What the timestamper knows of one TSA of LEDGER_TSA_URLS: the size it last
+    timestamped, how its last requests went, and when to ask again (backoff)."""
+
+    url = models.TextField(unique=True)
+    name = models.CharField(max_length=300, blank=True, help_text="from its certificate")
+    timestamped_size = models.BigIntegerField(default=0)
+    timestamped_at = models.DateTimeField(null=True, blank=True, help_text="its genTime")
+    ok = models.BooleanField(default=False)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0, help_text="in a row; sets the backoff")
+    last_error = models.TextField(blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["url"]
+        verbose_name_plural = "timestamp authorities"
+
+    def __str__(self) -> str:
+        return f"TSA {self.name or self.url}"
