@@ -99,10 +99,10 @@ def witnesses() -> dict:
                 "error": (state.last_error if state else "") or None,
             }
         )
-    waited = 0.0
-    if signed is not None and (published is None or published.tree_size < signed.tree_size):
-        waited = round((timezone.now() - signed.created_at).total_seconds(), 1)
-    waiting = waited > 0
+    waiting = signed is not None and (
+        published is None or published.tree_size < signed.tree_size
+    )
+    waited = (timezone.now() - signed.created_at).total_seconds() if signed and waiting else 0.0
     stalled = waiting and waited > settings.LEDGER_WITNESS_TIMEOUT
     quorum_words = policy.describe_quorum()[1]
     report = {
@@ -113,7 +113,7 @@ def witnesses() -> dict:
         "quorum": policy.quorum,
         "quorum_words": quorum_words,
         "degraded": len(working) < len(members),
-        "unpublished_seconds": waited,
+        "unpublished_seconds": round(waited, 1),
         "members": members,
     }
     if stalled:
@@ -123,7 +123,7 @@ def witnesses() -> dict:
             if not m["ok"]
         )
         report["error"] = (
-            f"publication has stopped for {waited} s: the witness quorum is not met "
+            f"publication has stopped for {waited:.1f} s: the witness quorum is not met "
             f"({quorum_words} Failing: {failing or 'none'})"
         )
     return report
