@@ -1,6 +1,9 @@
-"""The ledger's JSON API: entries by digest, inclusion and consistency proofs, checkpoint."""
+"""The ledger's JSON API: entries by digest, inclusion and consistency proofs, checkpoint,
+the RFC 3161 timestamps of a checkpoint."""
 
 from __future__ import annotations
+
+import base64
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -9,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from anchoring import leaf, merkle, store
+from anchoring import leaf, merkle, store, timestamps
 from anchoring.checkpoint import format_proof
 from anchoring.digest import parse_hex
 from anchoring.models import Entry, PublishedCheckpoint
@@ -258,3 +261,70 @@ class CheckpointView(APIView):
                 "note": cp.note,
             }
         )
+
+
+def timestamp_json(row) -> dict:
+    """The public JSON form of one stored timestamp token (docs/formats.md)."""
+    return {
+        "tsa": row.tsa,
+        "gen_time": row.gen_time.isoformat().replace("+00:00", "Z"),
+        "token": base64.b64encode(bytes(row.token)).decode(),
+        "ca": base64.b64encode(bytes(row.ca)).decode(),
+    }
+
+
+class TimestampsView(APIView):
+    """The RFC 3161 timestamp tokens of a published checkpoint: of exactly `size`, or of
+    the first timestamped checkpoint that covers entry `covering` (size null if none yet).
+    Tokens are evidence to verify, never to trust: each is over SHA-256 of the checkpoint's
+    body and chains to its `ca`, which a verifier pins by fingerprint."""
+
+    throttle_scope = "ledger"  # LEDGER_READ_RATE per client
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("size", int, description="A published checkpoint's size."),
+            OpenApiParameter(
+                "covering",
+                int,
+                description="Instead of size: an entry index; the first timestamped "
+                "checkpoint whose size is above it.",
+            ),
+        ],
+        responses={
+            200: inline_serializer(
+                "LedgerTimestamps",
+                {
+                    "size": serializers.IntegerField(allow_null=True),
+                    "timestamps": serializers.ListField(
+                        child=inline_serializer(
+                            "LedgerTimestamp",
+                            {
+                                "tsa": serializers.CharField(),
+                                "gen_time": serializers.DateTimeField(),
+                                "token": serializers.CharField(),
+                                "ca": serializers.CharField(),
+                            },
+                        )
+                    ),
+                },
+            ),
+            400: _ERROR,
+            404: _ERROR,
+            503: _ERROR,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        if store.latest_checkpoint() is None:
+            raise ApiError(error_codes.LEDGER_NOT_READY)
+        if "covering" in request.query_params and "size" not in request.query_params:
+            found = timestamps.earliest_covering(_int_param(request, "covering"))
+            if found is None:
+                return Response({"size": None, "timestamps": []})
+            size = found
+        else:
+            size = _int_param(request, "size")
+            if not PublishedCheckpoint.objects.filter(tree_size=size).exists():
+                raise ApiError(error_codes.NO_SUCH_CHECKPOINT, field="size", size=size)
+        rows = timestamps.for_size(size)
+        return Response({"size": size, "timestamps": [timestamp_json(r) for r in rows]})

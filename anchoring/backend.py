@@ -10,6 +10,8 @@ A backend that cannot answer raises BackendUnavailable: "could not check", never
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import urllib.error
 import urllib.parse
@@ -30,6 +32,17 @@ class LedgerEntry:
 
     index: int
     leaf: bytes
+
+
+@dataclass(frozen=True)
+class Timestamp:
+    """An RFC 3161 token over a checkpoint as a backend reports it (unverified): the TSA's
+    name, the genTime it claims, the DER token and the DER CA certificate it chains to."""
+
+    tsa: str
+    gen_time: str
+    token: bytes
+    ca: bytes
 
 
 class LedgerBackend(Protocol):
@@ -57,6 +70,13 @@ class LedgerBackend(Protocol):
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
         """RFC 9162 consistency proof from tree size `old` to `new`."""
+
+    def timestamps(self, size: int) -> list[Timestamp]:
+        """The timestamp tokens of the published checkpoint of `size`, earliest first."""
+
+    def covering_timestamps(self, index: int) -> tuple[int, list[Timestamp]] | None:
+        """The first published checkpoint above entry `index` that has timestamp tokens:
+        its size and tokens; None when none has one yet."""
 
 
 class LocalBackend:
@@ -131,6 +151,23 @@ class LocalBackend:
         from anchoring import store
 
         return self._guard(lambda: store.consistency_proof(old, new))
+
+    def timestamps(self, size: int) -> list[Timestamp]:
+        from anchoring import timestamps
+
+        def get():
+            return [
+                Timestamp(r.tsa, r.gen_time.isoformat(), bytes(r.token), bytes(r.ca))
+                for r in timestamps.for_size(size)
+            ]
+
+        return self._guard(get)
+
+    def covering_timestamps(self, index: int) -> tuple[int, list[Timestamp]] | None:
+        from anchoring import timestamps
+
+        size = self._guard(lambda: timestamps.earliest_covering(index))
+        return None if size is None else (size, self.timestamps(size))
 
 
 class HttpBackend:
@@ -208,6 +245,32 @@ class HttpBackend:
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
         body = self._json("/api/v1/ledger/proof/consistency", {"from": old, "to": new})
         return self._hashes(body)
+
+    def timestamps(self, size: int) -> list[Timestamp]:
+        return self._timestamps(self._json("/api/v1/ledger/timestamps", {"size": size}))[1]
+
+    def covering_timestamps(self, index: int) -> tuple[int, list[Timestamp]] | None:
+        size, found = self._timestamps(self._json("/api/v1/ledger/timestamps", {"covering": index}))
+        return None if size is None else (size, found)
+
+    @staticmethod
+    def _timestamps(body: dict) -> tuple[int | None, list[Timestamp]]:
+        try:
+            size = body["size"]
+            found = [
+                Timestamp(
+                    str(t["tsa"]),
+                    str(t["gen_time"]),
+                    base64.b64decode(t["token"], validate=True),
+                    base64.b64decode(t["ca"], validate=True),
+                )
+                for t in body["timestamps"]
+            ]
+        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+            raise BackendUnavailable("ledger answered malformed timestamps") from exc
+        if size is not None and not isinstance(size, int):
+            raise BackendUnavailable("ledger answered malformed timestamps")
+        return size, found
 
     @staticmethod
     def _hashes(body: dict) -> list[bytes]:

@@ -29,7 +29,7 @@ from django.db import connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
-from anchoring import alarms, keys, leaf, merkle, metrics, publisher, store
+from anchoring import alarms, keys, leaf, merkle, metrics, publisher, store, timestamps
 from anchoring.checkpoint import Checkpoint as CheckpointBody
 from anchoring.checkpoint import CheckpointError, open_checkpoint, sign_checkpoint
 from anchoring.models import Checkpoint, Entry, PublishedCheckpoint, Submission, Tile
@@ -520,7 +520,8 @@ _thread_lock = threading.Lock()
 
 def start_thread() -> None:
     """Start the in-process sequencer thread of the embedded default, once per process,
-    and the publisher's beside it when the log has witnesses."""
+    the publisher's beside it when the log has witnesses, and the timestamper's when it
+    has TSAs."""
     global _thread
     with _thread_lock:
         if _thread is None or not _thread.is_alive():
@@ -528,3 +529,4 @@ def start_thread() -> None:
             _thread.start()
     if keys.has_witnesses():
         publisher.start_thread()
+    timestamps.start_thread()

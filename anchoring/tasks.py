@@ -1,10 +1,10 @@
-"""Celery tasks of the ledger: the beat-driven sequencer and publisher of production
-deployments."""
+"""Celery tasks of the ledger: the beat-driven sequencer, publisher and timestamper of
+production deployments."""
 
 from celery import shared_task
 from django.conf import settings
 
-from anchoring import keys, publisher, sequencer
+from anchoring import keys, publisher, sequencer, timestamps
 
 
 @shared_task(ignore_result=True)
@@ -28,3 +28,11 @@ def publish() -> int | None:
     size, or None (nothing new, another publisher busy, or the quorum not met)."""
     row = publisher.publisher.publish()
     return row.tree_size if row else None
+
+
+@shared_task(ignore_result=True)
+def timestamp() -> int:
+    """Have the TSAs of LEDGER_TSA_URLS timestamp the newest published checkpoint (those
+    due: at most once per LEDGER_TIMESTAMP_PERIOD, failing ones after their backoff); how
+    many tokens were stored."""
+    return timestamps.timestamp_newest()

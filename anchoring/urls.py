@@ -17,4 +17,5 @@ api_patterns = [
         name="api-ledger-consistency",
     ),
     path("ledger/checkpoint", api.CheckpointView.as_view(), name="api-ledger-checkpoint"),
+    path("ledger/timestamps", api.TimestampsView.as_view(), name="api-ledger-timestamps"),
 ]

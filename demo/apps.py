@@ -3,7 +3,8 @@ from django.conf import settings
 
 
 class DemoConfig(AppConfig):
-    """Holds the `seed_demo` command and the embedded default's demo alliance."""
+    """Holds the `seed_demo` command, the embedded default's demo alliance and its
+    DEVELOPMENT timestamp authority."""
 
     name = "demo"
     verbose_name = "Demo data"
@@ -14,3 +15,7 @@ class DemoConfig(AppConfig):
 
             alliance.ensure_policy()
             alliance.register()
+        if settings.DEMO_TSA:
+            from demo import dev_tsa
+
+            dev_tsa.register()

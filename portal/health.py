@@ -99,9 +99,7 @@ def witnesses() -> dict:
                 "error": (state.last_error if state else "") or None,
             }
         )
-    waiting = signed is not None and (
-        published is None or published.tree_size < signed.tree_size
-    )
+    waiting = signed is not None and (published is None or published.tree_size < signed.tree_size)
     waited = (timezone.now() - signed.created_at).total_seconds() if signed and waiting else 0.0
     stalled = waiting and waited > settings.LEDGER_WITNESS_TIMEOUT
     quorum_words = policy.describe_quorum()[1]
@@ -127,6 +125,42 @@ def witnesses() -> dict:
             f"({quorum_words} Failing: {failing or 'none'})"
         )
     return report
+
+
+def timestamps() -> dict:
+    """The TSAs of LEDGER_TSA_URLS: each one's state and the newest size it timestamped.
+    Never unhealthy (trusted time never holds up the ledger); degraded while a TSA fails
+    or has not answered yet."""
+    from anchoring.models import TimestampAuthority
+
+    urls = settings.LEDGER_TSA_URLS
+    if not urls:
+        return {"ok": True, "configured": False}
+    try:
+        states = {s.url: s for s in TimestampAuthority.objects.filter(url__in=urls)}
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    authorities = []
+    for url in urls:
+        state = states.get(url)
+        authorities.append(
+            {
+                "url": url,
+                "name": (state.name if state else "") or None,
+                "ok": bool(state and state.ok),
+                "timestamped_size": state.timestamped_size if state else None,
+                "gen_time": _iso(state.timestamped_at if state else None),
+                "failing_since": _iso(state.failing_since if state else None),
+                "retry_at": _iso(state.retry_at if state else None),
+                "error": (state.last_error if state else "") or None,
+            }
+        )
+    return {
+        "ok": True,
+        "configured": True,
+        "degraded": not all(a["ok"] for a in authorities),
+        "authorities": authorities,
+    }
 
 
 def _iso(moment) -> str | None:
@@ -203,6 +237,7 @@ def report() -> tuple[bool, dict]:
     parts["ledger"] = ledger() if parts["database"]["ok"] else {"ok": False}
     parts["integrity"] = integrity() if parts["database"]["ok"] else {"ok": False}
     parts["witnesses"] = witnesses() if parts["database"]["ok"] else {"ok": False}
+    parts["timestamps"] = timestamps() if parts["database"]["ok"] else {"ok": False}
     healthy = all(part["ok"] for part in parts.values())
     status = "ok" if healthy else "unhealthy"
     if healthy and any(part.get("degraded") for part in parts.values()):

@@ -281,6 +281,27 @@ LEDGER_WITNESS_FAIL_OPEN = env.bool("LEDGER_WITNESS_FAIL_OPEN", default=False)
 # and quorum of LEDGER_WITNESS_POLICY.
 LEDGER_TRUST_POLICY = env("LEDGER_TRUST_POLICY", default="")
 
+# --- Trusted time for checkpoints (anchoring/timestamps.py) ----------------------------
+# RFC 3161 timestamp authorities (URLs, comma-separated) asked for a token over each
+# published checkpoint, and the PEM files of the CA certificates their tokens must chain
+# to (pinned; `trust_policy` prints them as tsa-ca lines). The embedded default runs a
+# DEVELOPMENT TSA in its own process (demo/dev_tsa.py), labelled so wherever it appears.
+DEMO_TSA = env.bool("DEMO_TSA", default=EMBEDDED)
+DEMO_TSA_URL = PUBLIC_BASE_URL.rstrip("/") + "/demo/tsa"
+DEMO_TSA_CA_FILE = DATA_DIR / "keys" / "dev-tsa-ca.pem"
+LEDGER_TSA_URLS = env.list("LEDGER_TSA_URLS", default=[DEMO_TSA_URL] if DEMO_TSA else [])
+LEDGER_TSA_CA_FILES = env.list(
+    "LEDGER_TSA_CA_FILES", default=[str(DEMO_TSA_CA_FILE)] if DEMO_TSA else []
+)
+# Seconds between timestamps of one TSA: each asks for the newest published checkpoint
+# at most this often.
+LEDGER_TIMESTAMP_PERIOD = env.float("LEDGER_TIMESTAMP_PERIOD", default=1.0)
+# Seconds a TSA has to answer; a TSA that fails is asked again after LEDGER_TSA_RETRY
+# seconds, doubling after each failure up to LEDGER_TSA_RETRY_MAX.
+LEDGER_TSA_TIMEOUT = env.float("LEDGER_TSA_TIMEOUT", default=5.0)
+LEDGER_TSA_RETRY = env.float("LEDGER_TSA_RETRY", default=1.0)
+LEDGER_TSA_RETRY_MAX = env.float("LEDGER_TSA_RETRY_MAX", default=300.0)
+
 CELERY_BEAT_SCHEDULE = {}
 if LEDGER_SEQUENCER == "celery":
     CELERY_BEAT_SCHEDULE["ledger-integrate"] = {
@@ -296,6 +317,12 @@ if LEDGER_SEQUENCER == "celery":
         "schedule": LEDGER_WITNESS_RETRY,
         "options": {"expires": LEDGER_WITNESS_RETRY},
     }
+    if LEDGER_TSA_URLS:  # trusted time: the TSAs timestamp the newest published checkpoint
+        CELERY_BEAT_SCHEDULE["ledger-timestamp"] = {
+            "task": "anchoring.tasks.timestamp",
+            "schedule": LEDGER_TIMESTAMP_PERIOD,
+            "options": {"expires": LEDGER_TIMESTAMP_PERIOD},
+        }
 # Seconds between runs of ledger_fsck by Celery beat (verification.tasks.ledger_fsck, on a
 # worker that can read the log key); 0: never (run `manage.py ledger_fsck` instead).
 LEDGER_FSCK_PERIOD = env.float("LEDGER_FSCK_PERIOD", default=3600.0)

@@ -20,12 +20,12 @@ from typing import NoReturn
 from django.conf import settings
 from django.utils import timezone
 
-from anchoring.backend import LedgerBackend, LedgerEntry
+from anchoring.backend import BackendUnavailable, LedgerBackend, LedgerEntry
 from anchoring.checkpoint import Checkpoint
 from anchoring.leaf import Kind, decode, subject
 from documents import codes, entries
 from documents.models import Record
-from verification import trust
+from verification import trust, trusted_time
 from verification.models import Verification
 from verification.record_check import (
     RecordCheck,
@@ -47,6 +47,7 @@ from verification.steps import (
     inclusion_step,
     leaf_step,
     quorum_step,
+    unavailable_step,
 )
 
 HOW: dict[str, str] = {
@@ -100,12 +101,19 @@ def run(v: Verification, backend: LedgerBackend) -> tuple[str, list[Step], Recor
     return _outcome(steps), steps, found.record
 
 
+def _addition(step: Step) -> bool:
+    """A step that adds to the document's proof without being part of it: a service event,
+    and trusted time (pending until a TSA has timestamped a covering checkpoint)."""
+    return step.name.startswith("service:") or step.name == trusted_time.NAME
+
+
 def _outcome(steps: list[Step]) -> str:
-    """Verified only if every step of the document passed and no service event failed (one
-    still being written is inconclusive without changing the outcome)."""
-    document = [s for s in steps if not s.name.startswith("service:")]
-    service_failed = any(s.status == FAILED for s in steps if s.name.startswith("service:"))
-    if any(s.status != PASSED for s in document) or service_failed:
+    """Verified only if every step of the document passed and no addition failed: a
+    service event still being written, or trusted time still pending, is inconclusive
+    without changing the outcome; evidence that fails its check is never passed over."""
+    document = [s for s in steps if not _addition(s)]
+    addition_failed = any(s.status == FAILED for s in steps if _addition(s))
+    if any(s.status != PASSED for s in document) or addition_failed:
         return Outcome.INCONCLUSIVE
     return Outcome.VERIFIED
 
@@ -278,7 +286,31 @@ def _prove(v: Verification, found: _Found, backend: LedgerBackend, steps: list[S
         inclusion_step(entry.leaf, entry.index, cp, backend.inclusion_proof(entry.index, cp.size))
     )
     steps.append(_consistency(cp, note, trusted, backend))
+    if all(s.status == PASSED for s in steps[-2:]):
+        steps.append(_trusted_time(entry, cp, backend, pinned.policy.tsa_cas))
     return cp
+
+
+def _trusted_time(
+    entry: LedgerEntry, cp: Checkpoint, backend: LedgerBackend, pinned: set[str]
+) -> Step:
+    """ "No later than T": the earliest timestamped checkpoint covering the entry, proven in
+    the history of `cp` (trusted_time). A ledger that cannot answer leaves it pending."""
+    court_time = trusted_time.shown(decode(entry.leaf).time)
+    try:
+        got = backend.covering_timestamps(entry.index)
+        covering = None
+        if got is not None and got[0] <= cp.size and (note := backend.checkpoint(got[0])):
+            size, stamps = got
+            covering = trusted_time.Covering(
+                note,
+                backend.inclusion_proof(entry.index, size),
+                backend.consistency_proof(size, cp.size) if size < cp.size else [],
+                [(t.token, t.ca) for t in stamps],
+            )
+    except BackendUnavailable as exc:
+        return unavailable_step(trusted_time.NAME, str(exc))
+    return trusted_time.step(entry.index, entry.leaf, cp, covering, pinned, court_time)
 
 
 def _consistency(

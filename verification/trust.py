@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError
 
-from anchoring import alarms, keys
+from anchoring import alarms, keys, timestamps
 from anchoring.backend import LedgerBackend, LocalBackend
 from anchoring.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from anchoring.note import NoteError, Verifier, verifier_key
@@ -39,7 +39,8 @@ class Pinned:
 
 def pinned() -> Pinned | None:
     """LEDGER_TRUST_POLICY; without it, the log key of LEDGER_VERIFIER_KEY (or, reading its
-    own ledger, this deployment's) with the witnesses and quorum of LEDGER_WITNESS_POLICY.
+    own ledger, this deployment's) with the witnesses and quorum of LEDGER_WITNESS_POLICY
+    and the TSA CAs of LEDGER_TSA_CA_FILES.
     None when no log key is known: then nothing can be verified."""
     path = settings.LEDGER_TRUST_POLICY
     if path:
@@ -54,7 +55,8 @@ def pinned() -> Pinned | None:
     if log is None:
         return None
     witnesses = keys.witness_policy() if settings.LEDGER_BACKEND == "local" else None
-    return Pinned(_derived(verifier_key(log), witnesses), log)
+    tsa_cas = frozenset(timestamps.ca_fingerprints())
+    return Pinned(_derived(verifier_key(log), witnesses, tsa_cas), log)
 
 
 @functools.lru_cache(maxsize=4)
@@ -62,18 +64,18 @@ def _policy_file(path: str, mtime_ns: int, size: int) -> Policy:
     return parse_policy(Path(path).read_text(encoding="utf-8"))
 
 
-_derived_last: tuple[str, Policy | None, Policy] | None = None
+_derived_last: tuple[str, Policy | None, frozenset[str], Policy] | None = None
 
 
-def _derived(log_vkey: str, witnesses: Policy | None) -> Policy:
-    """The policy of this log key and witness policy, built once while both stay the same
-    (keys.witness_policy gives the same object until its file changes)."""
+def _derived(log_vkey: str, witnesses: Policy | None, tsa_cas: frozenset[str]) -> Policy:
+    """The policy of this log key, witness policy and TSA CAs, built once while they stay
+    the same (keys.witness_policy gives the same object until its file changes)."""
     global _derived_last
     last = _derived_last
-    if last is not None and last[0] == log_vkey and last[1] is witnesses:
-        return last[2]
-    policy = parse_policy(format_policy([log_vkey], [], witnesses=witnesses))
-    _derived_last = (log_vkey, witnesses, policy)
+    if last is not None and last[0] == log_vkey and last[1] is witnesses and last[2] == tsa_cas:
+        return last[3]
+    policy = parse_policy(format_policy([log_vkey], [], tsa_cas, witnesses=witnesses))
+    _derived_last = (log_vkey, witnesses, tsa_cas, policy)
     return policy
 
 

@@ -1,13 +1,14 @@
 from django.core.management.base import BaseCommand
 
-from anchoring import keys, publisher, sequencer
+from anchoring import keys, publisher, sequencer, timestamps
 
 
 class Command(BaseCommand):
     help = (
         "Run the ledger sequencer in the foreground: integrate pooled submissions every "
         "LEDGER_BATCH_PERIOD seconds, and publish each new checkpoint once its witnesses "
-        "cosign it. An alternative to the Celery beat jobs."
+        "cosign it, and have the TSAs of LEDGER_TSA_URLS timestamp it. An alternative to "
+        "the Celery beat jobs."
     )
 
     def add_arguments(self, parser) -> None:
@@ -21,7 +22,9 @@ class Command(BaseCommand):
             published = publisher.publisher.publish()
             if published is not None:
                 self.stdout.write(f"published checkpoint {published.tree_size}")
+            self.stdout.write(f"stored {timestamps.timestamp_newest()} timestamps")
             return
         if keys.has_witnesses():
             publisher.start_thread()
+        timestamps.start_thread()
         sequencer.run()
