@@ -14,16 +14,30 @@ answers 201 with its receipt, so latency includes that wait. Runs (--runs):
   batch   8 clients each POSTing 100 records to /api/v1/records/batch; another
           endpoint's figure, never the single-record one. Not run by default.
 
-After each run a sample of answers is checked: the checkpoint's signature, the inclusion
-proof, the entry rebuilt from the record row, the digests sent.
+With --witnesses N (0: none), N witnesses (this project's witness role, gunicorn with one
+gevent worker each, on a database and key of its own) follow the log, and the log's web
+and sequencer processes get a LEDGER_WITNESS_POLICY naming them with a quorum of a
+majority (`group alliance 2 w1 w2 w3` for 3): a checkpoint is published, and receipts
+given against it, once the quorum cosigns it. The witnesses run on the same cores.
+Compare `--runs open` with 0 and with 3 at the same rate (target: p99 grows by < 300 ms).
+
+After each run a sample of answers is checked: the checkpoint's signature (and with
+witnesses, the quorum's cosignatures), the inclusion proof, the entry rebuilt from the
+record row, the digests sent.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import harness
 from harness import Table, note, pct
@@ -31,6 +45,9 @@ from harness import Table, note, pct
 QUICK = {"duration": 10.0, "warmup": 3.0, "upload_duration": 5.0, "check": 100}
 FULL = {"duration": 30.0, "warmup": 5.0, "upload_duration": 15.0, "check": 500}
 TARGET_RATE, TARGET_P99 = 500, 2.5
+# With --witnesses: each witness (n, name, key file, port, url, vkey, verifier), the
+# quorum, and the directory of their keys, policy and log list.
+alliance: dict = {"members": [], "quorum": 0, "home": None}
 
 
 def _item(k: int, i: int) -> dict:
@@ -110,6 +127,10 @@ def check(args, window: harness.Window, mode: str) -> int:
     for body, sent in sample:
         proof = body["ledger"]
         cp = open_checkpoint(proof["checkpoint"], verifier, origin=settings.LEDGER_ORIGIN)
+        if args.witnesses:
+            members, quorum = alliance["members"], alliance["quorum"]
+            cosigners = sum(_signed_by(proof["checkpoint"], w["verifier"]) for w in members)
+            assert cosigners >= quorum, f"{cosigners} cosignatures, quorum {quorum}"
         assert cp.size == proof["tree_size"], "the answer's tree size is not its checkpoint's"
         hashes = [bytes.fromhex(h) for h in proof["inclusion_proof"]]
         leaf_hash = bytes.fromhex(proof["leaf_hash"])
@@ -123,6 +144,21 @@ def check(args, window: harness.Window, mode: str) -> int:
             )
         assert (body["sha256"], body["sm3"]) == tuple(sent), "the digests are not those sent"
     return len(sample)
+
+
+def witnessed(args) -> str:
+    """What a title says of the witnesses."""
+    return f", {args.witnesses} witnesses (quorum {alliance['quorum']})" if args.witnesses else ""
+
+
+def _signed_by(note: str, verifier) -> bool:
+    from anchoring.note import NoteError, open_note
+
+    try:
+        open_note(note, [verifier])
+    except NoteError:
+        return False
+    return True
 
 
 def run(args, mode: str, ctx: dict, groups: dict, summary: Table) -> None:
@@ -157,7 +193,10 @@ def run(args, mode: str, ctx: dict, groups: dict, summary: Table) -> None:
         "upload": f"2. Multipart, {args.upload_size:,}-byte files: {args.upload_clients} clients",
         "batch": f"3. Batches of {args.batch_size} (/records/batch): {args.batch_clients} clients",
     }[mode]
-    table = Table(f"{title} x {window.duration:g} s, gunicorn {shape}, period {args.period} s")
+    table = Table(
+        f"{title} x {window.duration:g} s, gunicorn {shape}, period {args.period} s"
+        + witnessed(args)
+    )
     rate_target = mode == "json"
     table.add(
         "records/s (in 201 answers received in the window)",
@@ -182,6 +221,21 @@ def run(args, mode: str, ctx: dict, groups: dict, summary: Table) -> None:
         f"<= {m.quantile('court_registration_duration_seconds', 0.99, endpoint=endpoint):g} s",
     )
     table.add("batches (metrics)", harness.batches(m))
+    if args.witnesses:
+        delay = "ledger_publication_delay_seconds"
+        table.add(
+            "signed to published (metrics): mean / p99 bucket",
+            f"{m.mean(delay) * 1000:.1f} ms / <= {m.quantile(delay, 0.99):g} s",
+        )
+        answers = {}
+        for (name, labels), value in m.values.items():
+            if name == "ledger_witness_answers_total" and value:
+                status = dict(labels)["status"]
+                answers[status] = answers.get(status, 0) + value
+        table.add(
+            "witnesses' answers (metrics)",
+            ", ".join(f"{s}: {n:,.0f}" for s, n in sorted(answers.items())) or "none",
+        )
     table.cpu(window.cpu, records, "record", window.duration)
     table.add("answers checked", f"{check(args, window, mode):,}, all valid")
     table.add("records in the database", f"{Record.objects.count():,}")
@@ -195,13 +249,92 @@ def run(args, mode: str, ctx: dict, groups: dict, summary: Table) -> None:
         )
     elif mode == "open":
         summary.add(
-            f"p99 at {args.rate:g}/s offered",
+            f"p99 at {args.rate:g}/s offered{witnessed(args)}",
             f"{p99:.3f} s",
             f"< {TARGET_P99:g} s",
             p99 < TARGET_P99 and all_201,
         )
     else:
         summary.add(f"{mode}: records/s, p99", f"{rate:,.1f}, {p99:.3f} s")
+
+
+def witness_setup(args) -> str:
+    """Before Django: each witness's key, port and URL, and the log's policy file naming
+    them; the policy's path."""
+    from witness.keys import write_new_key
+
+    home = Path(tempfile.mkdtemp(prefix="bench-witnesses-"))
+    atexit.register(shutil.rmtree, home, True)
+    members = []
+    for n in range(1, args.witnesses + 1):
+        name, key, port = f"w{n}.bench.example/witness", home / f"w{n}.key", harness.free_port()
+        vkey = write_new_key(key, name)
+        url = f"http://127.0.0.1:{port}/witness"
+        members.append({"n": n, "name": name, "key": key, "port": port, "vkey": vkey, "url": url})
+    quorum = args.witnesses // 2 + 1
+    alliance.update(members=members, quorum=quorum, home=home)
+    policy = home / "witness-policy.txt"
+    names = " ".join(f"w{w['n']}" for w in members)
+    policy.write_text(
+        "".join(f"witness w{w['n']} {w['vkey']} {w['url']}\n" for w in members)
+        + f"group alliance {quorum} {names}\nquorum alliance\n"
+    )
+    return str(policy)
+
+
+def start_witnesses(args, servers: harness.Servers) -> list[int]:
+    """Each witness's database (the first migrated, the others copied from it), its list
+    of the one log it follows, and its gunicorn; their pids."""
+    import psycopg
+    from django.conf import settings
+    from psycopg import sql
+
+    from anchoring import keys
+    from anchoring.cosignature import parse_witness_key
+
+    parts = urlsplit(args.database_url)
+    base = parts.path.lstrip("/")
+    urls = [parts._replace(path=f"/{base}_w{w['n']}").geturl() for w in alliance["members"]]
+    log_list = alliance["home"] / "logs.txt"
+    log_list.write_text(
+        f"logs/v0\nvkey {keys.vkey()}\norigin {settings.LEDGER_ORIGIN}\nqpd 864000\n"
+    )
+    admin_url = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        for w in alliance["members"]:
+            name = sql.Identifier(f"{base}_w{w['n']}")
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        first = sql.Identifier(f"{base}_w1")
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(first))
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+            cwd=harness.ROOT,
+            env={**os.environ, "DATABASE_URL": urls[0]},
+            check=True,
+        )
+        for w in alliance["members"][1:]:
+            name = sql.Identifier(f"{base}_w{w['n']}")
+            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(name, first))
+    pids = []
+    for w, url in zip(alliance["members"], urls, strict=True):
+        w["verifier"] = parse_witness_key(w["vkey"])
+        servers.gunicorn(
+            "gevent",
+            args.witness_workers,
+            name=f"gunicorn-w{w['n']}",
+            port=w["port"],
+            DATABASE_URL=url,
+            WITNESS_NAME=w["name"],
+            WITNESS_SIGNING_KEY_FILE=str(w["key"]),
+            WITNESS_LOG_LIST=str(log_list),
+            LEDGER_WITNESS_POLICY="",  # a witness, not the log
+        )
+        pids.append(servers.pid(f"gunicorn-w{w['n']}"))
+    note(
+        f"{args.witnesses} witnesses, gunicorn {args.witness_workers} x gevent each, "
+        f"quorum {alliance['quorum']}: {', '.join(w['url'] for w in alliance['members'])}"
+    )
+    return pids
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,9 +354,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-clients", type=int, default=8)
     p.add_argument("--batch-size", type=int, default=100, help="records per batch request")
     p.add_argument("--check", type=int, help="answers checked per run [500]")
+    p.add_argument(
+        "--witnesses",
+        type=int,
+        default=0,
+        help="witness processes the log's checkpoints must be cosigned by, quorum a majority "
+        "(default 0: none, every checkpoint published as signed)",
+    )
+    p.add_argument("--witness-workers", type=int, default=1, help="gunicorn workers a witness")
     args = harness.parse(p, QUICK, FULL, argv)
     started = time.perf_counter()
-    harness.prepare(args, LEDGER_BATCH_PERIOD=args.period)
+    policy = {"LEDGER_WITNESS_POLICY": witness_setup(args)} if args.witnesses else {}
+    harness.prepare(args, LEDGER_BATCH_PERIOD=args.period, **policy)
     harness.describe("Court API benchmark", args)
     from anchoring import keys, sequencer
     from documents.models import Court, CourtToken
@@ -234,9 +376,12 @@ def main(argv: list[str] | None = None) -> int:
     _, token = CourtToken.issue(court, "bench/court_api.py")
     summary = Table("Summary against the targets")
     with harness.Servers() as servers:
+        witnesses = start_witnesses(args, servers) if args.witnesses else []
         servers.sequencer()
         url = servers.gunicorn(args.worker_class, args.workers, args.threads)
         groups = {"web": [servers.pid("gunicorn")], "sequencer": [servers.pid("sequencer")]}
+        if witnesses:
+            groups["witnesses"] = witnesses
         ctx = {"url": url, "token": token, "seed": args.seed}
         ctx |= {"upload_size": args.upload_size, "batch_size": args.batch_size}
         for mode in args.runs.split(","):

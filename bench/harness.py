@@ -38,6 +38,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+# The project's packages come before the scenarios: bench/witness.py must not hide the
+# `witness` app from a scenario that imports it (the scripts' directory stays on the path,
+# after the project, for `import harness`).
+if str(ROOT) in sys.path:
+    sys.path.remove(str(ROOT))
+sys.path.insert(0, str(ROOT))
 MiB = 1 << 20
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/portal_bench"
 GUNICORN_CONF = ROOT / "docker" / "gunicorn.conf.py"
@@ -248,7 +254,7 @@ class Servers:
         """Stop a process and whatever is left in its group. gunicorn gets SIGINT, its quick
         shutdown: SIGTERM would wait for every request still waiting for its batch."""
         proc = self.procs.pop(name)
-        proc.send_signal(signal.SIGINT if name == "gunicorn" else signal.SIGTERM)
+        proc.send_signal(signal.SIGINT if name.startswith("gunicorn") else signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=15)
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -273,14 +279,25 @@ class Servers:
         text = self.logs[name].read_text(errors="replace").strip().splitlines()
         return "\n    ".join(text[-lines:])
 
-    def gunicorn(self, worker_class: str = "gevent", workers: int = 2, threads: int = 1) -> str:
-        """gunicorn with the production settings (docker/gunicorn.conf.py); its base URL."""
-        port = free_port()
+    def gunicorn(
+        self,
+        worker_class: str = "gevent",
+        workers: int = 2,
+        threads: int = 1,
+        *,
+        name: str = "gunicorn",
+        port: int | None = None,
+        **env: str,
+    ) -> str:
+        """gunicorn with the production settings (docker/gunicorn.conf.py); its base URL.
+        Another gunicorn beside the first (a witness) has a `name` starting "gunicorn" and
+        its own `env` (DATABASE_URL, ...)."""
+        port = port or free_port()
         argv = [sys.executable, "-m", "gunicorn", "portal.wsgi:application"]
         argv += ["--config", str(GUNICORN_CONF), "--bind", f"127.0.0.1:{port}"]
         argv += ["--worker-class", worker_class, "--workers", str(workers), "--timeout", "120"]
         argv += ["--threads", str(threads)] if worker_class == "gthread" else []
-        proc = self.start("gunicorn", [*argv, "--log-level", "warning"])
+        proc = self.start(name, [*argv, "--log-level", "warning"], **env)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
@@ -289,9 +306,7 @@ class Servers:
                     return url
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"gunicorn did not start:\n    {self.tail('gunicorn')}"
-                    ) from None
+                    raise RuntimeError(f"{name} did not start:\n    {self.tail(name)}") from None
                 time.sleep(0.2)
 
     def sequencer(self) -> subprocess.Popen:
