@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -172,3 +173,23 @@ def ask(url: str, query: bytes) -> bytes:
     )
     with urllib.request.urlopen(req, timeout=10) as answer:
         return answer.read()
+
+
+@pytest.fixture(scope="module")
+def authorities(tmp_path_factory):
+    """An RSA and an EC TSA, each a real `openssl ts -reply` process, for the module."""
+    folder = tmp_path_factory.mktemp("tsa")
+    rsa_tsa = make_authority(folder / "rsa", "rsa")
+    ec_tsa = make_authority(folder / "ec", "ec")
+    with serving(rsa_tsa) as rsa_server, serving(ec_tsa) as ec_server:
+        yield rsa_server, ec_server
+
+
+@pytest.fixture
+def configured(authorities, settings):
+    """Both TSAs in LEDGER_TSA_URLS, their CAs pinned, no period between timestamps."""
+    rsa_server, ec_server = authorities
+    settings.LEDGER_TSA_URLS = [rsa_server.url, ec_server.url]
+    settings.LEDGER_TSA_CA_FILES = [str(s.authority.ca_pem) for s in authorities]
+    settings.LEDGER_TIMESTAMP_PERIOD = 0.0
+    return authorities

@@ -16,33 +16,10 @@ from anchoring import store, timestamps
 from anchoring import timestamp_token as tokens
 from anchoring.models import CheckpointTimestamp, TimestampAuthority
 from tests import tsa
+from tests.tsa import authorities, configured  # noqa: F401 - fixtures
 from tests.anchoring.ledger import grow_ledger
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def authorities(tmp_path_factory):
-    """An RSA and an EC TSA, each a real `openssl ts -reply` process, for the module."""
-    folder = tmp_path_factory.mktemp("tsa")
-    rsa_tsa, ec_tsa = (
-        tsa.make_authority(folder / "rsa", "rsa"),
-        tsa.make_authority(folder / "ec", "ec"),
-    )
-    with tsa.serving(rsa_tsa) as rsa_server, tsa.serving(ec_tsa) as ec_server:
-        yield rsa_server, ec_server
-
-
-@pytest.fixture
-def configured(authorities, settings):
-    rsa_server, ec_server = authorities
-    settings.LEDGER_TSA_URLS = [rsa_server.url, ec_server.url]
-    settings.LEDGER_TSA_CA_FILES = [
-        str(rsa_server.authority.ca_pem),
-        str(ec_server.authority.ca_pem),
-    ]
-    settings.LEDGER_TIMESTAMP_PERIOD = 0.0
-    return authorities
 
 
 def test_both_tsas_timestamp_the_newest_checkpoint_and_each_token_verifies(configured):
