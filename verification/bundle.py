@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from anchoring import merkle
+from anchoring import timestamp_token as tokens
 from anchoring.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -33,6 +34,7 @@ from anchoring.leaf import Kind, Leaf, LeafError, decode
 from anchoring.note import MalformedNoteError, NoteError, decode_base64, encode_base64
 from anchoring.policy import Policy
 from documents import codes, entries
+from verification import trusted_time
 
 FORMAT = "judicial-portal/proof-bundle/v2"
 FORMAT_V1 = "judicial-portal/proof-bundle/v1"
@@ -60,7 +62,8 @@ SALTED = (
 MASKED = "not checked (masked for display only; never compared)"
 ADDRESSEE = "not checked (addressee names: the ledger holds only a salted digest)"
 STATEMENT = "not checked: the portal's statement"
-LABELS = (CLAIM, SALTED, MASKED, ADDRESSEE, STATEMENT)
+UNPINNED = "not checked (no 'tsa-ca' of the policy names this timestamp authority's CA)"
+LABELS = (CLAIM, SALTED, MASKED, ADDRESSEE, UNPINNED, STATEMENT)
 
 Path = tuple[str | int, ...]
 
@@ -147,8 +150,10 @@ def make_bundle(
     entry: dict | None,
     consistency: dict | None,
     service_events: list[dict],
+    timestamps: dict | None = None,
 ) -> dict:
-    """Assemble a bundle from its parts (entries made with entry_json)."""
+    """Assemble a bundle from its parts (entries made with entry_json, timestamps with
+    timestamps_json)."""
     return {
         "format": FORMAT,
         "certificate": certificate,
@@ -160,6 +165,21 @@ def make_bundle(
         "entry": entry,
         "consistency": consistency,
         "service_events": service_events,
+        "timestamps": timestamps,
+    }
+
+
+def timestamps_json(
+    note: str, inclusion: list[bytes], consistency: list[bytes], stamps: list[dict]
+) -> dict:
+    """The trusted-time evidence: the first timestamped checkpoint covering the entry, the
+    entry's inclusion in it, its consistency with the bundle's checkpoint, and its RFC 3161
+    tokens ({"tsa", "gen_time", "token", "ca"}, base64 DER)."""
+    return {
+        "checkpoint": note,
+        "inclusion": [encode_base64(h) for h in inclusion],
+        "consistency": [encode_base64(h) for h in consistency],
+        "tokens": stamps,
     }
 
 
@@ -583,6 +603,96 @@ def _consistency(bundle: dict, cp: Checkpoint, trust: _Trust, report: _Report) -
     )
 
 
+def _hash_list(value: object, what: str) -> list[bytes]:
+    hashes = []
+    for text in value if isinstance(value, list) else [None]:
+        raw = decode_base64(text)
+        if raw is None:
+            raise ProofFailed(f"{what}: a hash is not base64")
+        hashes.append(raw)
+    return hashes
+
+
+def _b64(value: object, what: str) -> bytes:
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(value if isinstance(value, str) else "", validate=True)
+    except (binascii.Error, ValueError):
+        raise ProofFailed(f"timestamp: {what} is not base64") from None
+
+
+def _timestamps(
+    bundle: dict, data: bytes, index: int, cp: Checkpoint, policy: Policy, report: _Report
+) -> None:
+    """Trusted time: the covering checkpoint proven in cp's history, each token verified
+    against the policy's tsa-ca lines, each token's stated authority and time its own."""
+    evidence = bundle.get("timestamps")
+    if evidence is None:
+        report.covers(("timestamps",))
+        report.say("    trusted time: none in the bundle (times are the court's own clock)")
+        return
+    evidence = _object(evidence, "timestamp")
+    items = evidence.get("tokens")
+    if not isinstance(items, list) or not items:
+        raise ProofFailed("timestamp: the evidence holds no token")
+    covering = trusted_time.Covering(
+        evidence.get("checkpoint") if isinstance(evidence.get("checkpoint"), str) else "",
+        _hash_list(evidence.get("inclusion"), "timestamp inclusion proof"),
+        _hash_list(evidence.get("consistency"), "timestamp consistency proof"),
+        [],
+    )
+    try:
+        covered = trusted_time.covering_checkpoint(covering.note, index, data, cp, covering)
+    except trusted_time.TimeFailed as exc:
+        raise ProofFailed(f"timestamp: {exc}") from None
+    body = covered.body().encode()
+    earliest = None
+    for number, item in enumerate(items):
+        item = _object(item, f"timestamp token {number}")
+        token, ca = _b64(item.get("token"), "a token"), _b64(item.get("ca"), "a CA")
+        try:
+            stamp = tokens.check(token, body, policy.tsa_cas, [ca])
+        except tokens.UnpinnedError:
+            report.label(("timestamps", "tokens", number), UNPINNED)
+            continue
+        except tokens.TokenError as exc:
+            raise ProofFailed(f"timestamp: token {number} does not verify ({exc})") from None
+        stated = item.get("gen_time")
+        if not isinstance(stated, str) or _instant(stated) != stamp.gen_time:
+            raise ProofFailed(f"timestamp: token {number}'s time is not the one it signs")
+        if item.get("tsa") != stamp.tsa:
+            raise ProofFailed(f"timestamp: token {number}'s authority is not the one it names")
+        report.covers(("timestamps", "tokens", number))
+        if earliest is None or stamp.gen_time < earliest.gen_time:
+            earliest = stamp
+    report.covers(
+        ("timestamps", "checkpoint"), ("timestamps", "inclusion"), ("timestamps", "consistency")
+    )
+    if earliest is None:
+        report.say("    trusted time: not checked (the policy pins none of its authorities)")
+        return
+    dev = (
+        " (DEVELOPMENT timestamp authority: not trusted time)"
+        if trusted_time.DEV_MARK in earliest.tsa
+        else ""
+    )
+    report.ok(
+        f"trusted time: entry {index} was on the ledger no later than "
+        f"{trusted_time.shown(earliest.gen_time)} ({earliest.tsa}{dev}; checkpoint "
+        f"{covered.size})"
+    )
+
+
+def _instant(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else None
+
+
 def verify_bundle(
     bundle: dict,
     policy: Policy,
@@ -648,6 +758,7 @@ def verify_bundle(
         by_file = _file(bundle, leaf, report)
         by_record = _record(bundle, leaf, entry["index"], report)
         _consistency(bundle, cp, trust, report)
+        _timestamps(bundle, data, entry["index"], cp, policy, report)
         _events(bundle, leaf, entry["index"], trust, report)
         if original is not None:
             _same_file(original, leaf.sha256, leaf.sm3, "the ledger entry")

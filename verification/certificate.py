@@ -10,6 +10,7 @@ one certificate.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime
 import functools
@@ -31,7 +32,7 @@ from documents import codes, ledger, qr, stamping
 from documents.models import Record
 from plumbing import cpu_bound
 from verification import bundle as bundles
-from verification import certificate_pdf, metrics, pades, signing, trust
+from verification import certificate_pdf, metrics, pades, signing, trust, trusted_time
 from verification.models import Certificate, Verification, VerificationStep
 from verification.record_check import alarm, check_record, public_face
 
@@ -74,6 +75,34 @@ def _face(v: Verification, record: Record, backend: LedgerBackend) -> dict:
 
 
 @metrics.certificate_phase("bundle")
+def _timestamps(v: Verification, steps: list[VerificationStep], backend: LedgerBackend):
+    """The trusted-time evidence the `timestamp` step passed on, or None (pending, failed,
+    or a verification made before there were timestamps)."""
+    step = next((s for s in steps if s.name == "timestamp" and s.status == "passed"), None)
+    covering = step.detail.get("size") if step else None
+    size, index = v.tree_size, v.ledger_index
+    if not isinstance(covering, int) or not size or index is None or covering > size:
+        return None
+    note = backend.checkpoint(covering)
+    if note is None:
+        return None
+    stamps = [
+        {
+            "tsa": t.tsa,
+            "gen_time": t.gen_time.replace("+00:00", "Z"),
+            "token": base64.b64encode(t.token).decode(),
+            "ca": base64.b64encode(t.ca).decode(),
+        }
+        for t in backend.timestamps(covering)
+    ]
+    return bundles.timestamps_json(
+        note,
+        backend.inclusion_proof(index, covering),
+        backend.consistency_proof(covering, size) if covering < size else [],
+        stamps,
+    )
+
+
 def build_bundle(
     v: Verification, steps: list[VerificationStep], number: str, backend: LedgerBackend
 ) -> dict:
@@ -115,6 +144,7 @@ def build_bundle(
                 }
             )
     origin = parse_checkpoint(parse_note(checkpoint).text).origin if checkpoint else None
+    timestamps = _timestamps(v, steps, backend) if entry else None
     return bundles.make_bundle(
         certificate={
             "number": codes.display(number),
@@ -143,6 +173,7 @@ def build_bundle(
         entry=entry,
         consistency=consistency,
         service_events=events,
+        timestamps=timestamps,
     )
 
 
@@ -236,7 +267,21 @@ def facts(
         ca_fingerprints=signing.identity().ca_fingerprints,
         bundle=bundles.dumps(bundle),
         bundle_name=bundles.ATTACHMENT_NAME,
+        recorded_no_later=_recorded_no_later(steps),
     )
+
+
+def _recorded_no_later(steps: list[VerificationStep]) -> tuple[str, str, bool] | None:
+    """What the certificate shows as trusted time: the passed `timestamp` step's."""
+    step = next((s for s in steps if s.name == "timestamp" and s.status == "passed"), None)
+    if step is None:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(step.detail["gen_time"].replace("Z", "+00:00"))
+    except (KeyError, AttributeError, ValueError):
+        return None
+    tsa = str(step.detail.get("tsa", ""))
+    return trusted_time.shown(moment), tsa, bool(step.detail.get("development"))
 
 
 @functools.cache

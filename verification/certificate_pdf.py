@@ -112,6 +112,9 @@ class Facts:
     ca_fingerprints: list[str]
     bundle: bytes
     bundle_name: str
+    # "Recorded no later than": the trusted time proven, its authority, whether that is a
+    # DEVELOPMENT authority; None when the time is still the court's own clock.
+    recorded_no_later: tuple[str, str, bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -419,6 +422,27 @@ def _field(zh: str, en: str, value: str, style: ParagraphStyle = CELL) -> list:
 NOT_CHECKED = f"未经核对 {_grey('not checked')}"
 
 
+def _trusted_time(when: str, tsa: str, development: bool, t: _Text) -> Table:
+    """The trusted time, prominently: the record was on the ledger no later than `when`."""
+    colour = RED if development else INK
+    lines = [
+        Para(f"记录时间不晚于 {when}（可信时间来自 {t(tsa)}）", _style("tt", 11, colour)),
+        Para(
+            f"Recorded no later than {when} (trusted time from {t(tsa)})",
+            _style("tt-en", 11, colour, cjk=False),
+        ),
+    ]
+    if development:
+        lines.append(
+            Para(
+                "开发用时间戳服务：并非可信时间。"
+                "DEVELOPMENT timestamp authority: not trusted time.",
+                _style("tt-dev", colour=RED),
+            )
+        )
+    return _box(lines, None, "#aa1111" if development else "#333333")
+
+
 def _story(facts: Facts, t: _Text) -> list[Flowable]:
     story: list[Flowable] = []
     head = [
@@ -464,6 +488,9 @@ def _story(facts: Facts, t: _Text) -> list[Flowable]:
             None,
         )
     )
+
+    if facts.recorded_no_later is not None:
+        story.append(_trusted_time(*facts.recorded_no_later, t))
 
     story.append(_heading("核验步骤", "Steps"))
     if facts.steps:

@@ -16,7 +16,6 @@ from anchoring import store, timestamps
 from anchoring import timestamp_token as tokens
 from anchoring.models import CheckpointTimestamp, TimestampAuthority
 from tests import tsa
-from tests.tsa import authorities, configured  # noqa: F401 - fixtures
 from tests.anchoring.ledger import grow_ledger
 
 pytestmark = pytest.mark.django_db

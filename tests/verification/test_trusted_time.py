@@ -8,7 +8,6 @@ import pytest
 from anchoring import store, timestamps
 from anchoring.models import CheckpointTimestamp
 from tests.court_ledger import check, sha
-from tests.tsa import authorities, configured  # noqa: F401 - fixtures
 from verification.models import Verification
 
 V = Verification.Outcome
@@ -100,3 +99,108 @@ def test_the_http_backend_gives_the_same_trusted_time(
     v = check(sha256=sha(ledger.judgment_pdf))
     assert v.outcome == V.VERIFIED
     assert _step(v).status == "passed"
+
+
+# --- Proof bundles and judicial-verify ----------------------------------------------------
+
+
+@pytest.fixture
+def stamped_bundle(ledger, configured, tmp_path):
+    """A certificate's bundle whose verification had trusted time, and the trust policy
+    (`manage.py trust_policy`, which pins the TSA CAs of LEDGER_TSA_CA_FILES)."""
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    from verification import certificate
+
+    timestamps.timestamp_newest()
+    v = check(sha256=sha(ledger.judgment_pdf), filename="judgment.pdf")
+    assert _step(v).status == "passed"
+    issued = certificate.issue(v)
+    out = io.StringIO()
+    call_command("trust_policy", stdout=out)
+    policy = tmp_path / "policy.txt"
+    policy.write_text(out.getvalue())
+    assert policy.read_text().count("tsa-ca ") == 2
+    return json.loads(issued.bundle), policy, issued
+
+
+def _verify(bundle: dict, policy, tmp_path) -> tuple[int, str]:
+    import contextlib
+    import io
+    import json
+
+    from verification import offline
+
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(bundle, ensure_ascii=False))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = offline.main(["bundle", str(path), "--policy", str(policy)])
+    return code, out.getvalue()
+
+
+def test_the_bundle_carries_the_tokens_and_judicial_verify_checks_them(stamped_bundle, tmp_path):
+    bundle, policy, _ = stamped_bundle
+    assert len(bundle["timestamps"]["tokens"]) == 2
+    code, out = _verify(bundle, policy, tmp_path)
+    assert code == 0, out
+    assert "ok  trusted time: entry" in out and "no later than" in out
+
+
+@pytest.mark.parametrize(
+    "edit",
+    ["token", "ca", "gen_time", "tsa", "checkpoint", "inclusion", "consistency_added"],
+)
+def test_an_edited_timestamp_fails_at_the_timestamp_step(stamped_bundle, tmp_path, edit):
+    import base64
+    import copy
+
+    bundle, policy, _ = stamped_bundle
+    edited = copy.deepcopy(bundle)
+    evidence, token = edited["timestamps"], edited["timestamps"]["tokens"][0]
+    if edit == "token":
+        raw = bytearray(base64.b64decode(token["token"]))
+        raw[-8] ^= 1
+        token["token"] = base64.b64encode(bytes(raw)).decode()
+    elif edit == "ca":
+        token["ca"] = edited["timestamps"]["tokens"][1]["ca"]  # the other TSA's CA
+    elif edit == "gen_time":
+        token["gen_time"] = "2020-01-01T00:00:00Z"
+    elif edit == "tsa":
+        token["tsa"] = "National Time Service Center"
+    elif edit == "checkpoint":
+        evidence["checkpoint"] = evidence["checkpoint"].replace("\n", "\n\n", 1)
+    elif edit == "inclusion":
+        evidence["inclusion"] = evidence["inclusion"][:-1] or ["AAAA"]
+    else:
+        evidence["consistency"] = [*evidence["consistency"], evidence["inclusion"][0]]
+    code, out = _verify(edited, policy, tmp_path)
+    assert code == 1, out
+    assert "FAILED at timestamp" in out, out
+
+
+def test_without_the_tsa_ca_lines_the_tokens_are_listed_not_checked(stamped_bundle, tmp_path):
+    bundle, policy, _ = stamped_bundle
+    relaxed = tmp_path / "relaxed.txt"
+    relaxed.write_text(
+        "".join(line for line in policy.read_text().splitlines(True) if "tsa-ca" not in line)
+    )
+    code, out = _verify(bundle, relaxed, tmp_path)
+    assert code == 0, out
+    assert "no 'tsa-ca' of the policy names" in out and "ok  trusted time" not in out
+
+
+def test_the_certificate_shows_recorded_no_later_than(stamped_bundle):
+    from verification import certificate
+
+    _, _, issued = stamped_bundle
+    v = issued.verification
+    when, tsa, development = certificate._recorded_no_later(list(v.steps.all()))
+    step = _step(v)
+    assert tsa == step.detail["tsa"] and not development
+    assert when.endswith(" UTC") and when[:10] == step.detail["gen_time"][:10]
+    with issued.pdf.open("rb") as pdf:
+        assert pdf.read(5) == b"%PDF-"
