@@ -1,5 +1,6 @@
 """Who vouches for this ledger: the log, each witness of its policy with what it last
-cosigned and how it is doing, and the quorum, for the alliance page and /health.
+cosigned and how it is doing, the quorum, and the timestamp authorities that give its
+checkpoints trusted time, for the alliance page and /health.
 
 The states come from the publisher's WitnessState rows, the cosigned size and time from
 the newest published checkpoint's own cosignature lines where it carries them (a row is
@@ -9,14 +10,14 @@ the portal's memory; the note is what a verifier checks).
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.utils import timezone
 
 from anchoring import keys, store
 from anchoring.cosignature import CosignatureVerifier
-from anchoring.models import WitnessState
+from anchoring.models import TimestampAuthority, WitnessState
 from anchoring.note import NoteError, open_note
 from anchoring.policy import Policy
 
@@ -40,6 +41,46 @@ class Member:
 
 
 @dataclass(frozen=True)
+class Authority:
+    """One timestamp authority of LEDGER_TSA_URLS as the alliance page shows it."""
+
+    url: str
+    name: str  # from its certificate; empty before its first token
+    development: bool  # the embedded default's DEVELOPMENT TSA: not trusted time
+    timestamped_size: int | None
+    timestamped_at: datetime.datetime | None  # the genTime of its last token
+    state: str  # "ok", "failing", "unknown" (never asked yet)
+    failing_since: datetime.datetime | None
+    error: str
+
+
+def authorities() -> list[Authority]:
+    """The TSAs that timestamp this log's checkpoints, each with its last size and state."""
+    urls = settings.LEDGER_TSA_URLS
+    states = {s.url: s for s in TimestampAuthority.objects.filter(url__in=urls)}
+    found = []
+    for url in urls:
+        state = states.get(url)
+        known = state is not None and state.checked_at is not None
+        development = settings.DEMO_TSA and url == settings.DEMO_TSA_URL
+        found.append(
+            Authority(
+                url=url,
+                name=state.name if state else "",
+                development=development or "DEVELOPMENT" in (state.name if state else ""),
+                timestamped_size=state.timestamped_size if state and state.timestamped_at else None,
+                timestamped_at=timezone.localtime(state.timestamped_at)
+                if state and state.timestamped_at
+                else None,
+                state=("ok" if state.ok else "failing") if known and state else "unknown",
+                failing_since=state.failing_since if state else None,
+                error=state.last_error if state else "",
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True)
 class Overview:
     """The log and its alliance."""
 
@@ -53,6 +94,7 @@ class Overview:
     quorum_en: str
     members: list[Member]
     configured: bool
+    timestamp_authorities: list[Authority] = field(default_factory=list)
 
 
 def overview() -> Overview:
@@ -82,6 +124,7 @@ def overview() -> Overview:
         quorum_en=en,
         members=members,
         configured=bool(policy.witness_list),
+        timestamp_authorities=authorities(),
     )
 
 

@@ -28,7 +28,7 @@ from anchoring import timestamps
 from verification.signing import DEV_MARK
 
 CA_NAME = f"Judicial Portal {DEV_MARK} TSA CA - not for court use"
-TSA_NAME = f"{DEV_MARK} timestamp authority (embedded default, not trusted time)"
+TSA_NAME = f"{DEV_MARK} timestamp authority - not trusted time"
 _lock = threading.Lock()
 
 

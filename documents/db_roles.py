@@ -26,10 +26,12 @@ from django.db.models.fields import AutoFieldMixin
 from anchoring.models import (
     Alarm,
     Checkpoint,
+    CheckpointTimestamp,
     Entry,
     PublishedCheckpoint,
     Submission,
     Tile,
+    TimestampAuthority,
     WitnessState,
 )
 from documents.models import Record, ServiceEvent
@@ -119,6 +121,10 @@ def _explicit() -> dict[str, tuple[tuple[Grant, ...], tuple[Grant, ...]]]:
         PublishedCheckpoint: (read, append),
         # The publisher's memory of each witness: shown by the web role, kept by the publisher.
         WitnessState: (read, alarms),
+        # Trusted time: tokens appended and each TSA's state kept by the timestamper (the
+        # sequencer's process, or a worker running anchoring.tasks.timestamp).
+        CheckpointTimestamp: (read, append),
+        TimestampAuthority: (read, alarms),
         # Raised (and counted again) by both; resolved by an operator in the admin.
         Alarm: (alarms, alarms),
         # Django's own record of migrations: written by the owner's `migrate` only.

@@ -637,8 +637,9 @@ def _timestamps(
     items = evidence.get("tokens")
     if not isinstance(items, list) or not items:
         raise ProofFailed("timestamp: the evidence holds no token")
+    note = evidence.get("checkpoint")
     covering = trusted_time.Covering(
-        evidence.get("checkpoint") if isinstance(evidence.get("checkpoint"), str) else "",
+        note if isinstance(note, str) else "",
         _hash_list(evidence.get("inclusion"), "timestamp inclusion proof"),
         _hash_list(evidence.get("consistency"), "timestamp consistency proof"),
         [],

@@ -74,7 +74,7 @@ def _derived(log_vkey: str, witnesses: Policy | None, tsa_cas: frozenset[str]) -
     last = _derived_last
     if last is not None and last[0] == log_vkey and last[1] is witnesses and last[2] == tsa_cas:
         return last[3]
-    policy = parse_policy(format_policy([log_vkey], [], tsa_cas, witnesses=witnesses))
+    policy = parse_policy(format_policy([log_vkey], [], sorted(tsa_cas), witnesses=witnesses))
     _derived_last = (log_vkey, witnesses, tsa_cas, policy)
     return policy
 

@@ -201,3 +201,33 @@ def test_the_api_serves_the_tokens_of_a_size_and_of_the_first_covering_checkpoin
     missing = client.get("/api/v1/ledger/timestamps?size=2")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "no_such_checkpoint"
     assert client.get("/api/v1/ledger/timestamps").status_code == 400
+
+
+def test_the_alliance_page_lists_the_tsas_with_their_last_size_and_state(configured, client):
+    rsa_server, ec_server = configured
+    grow_ledger(2)
+    ec_server_url = ec_server.url
+    timestamps.timestamp_newest()
+    TimestampAuthority.objects.filter(url=ec_server_url).update(
+        ok=False, last_error="unreachable: refused", failing_since=timezone.now()
+    )
+    page = client.get("/alliance").content.decode()
+    assert "Trusted time" in page and rsa_server.authority.name in page
+    assert "unreachable: refused" in page and "DEVELOPMENT" not in page
+
+
+def test_the_development_tsa_is_labelled_and_its_tokens_verify(settings, tmp_path):
+    from demo import dev_tsa
+
+    settings.DEMO_TSA, settings.DEMO_TSA_CA_FILE = True, tmp_path / "dev-tsa-ca.pem"
+    dev_tsa._stamper.cache_clear()
+    query = tokens.request(MESSAGE)
+    token = tokens.token_of(dev_tsa.answer(query.der))
+    ca = settings.DEMO_TSA_CA_FILE.read_bytes()
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    der = x509.load_pem_x509_certificate(ca).public_bytes(Encoding.DER)
+    stamp = tokens.check(token, MESSAGE, {tokens.fingerprint(der)}, [der], query.nonce)
+    assert "DEVELOPMENT" in stamp.tsa
+    dev_tsa._stamper.cache_clear()
