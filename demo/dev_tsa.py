@@ -20,7 +20,7 @@ from pathlib import Path
 from asn1crypto import tsp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
 
@@ -54,17 +54,17 @@ def _write(path: Path, data: bytes, private: bool = False) -> None:
 
 
 def ensure_identity() -> None:
-    """Create the development TSA CA and TSA certificate unless they exist (ECDSA P-256)."""
+    """Create the development TSA CA (ECDSA P-256) and TSA certificate (RSA) unless they
+    exist."""
     ca_file, cert_file, key_file = _files()
     with _lock:
         if ca_file.exists() and cert_file.exists() and key_file.exists():
             return
         now = datetime.datetime.now(datetime.UTC)
         later = now + datetime.timedelta(days=3650)
-        ca_key, key = (
-            ec.generate_private_key(ec.SECP256R1()),
-            ec.generate_private_key(ec.SECP256R1()),
-        )
+        # pyHanko's responder signs with RSA only.
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         ca = (
             x509.CertificateBuilder()
             .subject_name(_name(CA_NAME))
