@@ -58,10 +58,8 @@ class WitnessStateAdmin(admin.ModelAdmin):
         "cosigned_at",
         "failing_since",
     ]
-    fields = [
+    readonly_fields = [
         "name",
-        "organisation_zh",
-        "organisation_en",
         "vkey",
         "url",
         "cosigned_size",
@@ -71,7 +69,7 @@ class WitnessStateAdmin(admin.ModelAdmin):
         "last_error",
         "checked_at",
     ]
-    readonly_fields = [f for f in fields if not f.startswith("organisation")]
+    fields = ["name", "organisation_zh", "organisation_en", *readonly_fields[1:]]
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
