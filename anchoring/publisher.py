@@ -18,15 +18,15 @@ A log without witnesses publishes in the sequencer's own transaction (publish_si
 from __future__ import annotations
 
 import contextlib
+import http.client
 import logging
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -87,26 +87,57 @@ def ask(witness: Witness, old: int, proof: list[bytes], note: str, timeout: floa
             connection.close()  # the pool thread's own connection
         error = "" if status == 200 else f"HTTP {status}: {text.strip()[:200]}"
         return Answer(witness.name, old, status, text, error)
-    url = prefix + "/add-checkpoint"
-    request = urllib.request.Request(
-        url,
-        data=request_body(old, proof, note),
-        method="POST",
-        headers={"Content-Type": "text/plain; charset=utf-8"},
-    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return Answer(witness.name, old, response.status, _read(response))
-    except urllib.error.HTTPError as exc:
-        body = _read(exc)
-        return Answer(witness.name, old, exc.code, body, f"HTTP {exc.code}: {body.strip()[:200]}")
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return Answer(witness.name, old, None, "", f"unreachable: {reason}")
+        status, body = _post(prefix + "/add-checkpoint", request_body(old, proof, note), timeout)
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        return Answer(witness.name, old, None, "", f"unreachable: {exc}")
+    error = "" if status == 200 else f"HTTP {status}: {body.strip()[:200]}"
+    return Answer(witness.name, old, status, body, error)
 
 
-def _read(response) -> str:
-    return response.read(_MAX_ANSWER).decode("utf-8", "replace")
+# Kept-alive connections by scheme and host, as tlog-witness asks of clients: a witness
+# is sent at most one request at a time (Publisher.in_flight), so one each is enough.
+_idle: dict[str, http.client.HTTPConnection] = {}
+
+
+def _post(url: str, body: bytes, timeout: float) -> tuple[int, str]:
+    """POST `body`; the status and (at most _MAX_ANSWER bytes of) the answer's text."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    key = f"{parts.scheme}://{parts.netloc}"
+    headers = {"Content-Type": "text/plain; charset=utf-8"}
+    for attempt in (1, 2):
+        conn = _idle.pop(key, None)
+        reused = conn is not None
+        if conn is None:
+            kind = (
+                http.client.HTTPSConnection
+                if parts.scheme == "https"
+                else http.client.HTTPConnection
+            )
+            conn = kind(parts.hostname, parts.port, timeout=timeout)
+        conn.timeout = timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
+        try:
+            conn.request("POST", parts.path or "/", body, headers)
+            response = conn.getresponse()
+            data = response.read(_MAX_ANSWER)
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            conn.close()
+            if reused and attempt == 1:
+                continue  # the witness closed an idle connection: once more on a new one
+            raise
+        except BaseException:
+            conn.close()
+            raise
+        if response.isclosed() and not response.will_close:
+            _idle[key] = conn
+        else:
+            conn.close()
+        return response.status, data.decode("utf-8", "replace")
+    raise AssertionError("unreachable")
 
 
 def cosignature_lines(witness: Witness, note: str, answer: Answer) -> str:
@@ -132,6 +163,9 @@ class _Round:
         self.lines: dict[str, str] = {}  # witness name -> its cosignature line(s)
         self.pending: dict[Future, Witness] = {}
         self.retried: set[str] = set()
+        # Each answer, with the size it shows the witness holds: recorded (record()) once
+        # the round is over, so that publication does not wait for those writes.
+        self.answers: list[tuple[Witness, Answer, int | None]] = []
 
     def send(self, witness: Witness, old: int) -> None:
         size = self.signed.tree_size
@@ -162,31 +196,33 @@ class _Round:
             self.publisher.late[witness.name] = (future, self.signed)
             if timed_out:
                 wait = settings.LEDGER_WITNESS_TIMEOUT
-                record(
-                    witness,
-                    Answer(witness.name, 0, None, "", f"no answer in {wait} s"),
-                    self.signed,
-                )
+                silence = Answer(witness.name, 0, None, "", f"no answer in {wait} s")
+                self.answers.append((witness, silence, None))
         return self.met()
+
+    def record(self) -> None:
+        """Keep what each witness answered in this round."""
+        for witness, answer, size in self.answers:
+            record(witness, answer, self.signed, cosigned_size=size)
 
     def take(self, witness: Witness, answer: Answer) -> None:
         size = answer.conflict_size
         if size is not None and witness.name not in self.retried and size <= self.signed.tree_size:
             # The witness holds another size than we thought: once more, from there.
             self.retried.add(witness.name)
-            record(witness, answer, self.signed, cosigned_size=size)
+            self.answers.append((witness, answer, size))
             self.send(witness, size)
             return
         if answer.status == 200:
             lines = cosignature_lines(witness, self.signed.note, answer)
             if lines:
                 self.lines[witness.name] = lines
-                record(witness, answer, self.signed, cosigned_size=self.signed.tree_size)
+                self.answers.append((witness, answer, self.signed.tree_size))
                 return
             answer = Answer(
                 answer.name, answer.old, 200, answer.body, "answered no valid cosignature"
             )
-        record(witness, answer, self.signed)
+        self.answers.append((witness, answer, None))
 
     def met(self) -> bool:
         return self.policy.quorum is None or self.policy.satisfied(
@@ -256,7 +292,10 @@ class Publisher:
         states = {s.name: s for s in WitnessState.objects.filter(name__in=policy.witness_list)}
         attempt = _Round(self, signed, policy)
         if attempt.run(states):
-            return _insert(signed, attempt.note(), quorum_met=True)
+            published = _insert(signed, attempt.note(), quorum_met=True)
+            attempt.record()  # after publication, which need not wait for these writes
+            return published
+        attempt.record()
         waited = (timezone.now() - signed.created_at).total_seconds()
         if settings.LEDGER_WITNESS_FAIL_OPEN and waited >= settings.LEDGER_WITNESS_TIMEOUT:
             log.error(

@@ -25,6 +25,8 @@ from plumbing import error_codes
 from portal import error_answers
 
 API_PREFIX = "/api/v1/"
+# Other machine endpoints that use no session, user, language, message or frame option.
+MACHINE_PATHS = (API_PREFIX, "/witness/add-checkpoint")
 
 
 class RefuseNul:
@@ -51,7 +53,7 @@ class RefuseNul:
 
 class _PagesOnly(MiddlewareMixin):
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
-        if request.path_info.startswith(API_PREFIX):
+        if request.path_info.startswith(MACHINE_PATHS):
             return self.get_response(request)
         return super().__call__(request)
 

@@ -80,6 +80,7 @@ def add_checkpoint(
     note = protocol.cosigned_note(signed, lines)
     # durable: never a savepoint of some outer transaction, so the state is committed
     # before the cosignature leaves.
+    cosigned_at = datetime.fromtimestamp(timestamp, UTC)
     with transaction.atomic(using=identity.database, durable=True):
         moved = (
             Log.objects.using(identity.database)
@@ -88,14 +89,15 @@ def add_checkpoint(
                 size=checkpoint.size,
                 root_hash=checkpoint.root_hash,
                 note=note,
-                cosigned_at=datetime.fromtimestamp(timestamp, UTC),
+                cosigned_at=cosigned_at,
             )
         )
     if not moved:
         # Another request moved the state first, from the same old size.
         current = Log.objects.using(identity.database).values_list("size", flat=True)
         raise SizeConflict(current.get(pk=followed.pk))
-    followed.refresh_from_db(using=identity.database)
+    followed.size, followed.root_hash = checkpoint.size, checkpoint.root_hash
+    followed.note, followed.cosigned_at = note, cosigned_at
     return Cosigned(lines, followed)
 
 
