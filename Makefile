@@ -11,7 +11,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
 setup: .venv/.installed
 
-.venv/.installed: pyproject.toml scripts/setup scripts/system-packages.txt
+.venv/.installed: pyproject.toml scripts/setup scripts/system-packages.txt package.json package-lock.json
 	scripts/setup
 
 run: setup
@@ -19,6 +19,7 @@ run: setup
 	@echo "Ledger verifier key: $$($(PY) manage.py ledger_vkey)"
 	@echo "Trust policy for judicial-verify (also: manage.py trust_policy):"
 	@$(PY) manage.py trust_policy
+	@scripts/dev-chain
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver 127.0.0.1:8000
 

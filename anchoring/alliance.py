@@ -81,6 +81,42 @@ def authorities() -> list[Authority]:
 
 
 @dataclass(frozen=True)
+class Chain:
+    """The EVM chain of LEDGER_CHAIN_RPC_URL as the alliance page shows it."""
+
+    configured: bool  # False: chain anchors are off
+    chain_id: int
+    development: bool  # the embedded default's local test chain
+    anchored_size: int | None
+    anchored_block: int | None
+    anchored_at: datetime.datetime | None  # the newest confirmed anchor's block time
+    state: str  # "ok", "failing", "unknown" (never reached yet)
+    failing_since: datetime.datetime | None
+    error: str
+
+
+def chain() -> Chain:
+    """The chain this log's checkpoints are anchored on, its last anchored size and state."""
+    from anchoring.models import ChainState
+
+    url = settings.LEDGER_CHAIN_RPC_URL
+    state = ChainState.objects.filter(url=url).first() if url else None
+    known = state is not None and state.checked_at is not None
+    confirmed = state is not None and state.anchored_at is not None
+    return Chain(
+        configured=bool(url),
+        chain_id=settings.LEDGER_CHAIN_ID,
+        development=settings.DEMO_CHAIN,
+        anchored_size=state.anchored_size if state and confirmed else None,
+        anchored_block=state.anchored_block if state and confirmed else None,
+        anchored_at=timezone.localtime(state.anchored_at) if state and state.anchored_at else None,
+        state=("ok" if state.ok else "failing") if known and state else "unknown",
+        failing_since=state.failing_since if state else None,
+        error=state.last_error if state else "",
+    )
+
+
+@dataclass(frozen=True)
 class Overview:
     """The log and its alliance."""
 
@@ -95,6 +131,7 @@ class Overview:
     members: list[Member]
     configured: bool
     timestamp_authorities: list[Authority] = field(default_factory=list)
+    chain: Chain | None = None
 
 
 def overview() -> Overview:
@@ -125,6 +162,7 @@ def overview() -> Overview:
         members=members,
         configured=bool(policy.witness_list),
         timestamp_authorities=authorities(),
+        chain=chain(),
     )
 
 

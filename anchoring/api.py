@@ -1,5 +1,5 @@
 """The ledger's JSON API: entries by digest, inclusion and consistency proofs, checkpoint,
-the RFC 3161 timestamps of a checkpoint."""
+the RFC 3161 timestamps and the chain anchors of a checkpoint."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from anchoring import leaf, merkle, store, timestamps
+from anchoring import chain_anchors, leaf, merkle, store, timestamps
 from anchoring.checkpoint import format_proof
 from anchoring.digest import parse_hex
 from anchoring.models import Entry, PublishedCheckpoint
@@ -328,3 +328,74 @@ class TimestampsView(APIView):
                 raise ApiError(error_codes.NO_SUCH_CHECKPOINT, field="size", size=size)
         rows = timestamps.for_size(size)
         return Response({"size": size, "timestamps": [timestamp_json(r) for r in rows]})
+
+
+def chain_anchor_json(row) -> dict:
+    """The public JSON form of one confirmed chain anchor (docs/api.md)."""
+    return {
+        "chain_id": row.chain_id,
+        "transaction_hash": row.transaction_hash,
+        "block_number": row.block_number,
+        "block_hash": row.block_hash,
+        "block_time": row.block_time.isoformat().replace("+00:00", "Z"),
+        "confirmations": row.confirmations,
+    }
+
+
+class ChainAnchorsView(APIView):
+    """The confirmed anchors of a published checkpoint on the EVM chain: of exactly
+    `size`, or of the first anchored checkpoint that covers entry `covering` (size null if
+    none yet). Evidence to check on a node, never to trust: each transaction's data is the
+    checkpoint's byte form (docs/formats.md)."""
+
+    throttle_scope = "ledger"  # LEDGER_READ_RATE per client
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("size", int, description="A published checkpoint's size."),
+            OpenApiParameter(
+                "covering",
+                int,
+                description="Instead of size: an entry index; the first anchored "
+                "checkpoint whose size is above it.",
+            ),
+        ],
+        responses={
+            200: inline_serializer(
+                "LedgerChainAnchors",
+                {
+                    "size": serializers.IntegerField(allow_null=True),
+                    "anchors": serializers.ListField(
+                        child=inline_serializer(
+                            "LedgerChainAnchor",
+                            {
+                                "chain_id": serializers.IntegerField(),
+                                "transaction_hash": serializers.CharField(),
+                                "block_number": serializers.IntegerField(),
+                                "block_hash": serializers.CharField(),
+                                "block_time": serializers.DateTimeField(),
+                                "confirmations": serializers.IntegerField(),
+                            },
+                        )
+                    ),
+                },
+            ),
+            400: _ERROR,
+            404: _ERROR,
+            503: _ERROR,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        if store.latest_checkpoint() is None:
+            raise ApiError(error_codes.LEDGER_NOT_READY)
+        if "covering" in request.query_params and "size" not in request.query_params:
+            found = chain_anchors.earliest_covering(_int_param(request, "covering"))
+            if found is None:
+                return Response({"size": None, "anchors": []})
+            size = found
+        else:
+            size = _int_param(request, "size")
+            if not PublishedCheckpoint.objects.filter(tree_size=size).exists():
+                raise ApiError(error_codes.NO_SUCH_CHECKPOINT, field="size", size=size)
+        rows = chain_anchors.confirmed(size)
+        return Response({"size": size, "anchors": [chain_anchor_json(r) for r in rows]})

@@ -45,6 +45,19 @@ class Timestamp:
     ca: bytes
 
 
+@dataclass(frozen=True)
+class ChainAnchor:
+    """A confirmed anchor of a checkpoint on an EVM chain as a backend reports it
+    (unverified: verification reads the transaction from a node itself)."""
+
+    chain_id: int
+    transaction_hash: str
+    block_number: int
+    block_hash: str
+    block_time: str
+    confirmations: int
+
+
 class LedgerBackend(Protocol):
     """What verification may ask of a ledger."""
 
@@ -77,6 +90,13 @@ class LedgerBackend(Protocol):
     def covering_timestamps(self, index: int) -> tuple[int, list[Timestamp]] | None:
         """The first published checkpoint above entry `index` that has timestamp tokens:
         its size and tokens; None when none has one yet."""
+
+    def chain_anchors(self, size: int) -> list[ChainAnchor]:
+        """The confirmed chain anchors of the published checkpoint of `size`."""
+
+    def covering_chain_anchors(self, index: int) -> tuple[int, list[ChainAnchor]] | None:
+        """The first published checkpoint above entry `index` with a confirmed chain
+        anchor: its size and anchors; None when none has one yet."""
 
 
 class LocalBackend:
@@ -168,6 +188,29 @@ class LocalBackend:
 
         size = self._guard(lambda: timestamps.earliest_covering(index))
         return None if size is None else (size, self.timestamps(size))
+
+    def chain_anchors(self, size: int) -> list[ChainAnchor]:
+        from anchoring import chain_anchors
+
+        return self._guard(lambda: [anchor_of(a) for a in chain_anchors.confirmed(size)])
+
+    def covering_chain_anchors(self, index: int) -> tuple[int, list[ChainAnchor]] | None:
+        from anchoring import chain_anchors
+
+        size = self._guard(lambda: chain_anchors.earliest_covering(index))
+        return None if size is None else (size, self.chain_anchors(size))
+
+
+def anchor_of(row) -> ChainAnchor:
+    """A stored ChainAnchor row as the backend reports it."""
+    return ChainAnchor(
+        int(row.chain_id),
+        row.transaction_hash,
+        int(row.block_number),
+        row.block_hash,
+        row.block_time.isoformat().replace("+00:00", "Z"),
+        int(row.confirmations),
+    )
 
 
 class HttpBackend:
@@ -270,6 +313,34 @@ class HttpBackend:
             raise BackendUnavailable("ledger answered malformed timestamps") from exc
         if size is not None and not isinstance(size, int):
             raise BackendUnavailable("ledger answered malformed timestamps")
+        return size, found
+
+    def chain_anchors(self, size: int) -> list[ChainAnchor]:
+        return self._anchors(self._json("/api/v1/ledger/anchors", {"size": size}))[1]
+
+    def covering_chain_anchors(self, index: int) -> tuple[int, list[ChainAnchor]] | None:
+        size, found = self._anchors(self._json("/api/v1/ledger/anchors", {"covering": index}))
+        return None if size is None else (size, found)
+
+    @staticmethod
+    def _anchors(body: dict) -> tuple[int | None, list[ChainAnchor]]:
+        try:
+            size = body["size"]
+            found = [
+                ChainAnchor(
+                    int(a["chain_id"]),
+                    str(a["transaction_hash"]),
+                    int(a["block_number"]),
+                    str(a["block_hash"]),
+                    str(a["block_time"]),
+                    int(a["confirmations"]),
+                )
+                for a in body["anchors"]
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BackendUnavailable("ledger answered malformed chain anchors") from exc
+        if size is not None and not isinstance(size, int):
+            raise BackendUnavailable("ledger answered malformed chain anchors")
         return size, found
 
     @staticmethod

@@ -229,3 +229,66 @@ class TimestampAuthority(models.Model):
 
     def __str__(self) -> str:
         return f"TSA {self.name or self.url}"
+
+
+class ChainAnchor(models.Model):
+    """A transaction on the EVM chain of LEDGER_CHAIN_RPC_URL whose data anchors a
+    published checkpoint (anchoring/chain.py's byte form; issue 17 §2).
+
+    `pending` until its block is LEDGER_CHAIN_CONFIRMATIONS deep, then `confirmed`: only
+    confirmed anchors are served and used. `dropped` when the chain no longer holds it
+    (a reorganisation, its nonce taken, a gap before its nonce): the newest checkpoint is
+    anchored again. The block fields are what the node said when it was last read;
+    verification reads the transaction from a node again and trusts none of them.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "pending"
+        CONFIRMED = "confirmed", "confirmed"
+        DROPPED = "dropped", "dropped"
+
+    checkpoint = models.ForeignKey(
+        PublishedCheckpoint, on_delete=models.PROTECT, related_name="chain_anchors"
+    )
+    chain_id = models.BigIntegerField()
+    transaction_hash = models.CharField(max_length=66, unique=True)
+    sender = models.CharField(max_length=42)
+    nonce = models.BigIntegerField()
+    sent_at = models.DateTimeField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    block_number = models.BigIntegerField(null=True, blank=True)
+    block_hash = models.CharField(max_length=66, blank=True)
+    block_time = models.DateTimeField(null=True, blank=True)
+    confirmations = models.BigIntegerField(default=0, help_text="when last read")
+    checked_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True, help_text="why it was dropped")
+
+    class Meta:
+        ordering = ["checkpoint", "sent_at"]
+        indexes = [models.Index(fields=["state", "checkpoint"], name="chain_anchor_state")]
+
+    def __str__(self) -> str:
+        return f"anchor of {self.checkpoint_id} in {self.transaction_hash}"
+
+
+class ChainState(models.Model):
+    """What the anchoring loop knows of the chain of LEDGER_CHAIN_RPC_URL: the newest size
+    confirmed, how its last rounds went, and when to try again (backoff)."""
+
+    url = models.TextField(unique=True)
+    chain_id = models.BigIntegerField(default=0)
+    anchored_size = models.BigIntegerField(default=0, help_text="newest confirmed")
+    anchored_block = models.BigIntegerField(null=True, blank=True)
+    anchored_at = models.DateTimeField(null=True, blank=True, help_text="its block's time")
+    ok = models.BooleanField(default=False)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0, help_text="in a row; sets the backoff")
+    last_error = models.TextField(blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["url"]
+
+    def __str__(self) -> str:
+        return f"chain {self.chain_id} at {self.url}"

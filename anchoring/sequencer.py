@@ -29,7 +29,17 @@ from django.db import connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
-from anchoring import alarms, keys, leaf, merkle, metrics, publisher, store, timestamps
+from anchoring import (
+    alarms,
+    chain_anchors,
+    keys,
+    leaf,
+    merkle,
+    metrics,
+    publisher,
+    store,
+    timestamps,
+)
 from anchoring.checkpoint import Checkpoint as CheckpointBody
 from anchoring.checkpoint import CheckpointError, open_checkpoint, sign_checkpoint
 from anchoring.models import Checkpoint, Entry, PublishedCheckpoint, Submission, Tile
@@ -520,8 +530,8 @@ _thread_lock = threading.Lock()
 
 def start_thread() -> None:
     """Start the in-process sequencer thread of the embedded default, once per process,
-    the publisher's beside it when the log has witnesses, and the timestamper's when it
-    has TSAs."""
+    the publisher's beside it when the log has witnesses, the timestamper's when it has
+    TSAs, and the chain anchoring loop's when it has a chain."""
     global _thread
     with _thread_lock:
         if _thread is None or not _thread.is_alive():
@@ -530,3 +540,4 @@ def start_thread() -> None:
     if keys.has_witnesses():
         publisher.start_thread()
     timestamps.start_thread()
+    chain_anchors.start_thread()

@@ -1,10 +1,10 @@
-"""Celery tasks of the ledger: the beat-driven sequencer, publisher and timestamper of
-production deployments."""
+"""Celery tasks of the ledger: the beat-driven sequencer, publisher, timestamper and chain
+anchoring of production deployments."""
 
 from celery import shared_task
 from django.conf import settings
 
-from anchoring import keys, publisher, sequencer, timestamps
+from anchoring import chain_anchors, keys, publisher, sequencer, timestamps
 
 
 @shared_task(ignore_result=True)
@@ -36,3 +36,11 @@ def timestamp() -> int:
     due: at most once per LEDGER_TIMESTAMP_PERIOD, failing ones after their backoff); how
     many tokens were stored."""
     return timestamps.timestamp_newest()
+
+
+@shared_task(ignore_result=True)
+def chain_anchor() -> int:
+    """One round of chain anchoring: read the pending anchors' confirmations, anchor the
+    newest published checkpoint when due (or again when a reorganisation dropped an
+    anchor); how many transactions were sent."""
+    return chain_anchors.anchor_newest()

@@ -18,4 +18,5 @@ api_patterns = [
     ),
     path("ledger/checkpoint", api.CheckpointView.as_view(), name="api-ledger-checkpoint"),
     path("ledger/timestamps", api.TimestampsView.as_view(), name="api-ledger-timestamps"),
+    path("ledger/anchors", api.ChainAnchorsView.as_view(), name="api-ledger-anchors"),
 ]

@@ -25,6 +25,8 @@ from django.db.models.fields import AutoFieldMixin
 
 from anchoring.models import (
     Alarm,
+    ChainAnchor,
+    ChainState,
     Checkpoint,
     CheckpointTimestamp,
     Entry,
@@ -125,6 +127,11 @@ def _explicit() -> dict[str, tuple[tuple[Grant, ...], tuple[Grant, ...]]]:
         # sequencer's process, or a worker running anchoring.tasks.timestamp).
         CheckpointTimestamp: (read, append),
         TimestampAuthority: (read, alarms),
+        # Chain anchors: sent, confirmed or dropped, and the chain's state, kept by the
+        # anchoring loop (the sequencer's process, or a worker running
+        # anchoring.tasks.chain_anchor).
+        ChainAnchor: (read, alarms),
+        ChainState: (read, alarms),
         # Raised (and counted again) by both; resolved by an operator in the admin.
         Alarm: (alarms, alarms),
         # Django's own record of migrations: written by the owner's `migrate` only.

@@ -163,6 +163,36 @@ def timestamps() -> dict:
     }
 
 
+def chain() -> dict:
+    """The EVM chain of LEDGER_CHAIN_RPC_URL: the newest size anchored and confirmed, and
+    whether the node answers. Never unhealthy (anchors never hold up the ledger); degraded
+    while the node fails or has not answered yet."""
+    from anchoring.models import ChainAnchor, ChainState
+
+    url = settings.LEDGER_CHAIN_RPC_URL
+    if not url:
+        return {"ok": True, "configured": False}
+    try:
+        state = ChainState.objects.filter(url=url).first()
+        pending = ChainAnchor.objects.filter(state=ChainAnchor.State.PENDING).count()
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    return {
+        "ok": True,
+        "configured": True,
+        "development": settings.DEMO_CHAIN,
+        "chain_id": settings.LEDGER_CHAIN_ID,
+        "degraded": not (state and state.ok),
+        "anchored_size": state.anchored_size if state else None,
+        "anchored_block": state.anchored_block if state else None,
+        "anchored_at": _iso(state.anchored_at if state else None),
+        "pending": pending,
+        "failing_since": _iso(state.failing_since if state else None),
+        "retry_at": _iso(state.retry_at if state else None),
+        "error": (state.last_error if state else "") or None,
+    }
+
+
 def _iso(moment) -> str | None:
     return moment.isoformat() if moment else None
 
@@ -238,6 +268,7 @@ def report() -> tuple[bool, dict]:
     parts["integrity"] = integrity() if parts["database"]["ok"] else {"ok": False}
     parts["witnesses"] = witnesses() if parts["database"]["ok"] else {"ok": False}
     parts["timestamps"] = timestamps() if parts["database"]["ok"] else {"ok": False}
+    parts["chain"] = chain() if parts["database"]["ok"] else {"ok": False}
     healthy = all(part["ok"] for part in parts.values())
     status = "ok" if healthy else "unhealthy"
     if healthy and any(part.get("degraded") for part in parts.values()):

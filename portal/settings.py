@@ -302,6 +302,36 @@ LEDGER_TSA_TIMEOUT = env.float("LEDGER_TSA_TIMEOUT", default=5.0)
 LEDGER_TSA_RETRY = env.float("LEDGER_TSA_RETRY", default=1.0)
 LEDGER_TSA_RETRY_MAX = env.float("LEDGER_TSA_RETRY_MAX", default=300.0)
 
+# --- Checkpoints anchored on an EVM chain (anchoring/chain_anchors.py) -----------------
+# The chain's JSON-RPC URL; empty: no chain anchors. The embedded default runs a local
+# DEVELOPMENT test chain (anvil, installed by scripts/setup when Node.js is present, started
+# by `make run`) and anchors there, labelled so wherever it appears.
+DEMO_CHAIN = env.bool(
+    "DEMO_CHAIN", default=EMBEDDED and (BASE_DIR / "node_modules/.bin/anvil").exists()
+)
+DEMO_CHAIN_URL = env("DEMO_CHAIN_URL", default="http://127.0.0.1:8545")
+DEMO_CHAIN_KEY_FILE = DATA_DIR / "keys" / "dev-chain.key"
+LEDGER_CHAIN_RPC_URL = env("LEDGER_CHAIN_RPC_URL", default=DEMO_CHAIN_URL if DEMO_CHAIN else "")
+# The chain id transactions are signed for and the node must serve (anvil's: 31337).
+LEDGER_CHAIN_ID = env.int("LEDGER_CHAIN_ID", default=31337 if DEMO_CHAIN else 0)
+if LEDGER_CHAIN_RPC_URL and LEDGER_CHAIN_ID <= 0:
+    raise ImproperlyConfigured("LEDGER_CHAIN_ID must be set with LEDGER_CHAIN_RPC_URL.")
+# The sender's private key, hex on one line; the account pays the anchors' gas.
+LEDGER_CHAIN_KEY_FILE = env(
+    "LEDGER_CHAIN_KEY_FILE", default=str(DEMO_CHAIN_KEY_FILE) if DEMO_CHAIN else ""
+)
+# Seconds between anchors: the newest published checkpoint at most this often.
+LEDGER_CHAIN_ANCHOR_PERIOD = env.float("LEDGER_CHAIN_ANCHOR_PERIOD", default=60.0)
+# Blocks (the anchor's own included) before an anchor counts.
+LEDGER_CHAIN_CONFIRMATIONS = env.int("LEDGER_CHAIN_CONFIRMATIONS", default=12)
+# Seconds the node has to answer; a node that fails is tried again after LEDGER_CHAIN_RETRY
+# seconds, doubling after each failure up to LEDGER_CHAIN_RETRY_MAX.
+LEDGER_CHAIN_TIMEOUT = env.float("LEDGER_CHAIN_TIMEOUT", default=10.0)
+LEDGER_CHAIN_RETRY = env.float("LEDGER_CHAIN_RETRY", default=5.0)
+LEDGER_CHAIN_RETRY_MAX = env.float("LEDGER_CHAIN_RETRY_MAX", default=600.0)
+# Seconds between rounds of the anchoring loop (reading pending anchors' confirmations).
+LEDGER_CHAIN_POLL = env.float("LEDGER_CHAIN_POLL", default=2.0)
+
 CELERY_BEAT_SCHEDULE = {}
 if LEDGER_SEQUENCER == "celery":
     CELERY_BEAT_SCHEDULE["ledger-integrate"] = {
@@ -322,6 +352,12 @@ if LEDGER_SEQUENCER == "celery":
             "task": "anchoring.tasks.timestamp",
             "schedule": LEDGER_TIMESTAMP_PERIOD,
             "options": {"expires": LEDGER_TIMESTAMP_PERIOD},
+        }
+    if LEDGER_CHAIN_RPC_URL:  # chain anchors: send, confirm, resend what a reorg dropped
+        CELERY_BEAT_SCHEDULE["ledger-chain-anchor"] = {
+            "task": "anchoring.tasks.chain_anchor",
+            "schedule": LEDGER_CHAIN_POLL,
+            "options": {"expires": LEDGER_CHAIN_POLL},
         }
 # Seconds between runs of ledger_fsck by Celery beat (verification.tasks.ledger_fsck, on a
 # worker that can read the log key); 0: never (run `manage.py ledger_fsck` instead).

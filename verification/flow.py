@@ -25,7 +25,7 @@ from anchoring.checkpoint import Checkpoint
 from anchoring.leaf import Kind, decode, subject
 from documents import codes, entries
 from documents.models import Record
-from verification import trust, trusted_time
+from verification import chain_anchor, trust, trusted_time
 from verification.models import Verification
 from verification.record_check import (
     RecordCheck,
@@ -103,8 +103,9 @@ def run(v: Verification, backend: LedgerBackend) -> tuple[str, list[Step], Recor
 
 def _addition(step: Step) -> bool:
     """A step that adds to the document's proof without being part of it: a service event,
-    and trusted time (pending until a TSA has timestamped a covering checkpoint)."""
-    return step.name.startswith("service:") or step.name == trusted_time.NAME
+    trusted time (pending until a TSA has timestamped a covering checkpoint) and the chain
+    anchor (pending until one is confirmed; could not check without a node)."""
+    return step.name.startswith("service:") or step.name in (trusted_time.NAME, chain_anchor.NAME)
 
 
 def _outcome(steps: list[Step]) -> str:
@@ -288,7 +289,47 @@ def _prove(v: Verification, found: _Found, backend: LedgerBackend, steps: list[S
     steps.append(_consistency(cp, note, trusted, backend))
     if all(s.status == PASSED for s in steps[-2:]):
         steps.append(_trusted_time(entry, cp, backend, pinned.policy.tsa_cas))
+        anchored = _chain_anchor(entry, cp, backend)
+        if anchored is not None:
+            steps.append(anchored)
     return cp
+
+
+def _chain_anchor(entry: LedgerEntry, cp: Checkpoint, backend: LedgerBackend) -> Step | None:
+    """ "Anchored in block B of chain C at T": the first anchored checkpoint covering the
+    entry, proven in the history of `cp`, its transaction read back from the configured
+    node (chain_anchor). None when no chain is configured and the ledger has no anchor."""
+    from anchoring import chain
+
+    try:
+        got = backend.covering_chain_anchors(entry.index)
+        evidence = None
+        if got is not None and got[0] <= cp.size and (note := backend.checkpoint(got[0])):
+            size, anchors = got
+            evidence = chain_anchor.Evidence(
+                note,
+                backend.inclusion_proof(entry.index, size),
+                backend.consistency_proof(size, cp.size) if size < cp.size else [],
+                [(a.chain_id, a.transaction_hash) for a in anchors],
+            )
+    except BackendUnavailable as exc:
+        if not settings.LEDGER_CHAIN_RPC_URL:
+            return None
+        return unavailable_step(chain_anchor.NAME, str(exc))
+    url = settings.LEDGER_CHAIN_RPC_URL
+    if not url and evidence is None:
+        return None
+    node = chain.Node(url, settings.LEDGER_CHAIN_TIMEOUT) if url else None
+    return chain_anchor.step(
+        entry.index,
+        entry.leaf,
+        cp,
+        evidence,
+        node,
+        settings.LEDGER_CHAIN_CONFIRMATIONS,
+        settings.LEDGER_CHAIN_ID if url else None,
+        settings.DEMO_CHAIN,
+    )
 
 
 def _trusted_time(

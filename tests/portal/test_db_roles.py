@@ -40,6 +40,8 @@ EXPECTED = {
     "anchoring_witnessstate": ({"SELECT"}, {"SELECT", "INSERT", "UPDATE"}),
     "anchoring_checkpointtimestamp": ({"SELECT"}, {"SELECT", "INSERT"}),
     "anchoring_timestampauthority": ({"SELECT"}, {"SELECT", "INSERT", "UPDATE"}),
+    "anchoring_chainanchor": ({"SELECT"}, {"SELECT", "INSERT", "UPDATE"}),
+    "anchoring_chainstate": ({"SELECT"}, {"SELECT", "INSERT", "UPDATE"}),
     "anchoring_alarm": ({"SELECT", "INSERT", "UPDATE"}, {"SELECT", "INSERT", "UPDATE"}),
     "django_migrations": ({"SELECT"}, set()),
     "documents_record": (set(db_roles.READ_WRITE), set()),
