@@ -28,7 +28,7 @@ from anchoring import timestamps
 from verification.signing import DEV_MARK
 
 CA_NAME = f"Judicial Portal {DEV_MARK} TSA CA - not for court use"
-TSA_NAME = f"{DEV_MARK} timestamp authority - not trusted time"
+TSA_NAME = f"{DEV_MARK} timestamp authority"  # the step and pages add what it means
 _lock = threading.Lock()
 
 
