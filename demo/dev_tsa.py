@@ -25,6 +25,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
 
 from anchoring import timestamps
+from verification import pades
 from verification.signing import DEV_MARK
 
 CA_NAME = f"Judicial Portal {DEV_MARK} TSA CA - not for court use"
@@ -105,12 +106,15 @@ def ensure_identity() -> None:
 def _stamper():
     from pyhanko.keys import load_cert_from_pemder, load_private_key_from_pemder
     from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
 
     ensure_identity()
-    _, cert_file, key_file = _files()
+    ca_file, cert_file, key_file = _files()
     return DummyTimeStamper(
         tsa_cert=load_cert_from_pemder(str(cert_file)),
         tsa_key=load_private_key_from_pemder(str(key_file), passphrase=None),
+        # Tokens carry their CA too, so that a PDF's timestamp chains to the pinned CA.
+        certs_to_embed=SimpleCertificateStore.from_certs([load_cert_from_pemder(str(ca_file))]),
     )
 
 
@@ -124,3 +128,4 @@ def register() -> None:
     """Serve the development TSA to this process's timestamper, and make its CA file."""
     ensure_identity()
     timestamps.local_tsas[settings.DEMO_TSA_URL] = answer
+    pades.local_timestampers[settings.DEMO_TSA_URL] = _stamper()

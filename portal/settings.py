@@ -478,7 +478,8 @@ CERTIFICATE_CHAIN_FILE = Path(
 )
 CERTIFICATE_DEV_CA = env.bool("CERTIFICATE_DEV_CA", default=EMBEDDED)
 # An RFC 3161 timestamp authority (URL); empty: certificates carry the signing time only.
-CERTIFICATE_TSA_URL = env("CERTIFICATE_TSA_URL", default="")
+# The embedded default timestamps certificates with its DEVELOPMENT TSA (demo/dev_tsa.py).
+CERTIFICATE_TSA_URL = env("CERTIFICATE_TSA_URL", default=DEMO_TSA_URL if DEMO_TSA else "")
 # The TSA's CA certificate (PEM), pinned by `manage.py trust_policy` as a tsa-ca line.
 CERTIFICATE_TSA_CA_FILE = env("CERTIFICATE_TSA_CA_FILE", default="")
 # A certificate is rendered on its first download, or ahead of it by a job queued when a

@@ -42,6 +42,11 @@ SIGNATURE_SPACE = 8192
 logging.getLogger("pyhanko").setLevel(logging.ERROR)
 logging.getLogger("pyhanko_certvalidator").setLevel(logging.ERROR)
 
+# Timestamp authorities served by this very process, by the URL that names them: only the
+# embedded default's DEVELOPMENT TSA (demo/dev_tsa.py) registers here, so that its
+# certificates carry a timestamp from the authority its trust policy pins.
+local_timestampers: dict[str, timestamps.TimeStamper] = {}
+
 
 class PdfUnusable(ValueError):
     """Not a PDF at all, or a PDF with no portal signature to check."""
@@ -76,7 +81,11 @@ def sign(
         reason=reason,
         location=location,
     )
-    timestamper = timestamps.HTTPTimeStamper(timestamp_url) if timestamp_url else None
+    timestamper = None
+    if timestamp_url:
+        timestamper = local_timestampers.get(timestamp_url) or timestamps.HTTPTimeStamper(
+            timestamp_url
+        )
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     # Reserving the space saves pyHanko a dry-run signature to measure it (half the time).
     reserved = SIGNATURE_SPACE * (2 if timestamper else 1)
