@@ -273,6 +273,19 @@ def timestamp_json(row) -> dict:
     }
 
 
+def _size_or_covering(request: Request, earliest_covering) -> int | None:
+    """The published size `?size=N` names, or with `?covering=I` the first one at or above
+    entry I that has the evidence (`earliest_covering`); None when none has it yet."""
+    if store.latest_checkpoint() is None:
+        raise ApiError(error_codes.LEDGER_NOT_READY)
+    if "covering" in request.query_params and "size" not in request.query_params:
+        return earliest_covering(_int_param(request, "covering"))
+    size = _int_param(request, "size")
+    if not PublishedCheckpoint.objects.filter(tree_size=size).exists():
+        raise ApiError(error_codes.NO_SUCH_CHECKPOINT, field="size", size=size)
+    return size
+
+
 class TimestampsView(APIView):
     """The RFC 3161 timestamp tokens of a published checkpoint: of exactly `size`, or of
     the first timestamped checkpoint that covers entry `covering` (size null if none yet).
@@ -315,17 +328,9 @@ class TimestampsView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        if store.latest_checkpoint() is None:
-            raise ApiError(error_codes.LEDGER_NOT_READY)
-        if "covering" in request.query_params and "size" not in request.query_params:
-            found = timestamps.earliest_covering(_int_param(request, "covering"))
-            if found is None:
-                return Response({"size": None, "timestamps": []})
-            size = found
-        else:
-            size = _int_param(request, "size")
-            if not PublishedCheckpoint.objects.filter(tree_size=size).exists():
-                raise ApiError(error_codes.NO_SUCH_CHECKPOINT, field="size", size=size)
+        size = _size_or_covering(request, timestamps.earliest_covering)
+        if size is None:
+            return Response({"size": None, "timestamps": []})
         rows = timestamps.for_size(size)
         return Response({"size": size, "timestamps": [timestamp_json(r) for r in rows]})
 
@@ -386,16 +391,8 @@ class ChainAnchorsView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        if store.latest_checkpoint() is None:
-            raise ApiError(error_codes.LEDGER_NOT_READY)
-        if "covering" in request.query_params and "size" not in request.query_params:
-            found = chain_anchors.earliest_covering(_int_param(request, "covering"))
-            if found is None:
-                return Response({"size": None, "anchors": []})
-            size = found
-        else:
-            size = _int_param(request, "size")
-            if not PublishedCheckpoint.objects.filter(tree_size=size).exists():
-                raise ApiError(error_codes.NO_SUCH_CHECKPOINT, field="size", size=size)
+        size = _size_or_covering(request, chain_anchors.earliest_covering)
+        if size is None:
+            return Response({"size": None, "anchors": []})
         rows = chain_anchors.confirmed(size)
         return Response({"size": size, "anchors": [chain_anchor_json(r) for r in rows]})

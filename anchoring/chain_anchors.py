@@ -18,10 +18,8 @@ sequencer`) or the Celery task anchoring.tasks.chain_anchor on beat.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,7 +28,7 @@ from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
-from anchoring import chain, store
+from anchoring import chain, locks, store
 from anchoring.checkpoint import parse_checkpoint
 from anchoring.models import ChainAnchor, ChainState, PublishedCheckpoint
 from anchoring.note import parse_note
@@ -68,7 +66,7 @@ def anchor_newest() -> int:
     processes (one runs, the others return 0)."""
     if not configured():
         return 0
-    with _one_anchorer() as mine:
+    with locks.held(_ADVISORY_LOCK_ID) as mine:
         if not mine:
             return 0
         state, _ = ChainState.objects.get_or_create(url=settings.LEDGER_CHAIN_RPC_URL)
@@ -216,23 +214,6 @@ def earliest_covering(index: int) -> int | None:
         .values_list("checkpoint_id", flat=True)
         .first()
     )
-
-
-@contextlib.contextmanager
-def _one_anchorer() -> Iterator[bool]:
-    """Whether this process may anchor now: one anchoring loop at a time across processes."""
-    if connection.vendor != "postgresql":
-        yield True
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_ADVISORY_LOCK_ID])
-        mine = cursor.fetchone()[0]
-    try:
-        yield mine
-    finally:
-        if mine:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [_ADVISORY_LOCK_ID])
 
 
 def run(stop: threading.Event | None = None) -> None:

@@ -17,12 +17,11 @@ A log without witnesses publishes in the sequencer's own transaction (publish_si
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from anchoring import keys, metrics, store
+from anchoring import keys, locks, metrics, store
 from anchoring.models import Checkpoint, PublishedCheckpoint, WitnessState
 from anchoring.note import NoteError, encode_base64, open_note
 from anchoring.policy import Policy, Witness
@@ -276,7 +275,7 @@ class Publisher:
 
     def publish(self) -> PublishedCheckpoint | None:
         """Publish the newest signed checkpoint if its quorum is met; the row, or None."""
-        with self._lock, _one_publisher() as mine:
+        with self._lock, locks.held(_ADVISORY_LOCK_ID) as mine:
             if not mine:
                 return None
             return self._publish()
@@ -380,23 +379,6 @@ def publish_signed(signed: Checkpoint) -> None:
         quorum_met=True,
         published_at=signed.created_at,
     )
-
-
-@contextlib.contextmanager
-def _one_publisher() -> Iterator[bool]:
-    """Whether this process may publish now: one publisher at a time across processes."""
-    if connection.vendor != "postgresql":
-        yield True
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_ADVISORY_LOCK_ID])
-        mine = cursor.fetchone()[0]
-    try:
-        yield mine
-    finally:
-        if mine:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [_ADVISORY_LOCK_ID])
 
 
 _wake = threading.Event()

@@ -15,13 +15,12 @@ It runs like the publisher: a thread beside the sequencer (embedded default,
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from anchoring import store
+from anchoring import locks, store
 from anchoring import timestamp_token as tokens
 from anchoring.models import CheckpointTimestamp, PublishedCheckpoint, TimestampAuthority
 from anchoring.note import parse_note
@@ -146,7 +145,7 @@ def timestamp_newest() -> int:
     stored. Safe to run at once in several processes (one runs, the others return 0)."""
     if not settings.LEDGER_TSA_URLS:
         return 0
-    with _one_timestamper() as mine:
+    with locks.held(_ADVISORY_LOCK_ID) as mine:
         if not mine:
             return 0
         newest = store.latest_checkpoint()
@@ -206,23 +205,6 @@ def earliest_covering(index: int) -> int | None:
         .values_list("checkpoint_id", flat=True)
         .first()
     )
-
-
-@contextlib.contextmanager
-def _one_timestamper() -> Iterator[bool]:
-    """Whether this process may timestamp now: one timestamper at a time across processes."""
-    if connection.vendor != "postgresql":
-        yield True
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_ADVISORY_LOCK_ID])
-        mine = cursor.fetchone()[0]
-    try:
-        yield mine
-    finally:
-        if mine:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [_ADVISORY_LOCK_ID])
 
 
 def run(stop: threading.Event | None = None) -> None:
