@@ -309,9 +309,10 @@ class Servers:
                     raise RuntimeError(f"{name} did not start:\n    {self.tail(name)}") from None
                 time.sleep(0.2)
 
-    def sequencer(self) -> subprocess.Popen:
-        """`manage.py sequencer`: a batch every LEDGER_BATCH_PERIOD."""
-        return self.start("sequencer", [sys.executable, "manage.py", "sequencer"])
+    def sequencer(self, **env: str) -> subprocess.Popen:
+        """`manage.py sequencer`: a batch every LEDGER_BATCH_PERIOD (and its publisher,
+        timestamper and chain anchoring threads, as `env` or the environment configure)."""
+        return self.start("sequencer", [sys.executable, "manage.py", "sequencer"], **env)
 
     def celery(self, pool: str = "prefork", concurrency: int = 4) -> subprocess.Popen:
         """`celery -A portal worker` on the default queue."""
