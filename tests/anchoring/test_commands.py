@@ -71,3 +71,20 @@ def test_anchor_refuses_unreadable_files_and_pools_nothing(tmp_path):
         call_command("anchor", str(good), str(tmp_path / "missing.txt"))
     assert excinfo.value.returncode == 2
     assert not Submission.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_anchor_without_a_sequencer_says_each_file_stays_pooled(tmp_path, settings):
+    settings.LEDGER_SEQUENCER = "off"
+    files = []
+    for i in range(2):
+        path = tmp_path / f"minutes-{i}.txt"
+        path.write_text(f"minutes {i}")
+        files.append(str(path))
+    err = StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("anchor", *files, "--timeout", "0.2", stdout=StringIO(), stderr=err)
+    assert exited.value.code == 1
+    assert [line.split(":")[0] for line in err.getvalue().splitlines()] == files
+    assert err.getvalue().count("it stays pooled and will be integrated") == 2
+    assert Submission.objects.count() == 2

@@ -33,11 +33,17 @@ class Command(BaseCommand):
         leaves = [Leaf(Kind.ANCHOR, now_ms, sha, sm) for sha, sm, _size in digests]
         submissions = [sequencer.submit(entry) for entry in leaves]
         failed = False
-        for path, (sha, sm, size), submission, entry in zip(
-            files, digests, submissions, leaves, strict=True
+        try:  # one wait for all: they are found by the same polls
+            receipts = sequencer.wait_many(
+                submissions, timeout, expected=[entry.encode() for entry in leaves]
+            )
+        except (sequencer.SubmissionTimeout, sequencer.SubmissionAltered):
+            receipts = [None] * len(files)  # file by file below, to say which failed
+        for path, (sha, sm, size), submission, entry, receipt in zip(
+            files, digests, submissions, leaves, receipts, strict=True
         ):
             try:
-                receipt = sequencer.wait(submission, timeout, expected=entry.encode())
+                receipt = receipt or sequencer.wait(submission, timeout, expected=entry.encode())
             except sequencer.SubmissionTimeout as exc:
                 failed = True
                 self.stderr.write(f"{path}: {exc}; it stays pooled and will be integrated")
