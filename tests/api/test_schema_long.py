@@ -1,6 +1,6 @@
 """schemathesis for longer: more examples per operation, and chains of calls that follow
 what each answer creates (a verification to its result, a record to its QR codes, file
-and service events). Same checks as tests/api/test_schema.py, about a minute in all.
+and service events). Same checks as tests/api/test_schema.py, about half a minute in all.
 
 The chains are stateful tests: the schema gains OpenAPI links (here, not in the served
 schema) from each creating operation to the operations that read what it made, and
@@ -21,8 +21,8 @@ from tests.api.test_schema import _HEX64, CHECKS, SETTINGS, flatmap_path_paramet
 pytestmark = pytest.mark.slow
 court_world = served.court_world  # the fixture: the world, its ids offered to generation
 
-# Five times the examples of test_schema.py per operation; other cases (another test name).
-LONG = hypothesis.settings(SETTINGS, max_examples=150)
+# Twice the examples of test_schema.py per operation; other cases (another test name).
+LONG = hypothesis.settings(SETTINGS, max_examples=60)
 
 
 @served.schema.parametrize()
@@ -115,7 +115,7 @@ def _add_links(raw: dict) -> None:
 
 _add_links(schema.raw_schema)
 CHAINS = hypothesis.settings(
-    max_examples=200,
+    max_examples=80,
     stateful_step_count=10,
     deadline=None,
     derandomize=True,

@@ -78,10 +78,16 @@ class WitnessProcess:
         return f"http://127.0.0.1:{self.port}/witness"
 
     def start(self) -> None:
+        self.launch()
+        self.ready()
+
+    def launch(self) -> None:
         out = self.log.open("a")
         self.proc = subprocess.Popen(
             GUNICORN, env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
         )
+
+    def ready(self) -> None:
         _wait_for(self.port, "/witness/logs", self.log)
 
     def stop(self) -> None:
@@ -128,8 +134,10 @@ def alliance(tmp_path, witness_databases):
     witnesses = [
         WitnessProcess(n, url, tmp_path, log_list) for n, url in enumerate(witness_databases, 1)
     ]
+    for witness in witnesses:  # the three start together
+        witness.launch()
     for witness in witnesses:
-        witness.start()
+        witness.ready()
     policy = tmp_path / "witness-policy.txt"
     policy.write_text(
         "".join(f"witness w{n} {w.vkey} {w.url}\n" for n, w in enumerate(witnesses, 1))

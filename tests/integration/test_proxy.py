@@ -46,7 +46,7 @@ NGINX = ROOT / "docker" / "nginx"
 GUNICORN_CONNECTIONS = 100
 UPLOADS_TOTAL = 20
 # The flood: held this long, a byte a second on each connection.
-FLOOD_SECONDS = 12
+FLOOD_SECONDS = 6
 BUFFERED, STREAMED = 240, 60
 # Every /health during the flood must answer within this.
 PROMPT = 2.0
