@@ -167,7 +167,7 @@ def _verifier(port: int, stop: threading.Event, answers: Answers) -> None:
         if status == 202:
             with answers.lock:
                 answers.verifications += [item["id"] for item in parsed["items"]]
-        time.sleep(0.5)
+        time.sleep(1.0)
 
 
 def _faults(services: dict[str, Service], pg: ThrowawayPostgres, redis: ThrowawayRedis) -> list:
@@ -226,7 +226,7 @@ def test_nothing_acknowledged_is_lost_and_nothing_is_left_stuck(tmp_path):
         "LEDGER_SUBMIT_TIMEOUT": "5",
         "LEDGER_FSCK_PERIOD": "0",
         "COURT_IDEMPOTENCY_LEASE": "5",
-        "VERIFY_REQUEUE_AFTER": "5",
+        "VERIFY_REQUEUE_AFTER": "10",
         "VERIFY_SWEEP_PERIOD": "2",
         "VERIFY_RATE": "100000/minute",
         "VERIFY_BATCH_RATE": "100000/minute",
@@ -324,10 +324,11 @@ def test_nothing_acknowledged_is_lost_and_nothing_is_left_stuck(tmp_path):
         for client in clients:
             client.start()
         campaign = _faults(services, pg, redis)
-        for client in clients[:-1]:
-            client.join(GIVE_UP + 60)
+        # The public stops with the faults: what it sent through them must all finish.
         stop.set()
         clients[-1].join(60)
+        for client in clients[:-1]:
+            client.join(GIVE_UP + 60)
 
         assert len(campaign) == 11
         assert not answers.gave_up, f"requests never acknowledged: {answers.gave_up}"
@@ -347,7 +348,11 @@ def test_nothing_acknowledged_is_lost_and_nothing_is_left_stuck(tmp_path):
         # Every verification finishes (the sweeper queues what the outages orphaned) and
         # each finished one has its certificate.
         unfinished = "SELECT count(*) FROM verification_verification WHERE status <> 'done'"
-        _wait_until(lambda: _query(pg.url, unfinished) == [(0,)], 90, "verifications finished")
+        try:
+            _wait_until(lambda: _query(pg.url, unfinished) == [(0,)], 90, "verifications finished")
+        except AssertionError:
+            _report(pg.url, services)
+            raise
         assert answers.verifications
         for vid in random.sample(answers.verifications, min(10, len(answers.verifications))):
             pdf = _wait_until(lambda vid=vid: _certificate_pdf(port, vid), 90, f"{vid} certificate")
@@ -358,6 +363,22 @@ def test_nothing_acknowledged_is_lost_and_nothing_is_left_stuck(tmp_path):
             service.stop()
         redis.stop()
         pg.destroy()
+
+
+def _report(url: str, services: dict[str, Service]) -> None:
+    """What a failure needs to be understood: the unfinished rows and the logs' tails."""
+    rows = _query(
+        url,
+        "SELECT status, attempts, created_at, queued_at, started_at FROM "
+        "verification_verification WHERE status <> 'done' ORDER BY created_at LIMIT 20",
+    )
+    print("unfinished verifications (status, attempts, created, queued, started):")
+    for row in rows:
+        print("  ", row)
+    for service in services.values():
+        lines = service.log.read_text(errors="replace").splitlines()
+        print(f"--- the last lines of {service.name}.log ---")
+        print("\n".join(lines[-60:]))
 
 
 def _alive(port: int) -> bool:
