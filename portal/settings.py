@@ -477,10 +477,13 @@ CERTIFICATE_CHAIN_FILE = Path(
     env("CERTIFICATE_CHAIN_FILE", default=str(DATA_DIR / "keys" / "certificate-ca.pem"))
 )
 CERTIFICATE_DEV_CA = env.bool("CERTIFICATE_DEV_CA", default=EMBEDDED)
-# An RFC 3161 timestamp authority (URL); empty: certificates carry the signing time only.
-# The embedded default timestamps certificates with its DEVELOPMENT TSA (demo/dev_tsa.py).
-CERTIFICATE_TSA_URL = env("CERTIFICATE_TSA_URL", default=DEMO_TSA_URL if DEMO_TSA else "")
-# The TSA's CA certificate (PEM), pinned by `manage.py trust_policy` as a tsa-ca line.
+# An RFC 3161 timestamp authority (URL) for certificate signatures; empty: certificates
+# carry the signing time only. By default the ledger's first TSA: a trust policy that pins
+# TSAs (tsa-ca) requires certificates to be timestamped by one (the embedded default's is
+# its DEVELOPMENT TSA, demo/dev_tsa.py).
+CERTIFICATE_TSA_URL = env("CERTIFICATE_TSA_URL", default=next(iter(LEDGER_TSA_URLS), ""))
+# The TSA's CA certificate (PEM), pinned by `manage.py trust_policy` as a tsa-ca line (the
+# ledger's TSAs' CAs, LEDGER_TSA_CA_FILES, are pinned already).
 CERTIFICATE_TSA_CA_FILE = env("CERTIFICATE_TSA_CA_FILE", default="")
 # A certificate is rendered on its first download, or ahead of it by a job queued when a
 # person looks at the finished result page: those jobs have a queue of their own, so that

@@ -187,9 +187,11 @@ def authorities(tmp_path_factory):
 
 @pytest.fixture
 def configured(authorities, settings):
-    """Both TSAs in LEDGER_TSA_URLS, their CAs pinned, no period between timestamps."""
+    """Both TSAs in LEDGER_TSA_URLS, their CAs pinned, no period between timestamps;
+    certificates timestamped by the first."""
     rsa_server, ec_server = authorities
     settings.LEDGER_TSA_URLS = [rsa_server.url, ec_server.url]
     settings.LEDGER_TSA_CA_FILES = [str(s.authority.ca_pem) for s in authorities]
     settings.LEDGER_TIMESTAMP_PERIOD = 0.0
+    settings.CERTIFICATE_TSA_URL = rsa_server.url  # as its default, the first ledger TSA
     return authorities

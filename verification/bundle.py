@@ -16,12 +16,13 @@ of the bundle is listed as not checked, and the verdict is its own, never the bu
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from anchoring import merkle
+from anchoring import chain, merkle
 from anchoring import timestamp_token as tokens
 from anchoring.checkpoint import (
     Checkpoint,
@@ -34,7 +35,7 @@ from anchoring.leaf import Kind, Leaf, LeafError, decode
 from anchoring.note import MalformedNoteError, NoteError, decode_base64, encode_base64
 from anchoring.policy import Policy
 from documents import codes, entries
-from verification import trusted_time
+from verification import chain_anchor, trusted_time
 
 FORMAT = "judicial-portal/proof-bundle/v2"
 FORMAT_V1 = "judicial-portal/proof-bundle/v1"
@@ -63,7 +64,11 @@ MASKED = "not checked (masked for display only; never compared)"
 ADDRESSEE = "not checked (addressee names: the ledger holds only a salted digest)"
 STATEMENT = "not checked: the portal's statement"
 UNPINNED = "not checked (no 'tsa-ca' of the policy names this timestamp authority's CA)"
-LABELS = (CLAIM, SALTED, MASKED, ADDRESSEE, UNPINNED, STATEMENT)
+NO_NODE = "not checked (chain anchors are read from a node: give one with --rpc URL)"
+UNREAD = "not checked (the node given with --rpc could not be asked)"
+OFF_CHAIN = "not checked (the node's chain holds none of them with enough confirmations)"
+LABELS = (CLAIM, SALTED, MASKED, ADDRESSEE, UNPINNED, NO_NODE, UNREAD, OFF_CHAIN, STATEMENT)
+_TRANSACTION_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 
 Path = tuple[str | int, ...]
 
@@ -151,9 +156,10 @@ def make_bundle(
     consistency: dict | None,
     service_events: list[dict],
     timestamps: dict | None = None,
+    chain_anchors: dict | None = None,
 ) -> dict:
     """Assemble a bundle from its parts (entries made with entry_json, timestamps with
-    timestamps_json)."""
+    timestamps_json, chain anchors with chain_anchors_json)."""
     return {
         "format": FORMAT,
         "certificate": certificate,
@@ -166,6 +172,7 @@ def make_bundle(
         "consistency": consistency,
         "service_events": service_events,
         "timestamps": timestamps,
+        "chain_anchors": chain_anchors,
     }
 
 
@@ -180,6 +187,21 @@ def timestamps_json(
         "inclusion": [encode_base64(h) for h in inclusion],
         "consistency": [encode_base64(h) for h in consistency],
         "tokens": stamps,
+    }
+
+
+def chain_anchors_json(
+    note: str, inclusion: list[bytes], consistency: list[bytes], anchors: list[dict]
+) -> dict:
+    """The chain-anchor evidence: the first anchored checkpoint covering the entry, the
+    entry's inclusion in it, its consistency with the bundle's checkpoint, and its anchors
+    as the ledger recorded them ({"chain_id", "transaction_hash", "block_number",
+    "block_hash", "block_time", "confirmations"}); only a node says whether they hold."""
+    return {
+        "checkpoint": note,
+        "inclusion": [encode_base64(h) for h in inclusion],
+        "consistency": [encode_base64(h) for h in consistency],
+        "anchors": anchors,
     }
 
 
@@ -660,12 +682,15 @@ def _timestamps(
             continue
         except tokens.TokenError as exc:
             raise ProofFailed(f"timestamp: token {number} does not verify ({exc})") from None
-        stated = item.get("gen_time")
-        if not isinstance(stated, str) or _instant(stated) != stamp.gen_time:
+        if item.get("gen_time") != stamp.gen_time.isoformat().replace("+00:00", "Z"):
             raise ProofFailed(f"timestamp: token {number}'s time is not the one it signs")
         if item.get("tsa") != stamp.tsa:
             raise ProofFailed(f"timestamp: token {number}'s authority is not the one it names")
-        report.covers(("timestamps", "tokens", number))
+        report.ok(
+            f"timestamp token {number}: {stamp.tsa} signed checkpoint {covered.size} at "
+            f"{trusted_time.shown(stamp.gen_time)}",
+            ("timestamps", "tokens", number),
+        )
         if earliest is None or stamp.gen_time < earliest.gen_time:
             earliest = stamp
     report.covers(
@@ -686,12 +711,89 @@ def _timestamps(
     )
 
 
-def _instant(text: str) -> datetime | None:
+@dataclass(frozen=True)
+class ChainCheck:
+    """The node `judicial-verify --rpc` reads chain anchors from, and how many blocks deep
+    an anchor's transaction must be to count."""
+
+    node: chain.Node
+    confirmations: int
+
+
+def _chain_anchors(
+    bundle: dict, data: bytes, index: int, cp: Checkpoint, check: ChainCheck | None, report
+) -> None:
+    """Chain anchors: the anchored checkpoint proven in cp's history offline; each anchor's
+    transaction read from the user's node, never taken from the bundle."""
+    evidence = bundle.get("chain_anchors")
+    if evidence is None:
+        report.covers(("chain_anchors",))
+        report.say("    chain anchor: none in the bundle")
+        return
+    evidence = _object(evidence, "chain anchor")
+    items = evidence.get("anchors")
+    if not isinstance(items, list) or not items:
+        raise ProofFailed("chain anchor: the evidence holds no anchor")
+    pairs = []
+    for number, item in enumerate(items):
+        item = _object(item, f"chain anchor {number}")
+        chain_id, transaction = item.get("chain_id"), item.get("transaction_hash")
+        if (
+            type(chain_id) is not int
+            or not isinstance(transaction, str)
+            or not _TRANSACTION_HASH.fullmatch(transaction)
+        ):
+            raise ProofFailed(f"chain anchor: anchor {number} names no chain and transaction")
+        pairs.append((chain_id, transaction.lower()))
+    note = evidence.get("checkpoint")
+    proven = chain_anchor.Evidence(
+        note if isinstance(note, str) else "",
+        _hash_list(evidence.get("inclusion"), "chain anchor inclusion proof"),
+        _hash_list(evidence.get("consistency"), "chain anchor consistency proof"),
+        pairs,
+    )
+    covering = trusted_time.Covering(proven.note, proven.inclusion, proven.consistency, [])
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.astimezone(UTC) if moment.tzinfo else None
+        anchored = trusted_time.covering_checkpoint(proven.note, index, data, cp, covering)
+    except trusted_time.TimeFailed as exc:
+        words = str(exc).replace("covering checkpoint", "anchored checkpoint")
+        raise ProofFailed(f"chain anchor: {words}") from None
+    report.covers(
+        ("chain_anchors", "checkpoint"),
+        ("chain_anchors", "inclusion"),
+        ("chain_anchors", "consistency"),
+    )
+    if check is None:
+        report.label(("chain_anchors", "anchors"), NO_NODE)
+        report.say(
+            f"    chain anchor: checkpoint {anchored.size} is in this history; its anchors "
+            "are not checked (no --rpc given)"
+        )
+        return
+    try:
+        tx = chain_anchor.prove(index, data, cp, proven, check.node, check.confirmations)
+    except chain_anchor.AnchorFailed as exc:
+        raise ProofFailed(f"chain anchor: {exc}") from None
+    except chain.NodeUnavailable as exc:
+        report.label(("chain_anchors", "anchors"), UNREAD)
+        report.say(f"    chain anchor: could not check ({exc})")
+        return
+    if tx is None:
+        report.label(("chain_anchors", "anchors"), OFF_CHAIN)
+        report.say(
+            f"    chain anchor: could not check (no anchor on chain "
+            f"{check.node.chain_id()} with {check.confirmations} confirmations)"
+        )
+        return
+    number = pairs.index((tx.chain_id, tx.transaction_hash.lower()))
+    report.ok(
+        f"chain anchor: checkpoint {anchored.size} is anchored in block {tx.block_number} of "
+        f"chain {tx.chain_id} at {trusted_time.shown(tx.block_time) if tx.block_time else '?'} "
+        f"(transaction {tx.transaction_hash}, {tx.confirmations} confirmations, read from "
+        f"{check.node.url})",
+        ("chain_anchors", "anchors", number, "chain_id"),
+        ("chain_anchors", "anchors", number, "transaction_hash"),
+    )
 
 
 def verify_bundle(
@@ -699,6 +801,7 @@ def verify_bundle(
     policy: Policy,
     say: Callable[[str], None],
     original: Digests | None = None,
+    chain_check: ChainCheck | None = None,
 ) -> str:
     """Verify a bundle with the policy's keys and derive the verdict; return what it proves.
 
@@ -760,6 +863,7 @@ def verify_bundle(
         by_record = _record(bundle, leaf, entry["index"], report)
         _consistency(bundle, cp, trust, report)
         _timestamps(bundle, data, entry["index"], cp, policy, report)
+        _chain_anchors(bundle, data, entry["index"], cp, chain_check, report)
         _events(bundle, leaf, entry["index"], trust, report)
         if original is not None:
             _same_file(original, leaf.sha256, leaf.sm3, "the ledger entry")

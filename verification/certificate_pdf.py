@@ -115,6 +115,19 @@ class Facts:
     # "Recorded no later than": the trusted time proven, its authority, whether that is a
     # DEVELOPMENT authority; None when the time is still the court's own clock.
     recorded_no_later: tuple[str, str, bool] | None = None
+    # The chain anchor read back from a node: None when the step did not pass.
+    anchored: Anchored | None = None
+
+
+@dataclass(frozen=True)
+class Anchored:
+    """Where the checkpoint covering the record is anchored, as the node read it back."""
+
+    chain_id: int
+    block_number: int
+    when: str
+    transaction_hash: str
+    development: bool
 
 
 @dataclass(frozen=True)
@@ -443,6 +456,30 @@ def _trusted_time(when: str, tsa: str, development: bool, t: _Text) -> Table:
     return _box(lines, None, "#aa1111" if development else "#333333")
 
 
+def _anchored(anchor: Anchored, t: _Text) -> Table:
+    """The chain anchor: the covering checkpoint's root is in block B of chain C."""
+    colour = RED if anchor.development else INK
+    dev_zh = "（开发用本地测试链）" if anchor.development else ""
+    dev_en = " (DEVELOPMENT: a local test chain)" if anchor.development else ""
+    return _box(
+        [
+            Para(
+                f"已锚定在链 {anchor.chain_id}{dev_zh} 的第 {anchor.block_number} 号区块，"
+                f"区块时间 {anchor.when}",
+                _style("anc", 10, colour),
+            ),
+            Para(
+                f"Anchored in block {anchor.block_number} of chain {anchor.chain_id}{dev_en} "
+                f"at {anchor.when}",
+                _style("anc-en", 10, colour, cjk=False),
+            ),
+            Para(f"{_grey('transaction')} {t(anchor.transaction_hash)}", SMALL),
+        ],
+        None,
+        "#aa1111" if anchor.development else "#333333",
+    )
+
+
 def _story(facts: Facts, t: _Text) -> list[Flowable]:
     story: list[Flowable] = []
     head = [
@@ -491,6 +528,8 @@ def _story(facts: Facts, t: _Text) -> list[Flowable]:
 
     if facts.recorded_no_later is not None:
         story.append(_trusted_time(*facts.recorded_no_later, t))
+    if facts.anchored is not None:
+        story.append(_anchored(facts.anchored, t))
 
     story.append(_heading("核验步骤", "Steps"))
     if facts.steps:

@@ -4,7 +4,9 @@ It imports nothing from Django and touches no database or network: what it check
 checks with the published keys it is given. `certificate` and `bundle` check this
 portal's certificates and proof bundles against a trust policy (anchoring/policy.py);
 `checkpoint` and `proof` verify any C2SP checkpoint and tlog-proof, from any log (the Go
-checksum database's, Sigstore's, ours).
+checksum database's, Sigstore's, ours). The one exception to "no network": with `--rpc
+URL`, chain anchors are read from that EVM node, the user's choice; without it they are
+reported as not checked and everything else is still verified.
 
 Exit codes: 0 everything verified; 1 something failed to verify (the step is named);
 2 the input cannot be used (unreadable file, malformed key, not the expected document).
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from verification import pades
 
 VERIFIED, FAILED, UNUSABLE = 0, 1, 2
+CONFIRMATIONS = 12  # as LEDGER_CHAIN_CONFIRMATIONS: the depth after which a reorg is unlikely
 
 
 class Unusable(Exception):
@@ -144,13 +147,26 @@ def _verify_bundle(data: bytes, args, say) -> None:
         raise Unusable(str(exc)) from None
     original = _original(args.file, say)
     try:
-        bundles.verify_bundle(bundle, policy, say, original)
+        bundles.verify_bundle(bundle, policy, say, original, _chain_check(args))
     except bundles.ProofFailed as exc:
         raise Failed(str(exc)) from None
     except bundles.BundleError as exc:
         raise Unusable(f"the bundle is incomplete: {exc}") from None
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise Unusable(f"the bundle is malformed ({type(exc).__name__}: {exc})") from None
+
+
+def _chain_check(args) -> bundles.ChainCheck | None:
+    """The node of --rpc, if given: only then are chain anchors read and checked."""
+    if not args.rpc:
+        return None
+    if args.confirmations < 1:
+        raise Unusable("--confirmations must be at least 1")
+    from anchoring import chain
+
+    if not args.rpc.startswith(("http://", "https://")):
+        raise Unusable(f"--rpc {args.rpc!r}: give the node's JSON-RPC URL (http:// or https://)")
+    return bundles.ChainCheck(chain.Node(args.rpc, args.rpc_timeout), args.confirmations)
 
 
 def check_bundle(args, say) -> None:
@@ -234,6 +250,23 @@ def _parser() -> argparse.ArgumentParser:
     for sub in (certificate, bundle):
         sub.add_argument("--file", help="the original file, to check it is the one recorded")
         sub.add_argument("--policy", required=True, help="the trust policy: log and portal CA keys")
+        sub.add_argument(
+            "--rpc",
+            help="an EVM node's JSON-RPC URL, to read the chain anchors from (without it they "
+            "are reported as not checked)",
+        )
+        sub.add_argument(
+            "--confirmations",
+            type=int,
+            default=CONFIRMATIONS,
+            help=f"blocks an anchor's transaction must be deep to count (default {CONFIRMATIONS})",
+        )
+        sub.add_argument(
+            "--rpc-timeout",
+            type=float,
+            default=10.0,
+            help="seconds the node has to answer (default 10)",
+        )
     for sub in (checkpoint, proof):
         sub.add_argument(
             "--vkey",

@@ -15,7 +15,7 @@ import concurrent.futures
 import hashlib
 import io
 import logging
-from collections.abc import Set
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -66,9 +66,18 @@ def sign(
     reason: str,
     location: str,
     timestamp_url: str | None = None,
+    timestamp_cas_pem: Sequence[bytes] = (),
 ) -> bytes:
-    """Sign a PDF (PAdES baseline B, or B-T with a timestamp) as an incremental update."""
-    chain = [cert for pem in chain_pem for cert in load_certs_from_pemder_data(pem)]
+    """Sign a PDF (PAdES baseline B, or B-T with a timestamp) as an incremental update.
+
+    timestamp_cas_pem: the TSAs' CA certificates, carried among the signature's
+    certificates so that a verifier who pins a CA by fingerprint can find it (a TSA's
+    token usually carries only the TSA's own certificate)."""
+    chain = [
+        cert
+        for pem in [*chain_pem, *timestamp_cas_pem]
+        for cert in load_certs_from_pemder_data(pem)
+    ]
     signer = signers.SimpleSigner(
         signing_cert=next(iter(load_certs_from_pemder_data(cert_pem))),
         signing_key=load_private_key_from_pemder_data(key_pem, passphrase=None),
@@ -153,7 +162,8 @@ def check(pdf: bytes, pinned_cas: Set[str], pinned_tsas: Set[str] = frozenset())
     embedded = signatures[0]
     roots = _pinned([embedded.signer_cert, *embedded.other_embedded_certs], pinned_cas)
     token = embedded.attached_timestamp_data
-    tsa_roots = _pinned([c.chosen for c in token["certificates"]], pinned_tsas) if token else []
+    carried = [c.chosen for c in token["certificates"]] if token else []
+    tsa_roots = _pinned([*carried, *embedded.other_embedded_certs], pinned_tsas) if token else []
     try:
         status = _outside_event_loop(
             lambda: validate_pdf_signature(

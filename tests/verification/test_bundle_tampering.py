@@ -80,17 +80,25 @@ def run(tmp_path) -> Verifier:
     return Verifier(tmp_path, policy)
 
 
+_GENUINE: dict[str, dict] = {}
+
+
 @pytest.fixture
-def issued(ledger) -> dict[str, dict]:
+def issued(request, transactional_db) -> dict[str, dict]:
     """Bundles of the served judgment verified by its file and by its code, of the
-    evidence by its file, and of a file no court recorded."""
-    made = {
-        "file": check(sha256=sha(ledger.judgment_pdf), filename="judgment.pdf"),
-        "code": check(code=ledger.judgment.code, source="code"),
-        "evidence": check(sha256=sha(ledger.evidence_bytes)),
-        "not_found": check(sha256=sha(b"no court recorded this")),
-    }
-    return {name: json.loads(certificate.issue(v).bundle) for name, v in made.items()}
+    evidence by its file, and of a file no court recorded. The portal makes them once for
+    the module (the ledger, four verifications and certificates take a second); each test
+    gets its own copy to edit."""
+    if not _GENUINE:
+        ledger = request.getfixturevalue("ledger")
+        made = {
+            "file": check(sha256=sha(ledger.judgment_pdf), filename="judgment.pdf"),
+            "code": check(code=ledger.judgment.code, source="code"),
+            "evidence": check(sha256=sha(ledger.evidence_bytes)),
+            "not_found": check(sha256=sha(b"no court recorded this")),
+        }
+        _GENUINE.update({name: json.loads(certificate.issue(v).bundle) for name, v in made.items()})
+    return copy.deepcopy(_GENUINE)
 
 
 def _failed(run: Run, step: str) -> None:
@@ -238,6 +246,63 @@ def test_every_part_removed_never_adds_a_proof(issued, run):
             proven = {line for line in result.ok_lines if not line.startswith("ok  proven:")}
             if result.code == 0 and not proven <= set(genuine.ok_lines):
                 problems.append(f"{_place((*path, key))} removed: printed a new proof")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def evidenced(ledger, configured, chain_configured) -> tuple[dict, str]:
+    """A bundle with trusted time (two real TSAs) and a chain anchor (a real anvil), and
+    the node's URL."""
+    from anchoring import chain_anchors, timestamps
+
+    timestamps.timestamp_newest()
+    assert chain_anchors.anchor_newest() == 1
+    chain_configured.settle()
+    chain_configured.mine(3)
+    chain_anchors.anchor_newest()
+    v = check(sha256=sha(ledger.judgment_pdf), filename="judgment.pdf")
+    bundle = json.loads(certificate.issue(v).bundle)
+    assert bundle["timestamps"] and bundle["chain_anchors"]
+    return bundle, chain_configured.url
+
+
+def test_every_time_and_anchor_value_edited_fails_or_is_reported_not_checked(evidenced, run):
+    """Read with --rpc: an edit fails at `timestamp` or `chain anchor`, or is listed as not
+    checked and loses a proof at most, never adds one."""
+    genuine_bundle, url = evidenced
+    node = ("--rpc", url, "--confirmations", "3")
+    genuine = run(genuine_bundle, *node)
+    assert genuine.code == 0, genuine.out + genuine.err
+    assert any(line.startswith("ok  trusted time") for line in genuine.ok_lines)
+    assert any(line.startswith("ok  chain anchor") for line in genuine.ok_lines)
+    problems, cases = [], 0
+    for path, value in _leaves(genuine_bundle):
+        if path[0] not in ("timestamps", "chain_anchors") or value is None:
+            continue
+        cases += 1
+        new = _edited(value)
+        result = run(_with(genuine_bundle, path, new), *node)
+        place = _place(path)
+        if result.code == 1:
+            step = "timestamp" if path[0] == "timestamps" else "chain anchor"
+            if f"FAILED at {step}" not in result.out:
+                problems.append(f"{place}: exit 1, not at {step}: {result.out[-200:]}")
+        elif result.code == 0:
+            if result.listed(place) is None:
+                problems.append(f"{place}: edited to {new!r}, exit 0, not listed as not checked")
+            # A token made unusable may move "no later than" to another verified token's
+            # time: allowed, as long as each token's own line is one the genuine printed.
+            new_lines = set(result.ok_lines) - set(genuine.ok_lines)
+            if any(not line.startswith("ok  trusted time: ") for line in new_lines):
+                problems.append(f"{place}: printed a proof the genuine bundle does not")
+            for line in new_lines:
+                if line.split("no later than ", 1)[-1].split(" (")[0] not in " ".join(
+                    genuine.ok_lines
+                ):
+                    problems.append(f"{place}: a trusted time no token of the genuine gives")
+        else:
+            problems.append(f"{place}: exit {result.code}: {result.err.strip()}")
+    assert cases > 15
     assert not problems, "\n".join(problems)
 
 

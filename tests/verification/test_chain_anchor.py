@@ -128,3 +128,148 @@ def test_the_http_backend_gives_the_same_anchor(
     settings.LEDGER_VERIFIER_KEY = keys.vkey()
     v = check(sha256=sha(ledger.judgment_pdf))
     assert _step(v).status == "passed"
+
+
+# --- Proof bundles, certificates and judicial-verify --rpc -------------------------------
+
+
+@pytest.fixture
+def anchored(ledger, chain_configured, tmp_path):
+    """A certificate whose verification read its anchor back, and the trust policy."""
+    import io
+
+    from django.core.management import call_command
+
+    from verification import certificate
+
+    anchor = _anchor_and_confirm(chain_configured)
+    v = check(sha256=sha(ledger.judgment_pdf), filename="judgment.pdf")
+    assert _step(v).status == "passed"
+    issued = certificate.issue(v)
+    out = io.StringIO()
+    call_command("trust_policy", stdout=out)
+    policy = tmp_path / "policy.txt"
+    policy.write_text(out.getvalue())
+    return issued, policy, anchor, chain_configured.url
+
+
+def _verify(bundle: dict, policy, tmp_path, *options: str) -> tuple[int, str]:
+    import contextlib
+    import io
+    import json
+
+    from verification import offline
+
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(bundle, ensure_ascii=False))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = offline.main(["bundle", str(path), "--policy", str(policy), *options])
+    return code, out.getvalue()
+
+
+def test_the_bundle_carries_the_anchor_as_the_ledger_recorded_it(anchored):
+    import json
+
+    issued, _, anchor, _ = anchored
+    evidence = json.loads(issued.bundle)["chain_anchors"]
+    assert evidence["checkpoint"].split("\n")[1] == str(anchor.checkpoint_id)
+    (only,) = evidence["anchors"]
+    assert only["chain_id"] == CHAIN_ID and only["transaction_hash"] == anchor.transaction_hash
+    assert only["block_number"] == anchor.block_number and only["block_hash"] == anchor.block_hash
+
+
+def test_without_rpc_the_anchor_is_listed_not_checked_and_the_rest_verified(anchored, tmp_path):
+    import json
+
+    issued, policy, _, url = anchored
+    code, out = _verify(json.loads(issued.bundle), policy, tmp_path)
+    assert code == 0, out
+    assert "its anchors are not checked (no --rpc given)" in out
+    assert "give one with --rpc URL" in out  # the label of the listed anchor fields
+    assert "ok  chain anchor" not in out and out.rstrip().endswith("VERIFIED")
+
+
+def test_with_rpc_judicial_verify_reads_the_anchor_from_the_node(anchored, tmp_path):
+    import json
+
+    issued, policy, anchor, url = anchored
+    bundle = json.loads(issued.bundle)
+    code, out = _verify(bundle, policy, tmp_path, "--rpc", url, "--confirmations", "3")
+    assert code == 0, out
+    assert (
+        f"ok  chain anchor: checkpoint {anchor.checkpoint_id} is anchored in block "
+        f"{anchor.block_number} of chain {CHAIN_ID} at "
+    ) in out
+    # Deeper than the chain is: the anchor is not found, so not checked, never failed.
+    code, out = _verify(bundle, policy, tmp_path, "--rpc", url, "--confirmations", "1000")
+    assert code == 0 and "chain anchor: could not check (no anchor on chain" in out, out
+    assert "ok  chain anchor" not in out
+
+
+@pytest.mark.parametrize("edit", ["transaction", "checkpoint", "inclusion"])
+def test_an_altered_anchor_fails_at_the_chain_anchor_step(anchored, tmp_path, edit):
+    """Another transaction (another root), an edited anchored checkpoint, a broken proof."""
+    import json
+
+    issued, policy, _, url = anchored
+    bundle = json.loads(issued.bundle)
+    evidence = bundle["chain_anchors"]
+    if edit == "transaction":
+        node = chain.Node(url, 5)
+        newest = store.latest_checkpoint()
+        other = chain.encode(store.settings.LEDGER_ORIGIN, newest.tree_size, bytes(32))
+        evidence["anchors"][0]["transaction_hash"] = node.send(
+            "0x" + KEY, CHAIN_ID, other
+        ).transaction_hash
+    elif edit == "checkpoint":
+        evidence["checkpoint"] = evidence["checkpoint"].replace("\n", "\n\n", 1)
+    else:
+        evidence["inclusion"] = (
+            [*evidence["inclusion"], evidence["inclusion"][0]]
+            if evidence["inclusion"]
+            else ["AAAA"]
+        )
+    code, out = _verify(bundle, policy, tmp_path, "--rpc", url, "--confirmations", "1")
+    assert code == 1, out
+    assert "FAILED at chain anchor" in out, out
+
+
+def test_a_node_that_cannot_be_asked_could_not_check(anchored, tmp_path):
+    import json
+
+    from tests.processes import free_port
+
+    issued, policy, _, url = anchored
+    down = f"http://127.0.0.1:{free_port()}"
+    code, out = _verify(json.loads(issued.bundle), policy, tmp_path, "--rpc", down)
+    assert code == 0, out
+    assert "chain anchor: could not check" in out and "ok  chain anchor" not in out
+    code, out = _verify(json.loads(issued.bundle), policy, tmp_path, "--rpc", "file:///etc/passwd")
+    assert code == 2 and "JSON-RPC URL" in out
+
+
+def test_the_certificate_shows_the_anchor_and_the_command_checks_it(anchored, tmp_path):
+    """pdftotext reads the anchor box; the installed judicial-verify checks the PDF with
+    and without --rpc in a process of its own."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    issued, policy, anchor, url = anchored
+    pdf = tmp_path / "certificate.pdf"
+    with issued.pdf.open("rb") as f:
+        pdf.write_bytes(f.read())
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    flat = " ".join(text.split())
+    assert f"Anchored in block {anchor.block_number} of chain {CHAIN_ID} at" in flat
+    assert f"已锚定在链 {CHAIN_ID} 的第 {anchor.block_number} 号区块" in flat
+    command = [str(Path(sys.executable).with_name("judicial-verify")), "certificate", str(pdf)]
+    command += ["--policy", str(policy)]
+    plain = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert "not checked (no --rpc given)" in plain.stdout
+    rpc = [*command, "--rpc", url, "--confirmations", "3"]
+    checked = subprocess.run(rpc, capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"is anchored in block {anchor.block_number} of chain {CHAIN_ID}" in checked.stdout
