@@ -33,17 +33,20 @@ class Command(BaseCommand):
         leaves = [Leaf(Kind.ANCHOR, now_ms, sha, sm) for sha, sm, _size in digests]
         submissions = [sequencer.submit(entry) for entry in leaves]
         failed = False
+        receipts: list[sequencer.Receipt | None]
         try:  # one wait for all: they are found by the same polls
-            receipts = sequencer.wait_many(
-                submissions, timeout, expected=[entry.encode() for entry in leaves]
+            receipts = list(
+                sequencer.wait_many(
+                    submissions, timeout, expected=[entry.encode() for entry in leaves]
+                )
             )
         except (sequencer.SubmissionTimeout, sequencer.SubmissionAltered):
             receipts = [None] * len(files)  # file by file below, to say which failed
-        for path, (sha, sm, size), submission, entry, receipt in zip(
+        for path, (sha, sm, size), submission, entry, found in zip(
             files, digests, submissions, leaves, receipts, strict=True
         ):
             try:
-                receipt = receipt or sequencer.wait(submission, timeout, expected=entry.encode())
+                receipt = found or sequencer.wait(submission, timeout, expected=entry.encode())
             except sequencer.SubmissionTimeout as exc:
                 failed = True
                 self.stderr.write(f"{path}: {exc}; it stays pooled and will be integrated")
