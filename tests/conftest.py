@@ -16,6 +16,34 @@ def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         if connection.vendor != "postgresql":
             pytest.exit("The suite needs PostgreSQL: run it with `make test`.", returncode=2)
+        _quick_flush(connection)
+
+
+def _quick_flush(conn) -> None:
+    """Empty the test database after each transactional test with DELETE, not TRUNCATE.
+
+    TRUNCATE of every table makes new files for each and syncs them: a quarter of a second
+    after every test that commits, minutes over the suite, for tables holding a few rows.
+    DELETE with triggers off (session_replication_role, a superuser's setting: the
+    append-only triggers and foreign keys stay out of the way of emptying everything) takes
+    milliseconds. A role that may not set it keeps Django's TRUNCATE.
+    """
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        if not cursor.fetchone()[0]:
+            return
+    ops = type(conn.ops)
+    truncate = ops.sql_flush
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        if not tables or reset_sequences:
+            return truncate(
+                self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+            )
+        deletes = [f"DELETE FROM {self.quote_name(table)}" for table in tables]
+        return ["SET LOCAL session_replication_role = replica", *deletes]
+
+    ops.sql_flush = sql_flush
 
 
 @pytest.fixture(autouse=True)
