@@ -273,3 +273,32 @@ def test_the_certificate_shows_the_anchor_and_the_command_checks_it(anchored, tm
     checked = subprocess.run(rpc, capture_output=True, text=True, timeout=120)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert f"is anchored in block {anchor.block_number} of chain {CHAIN_ID}" in checked.stdout
+
+
+def test_a_certificate_whose_anchor_was_altered_fails_at_its_signature(anchored, tmp_path):
+    """The bundle inside a signed certificate cannot be swapped for one with another anchor:
+    the PDF signature no longer covers the whole file."""
+    import contextlib
+    import io
+    import json
+
+    from verification import bundle as bundles
+    from verification import offline, pades
+
+    issued, policy, _, url = anchored
+    with issued.pdf.open("rb") as f:
+        pdf = f.read()
+    bundle = json.loads(pades.embedded_file(pdf, bundles.ATTACHMENT_NAME))
+    bundle["chain_anchors"]["anchors"][0]["transaction_hash"] = "0x" + "ab" * 32
+    forged = pades.attach(
+        pdf, bundles.ATTACHMENT_NAME, bundles.dumps(bundle), "proof bundle", "application/json"
+    )
+    path = tmp_path / "forged.pdf"
+    path.write_bytes(forged)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = offline.main(["certificate", str(path), "--policy", str(policy), "--rpc", url])
+    assert code == 1, out.getvalue()
+    assert "FAILED at PDF signature: content was added to the PDF after it was signed" in (
+        out.getvalue()
+    )
