@@ -11,8 +11,9 @@ from documents.models import Court, CourtToken, Record, ServiceEvent, TokenUse
 
 @admin.register(Court)
 class CourtAdmin(admin.ModelAdmin):
-    list_display = ["code", "name_zh", "name_en", "created_at"]
+    list_display = ["code", "name_zh", "name_en", "phone", "created_at"]
     search_fields = ["code", "name_zh", "name_en"]
+    fields = ["code", "name_zh", "name_en", "phone", "address_zh", "address_en", "website"]
 
 
 @admin.register(CourtToken)

@@ -29,10 +29,26 @@ class Court(models.Model):
     name_en = models.CharField(
         "name (English)", max_length=200, validators=[VisibleText("name_en")]
     )
+    # Where a litigant asks about a file the ledger does not hold or that disagrees with
+    # it: shown on those results and on /courts. Directory details, not ledger facts.
+    phone = models.CharField(
+        "telephone", max_length=50, blank=True, validators=[VisibleText("phone")]
+    )
+    address_zh = models.CharField(
+        "address (Chinese)", max_length=300, blank=True, validators=[VisibleText("address_zh")]
+    )
+    address_en = models.CharField(
+        "address (English)", max_length=300, blank=True, validators=[VisibleText("address_en")]
+    )
+    website = models.URLField(blank=True, help_text="The court's own site (https://...).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
         return f"{self.name_zh} ({self.code})"
+
+    @property
+    def has_contact(self) -> bool:
+        return bool(self.phone or self.address_zh or self.address_en or self.website)
 
 
 def token_digest(token: str) -> str:

@@ -16,6 +16,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("health", views.healthz, name="health"),
     path("alliance", views.alliance_page, name="alliance"),
+    path("courts", views.courts_page, name="courts"),
     path("metrics", metrics.metrics, name="metrics"),
     path("ledger/", include(ledger_patterns)),
     path("witness/", include("witness.urls")),

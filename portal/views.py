@@ -23,6 +23,14 @@ def alliance_page(request: HttpRequest) -> HttpResponse:
     return render(request, "alliance.html", {"alliance": alliance.overview()})
 
 
+@rate_limited("pages")
+def courts_page(request: HttpRequest) -> HttpResponse:
+    """The courts that record files here, and how a litigant reaches each."""
+    from documents.models import Court
+
+    return render(request, "courts.html", {"courts": Court.objects.order_by("code")})
+
+
 @never_cache
 @rate_limited("pages")
 def healthz(request: HttpRequest) -> JsonResponse:

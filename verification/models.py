@@ -5,6 +5,8 @@ from typing import TYPE_CHECKING
 
 from django.db import models
 
+from verification import steps
+
 if TYPE_CHECKING:
     from verification.record_check import RecordCheck
 
@@ -126,6 +128,14 @@ class VerificationStep(models.Model):
                 fields=["verification", "position"], name="one_step_per_position"
             )
         ]
+
+    @property
+    def title_zh(self) -> str:
+        return steps.title(self.name)[0]
+
+    @property
+    def title_en(self) -> str:
+        return steps.title(self.name)[1]
 
 
 class TrustedCheckpoint(models.Model):

@@ -16,6 +16,37 @@ from anchoring.policy import Policy
 
 PASSED, FAILED, INCONCLUSIVE = "passed", "failed", "inconclusive"
 
+# What each check is about, in a few plain words: the heading a person reads before the
+# full explanation (which says what was found).
+TITLES = {
+    "digest": ("文件的数字指纹", "The file's fingerprint"),
+    "lookup": ("在账本中查找", "Looked up in the ledger"),
+    "record": ("法院的登记记录", "The court's record"),
+    "content": ("与登记的文件比对", "Compared with the recorded file"),
+    "leaf": ("账本条目的内容", "What the ledger entry holds"),
+    "checkpoint": ("账本的签名", "The ledger's signature"),
+    "witnesses": ("联盟成员的见证", "The alliance members' witness"),
+    "inclusion": ("条目确在账本中", "The entry is in the ledger"),
+    "consistency": ("账本未被改写", "The ledger was not rewritten"),
+    "timestamp": ("可信时间", "Trusted time"),
+    "chain_anchor": ("区块链锚定", "Anchored on a blockchain"),
+    "ledger_agreement": ("平台记录与账本一致", "The portal agrees with the ledger"),
+    "ledger": ("连接账本", "Reaching the ledger"),
+}
+SERVICE_TITLES = {
+    "issued": ("送达：签发", "Service: issued"),
+    "sent": ("送达：发出", "Service: sent"),
+    "opened": ("送达：查阅", "Service: opened"),
+    "acknowledged": ("送达：签收", "Service: acknowledged"),
+}
+
+
+def title(name: str) -> tuple[str, str]:
+    """A step's heading in Chinese and English; its name when it has none."""
+    if name.startswith("service:"):
+        return SERVICE_TITLES.get(name.removeprefix("service:"), (name, name))
+    return TITLES.get(name, (name, name))
+
 
 @dataclass
 class Step:

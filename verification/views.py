@@ -183,14 +183,26 @@ def verification_page(request: HttpRequest, verification_id: str) -> HttpRespons
     if done and not in_process() and not Certificate.objects.filter(verification=v).exists():
         # A person is looking at the result: render the certificate before they ask for it.
         tasks.issue_certificate.delay_on_commit(v.pk)
+    # Checked against the ledger once there is an outcome to show it with.
+    record = face_of(v.record, full=judge) if v.record and v.outcome else None
+    if not done:
+        shown = "pending"
+    elif v.outcome == Verification.Outcome.CONFLICT or (
+        record and record.get("ledger_agrees") is False
+    ):
+        shown = "conflict"
+    else:
+        shown = v.outcome
     return render(
         request,
         "verification/result.html",
         {
             "v": v,
+            "shown": shown,
             "steps": v.steps.all(),
-            # Checked against the ledger once there is an outcome to show it with.
-            "record": face_of(v.record, full=judge) if v.record and v.outcome else None,
+            "record": record,
+            # The court's contact details (a directory entry, not a ledger fact).
+            "court": v.record.court if v.record else None,
             "code": codes.display(v.code) if v.code else None,
             "portal_contact": settings.PORTAL_CONTACT,
             "refresh": None if done else settings.VERIFY_PAGE_REFRESH,

@@ -38,3 +38,24 @@ def test_refusals_are_clear():
         call_command("court_create", code="bad code!", name_zh="甲", name_en="A")
     with pytest.raises(CommandError, match="no court"):
         call_command("court_token", "NOPE")
+
+
+@pytest.mark.django_db
+def test_a_court_is_created_with_its_contact_details_and_a_bad_website_is_refused():
+    call_command(
+        "court_create",
+        "--code=SZ0303",
+        "--name-zh=深圳市罗湖区人民法院",
+        "--name-en=Luohu Court",
+        "--phone=0755-0000 0000",
+        "--address-zh=深圳市罗湖区示例路 2 号",
+        "--website=https://court.example/luohu",
+        stdout=StringIO(),
+    )
+    court = Court.objects.get(code="SZ0303")
+    assert (court.phone, court.address_zh) == ("0755-0000 0000", "深圳市罗湖区示例路 2 号")
+    assert court.website == "https://court.example/luohu" and court.has_contact
+    with pytest.raises(CommandError, match="website"):
+        call_command(
+            "court_create", "--code=SZ0304", "--name-zh=甲", "--name-en=A", "--website=not a url"
+        )

@@ -70,6 +70,11 @@ NOT_SHOWN = {
     (Court, "name_zh"): "the court directory's name for the code every leaf carries; shown "
     "beside the proven code, not proven itself (docs/api.md)",
     (Court, "name_en"): "as name_zh",
+    (Court, "phone"): "the court's contact details: a directory entry shown beside results "
+    "to say whom to ask, never a fact the ledger proves",
+    (Court, "address_zh"): "as phone",
+    (Court, "address_en"): "as phone",
+    (Court, "website"): "as phone",
     (Court, "created_at"): "when the row was written, never shown",
 }
 

@@ -11,11 +11,24 @@ class Command(BaseCommand):
         parser.add_argument("--code", required=True, help="short stable code, e.g. BJ0105")
         parser.add_argument("--name-zh", required=True)
         parser.add_argument("--name-en", required=True)
+        # Contact details litigants see when a file is not found or differs (and on /courts).
+        parser.add_argument("--phone", default="")
+        parser.add_argument("--address-zh", default="")
+        parser.add_argument("--address-en", default="")
+        parser.add_argument("--website", default="")
 
     def handle(self, *args, code: str, name_zh: str, name_en: str, **options) -> None:
         if Court.objects.filter(code=code).exists():
             raise CommandError(f"a court with code {code} already exists")
-        court = Court(code=code, name_zh=name_zh, name_en=name_en)
+        court = Court(
+            code=code,
+            name_zh=name_zh,
+            name_en=name_en,
+            phone=options["phone"],
+            address_zh=options["address_zh"],
+            address_en=options["address_en"],
+            website=options["website"],
+        )
         try:
             court.full_clean()
         except ValidationError as exc:
