@@ -130,10 +130,14 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.display.large_text",
             ],
         },
     },
 ]
+
+# How long a reader's large-text choice (大字版, portal/display.py) is kept: a year.
+DISPLAY_COOKIE_AGE = env.int("DISPLAY_COOKIE_AGE", default=365 * 24 * 3600)
 
 # --- Database -------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'portal.sqlite3'}")}

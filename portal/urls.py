@@ -8,7 +8,7 @@ from anchoring.urls import ledger_patterns
 from documents.urls import api_patterns as court_api
 from documents.urls import page_patterns as service_pages
 from plumbing.page_limits import rate_limited
-from portal import api_docs, metrics, views
+from portal import api_docs, display, metrics, views
 from verification.urls import api_patterns as verification_api
 from verification.urls import page_patterns as verification_pages
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path("health", views.healthz, name="health"),
     path("alliance", views.alliance_page, name="alliance"),
     path("courts", views.courts_page, name="courts"),
+    path("display", display.choose, name="display"),
     path("metrics", metrics.metrics, name="metrics"),
     path("ledger/", include(ledger_patterns)),
     path("witness/", include("witness.urls")),
