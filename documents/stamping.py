@@ -25,7 +25,10 @@ MM = 72 / 25.4
 # modules for the URLs we print (QR versions 4 and 5).
 QR_SIZE = 32 * MM
 MARGIN = 8 * MM
-FONT_SIZE = 7
+# The code printed beside the QR code must stay legible on paper: 10 pt at least, with a
+# line spacing (leading) that keeps the CJK glyphs of one line clear of the next.
+FONT_SIZE = 10
+LEADING = 15
 
 
 class StampError(ValueError):
@@ -92,7 +95,9 @@ def stamp_pdf(pdf: bytes, *, url: str, lines: str, font: Path, pages: str = "all
     style = stamp.QRStampStyle(
         stamp_text=lines,
         text_box_style=TextBoxStyle(
-            font=GlyphAccumulatorFactory(str(font), font_size=FONT_SIZE), font_size=FONT_SIZE
+            font=GlyphAccumulatorFactory(str(font), font_size=FONT_SIZE),
+            font_size=FONT_SIZE,
+            leading=LEADING,
         ),
         border_width=0,
         innsep=2,

@@ -113,7 +113,35 @@ def test_stamped_pdf_carries_a_readable_qr_code_and_is_what_the_ledger_holds(
     assert width_px / 150 * 25.4 >= 25
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
     assert body["code"] in text
+    # The stamp's two lines, as poppler lays them out: legible (10 pt at least: the CJK
+    # font's boxes are 1.45 em tall), clear of each other and of the QR code on their left.
+    boxes = _stamp_lines(pdf, body["code"])
+    assert len(boxes) == 2 and all(y1 - y0 >= 14 for _, y0, _, y1 in boxes), boxes
+    (_, _, _, first_bottom), (_, second_top, _, _) = sorted(boxes, key=lambda b: b[1])
+    assert first_bottom <= second_top, boxes
+    qr_right_pt = found.position.top_right.x / 150 * 72
+    assert all(x0 > qr_right_pt for x0, _, _, _ in boxes), (boxes, qr_right_pt)
     _verify_ledger(body["ledger"], body["sha256"])
+
+
+def _stamp_lines(pdf, code: str) -> list[tuple[float, float, float, float]]:
+    """The boxes (x0, y0, x1, y1, in points) of page 1's stamp lines, per pdftotext -bbox."""
+    import re
+
+    html = subprocess.run(
+        ["pdftotext", "-bbox", "-f", "1", "-l", "1", str(pdf), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    words = re.findall(
+        r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>',
+        html,
+    )
+    wanted = ("扫码核验", code, "Recorded on the court ledger", "本文书已登记于司法账本")
+    return [
+        tuple(float(v) for v in box) for *box, word in words if any(part in word for part in wanted)
+    ]
 
 
 def test_stamp_only_the_chosen_pages(owner, judgment_pdf, tmp_path):
