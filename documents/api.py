@@ -417,6 +417,6 @@ class FileView(CourtAPIView):
         return FileResponse(
             record.file.open("rb"),
             as_attachment=True,
-            filename=f"{codes.display(record.code)}{'.pdf' if record.stamped else ''}",
+            filename=record.download_name(),
             content_type=record.media_type or "application/octet-stream",
         )

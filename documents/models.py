@@ -5,12 +5,16 @@ must not: titles, parties, addressees, and the salts that keep their digests pri
 """
 
 import hashlib
+import mimetypes
+import re
 import secrets
+from pathlib import PurePosixPath
 
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from documents import codes
 from plumbing.visible_input import VisibleText
 
 
@@ -152,6 +156,17 @@ class Record(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.title}"
+
+    def download_name(self) -> str:
+        """The name its file is downloaded under: the record code and an extension that
+        opens it (a stamped file is a PDF; else the original's, or its media type's)."""
+        if self.stamped or self.media_type == "application/pdf":
+            extension = ".pdf"
+        else:
+            extension = PurePosixPath(self.filename).suffix.lower()
+            if not re.fullmatch(r"\.[a-z0-9]{1,8}", extension):
+                extension = mimetypes.guess_extension(self.media_type or "") or ""
+        return f"{codes.display(self.code)}{extension}"
 
 
 class Addressee(models.Model):

@@ -94,11 +94,10 @@ def record_file(request: HttpRequest, code: str) -> HttpResponseBase:
         checked.close()
         return render(request, "verification/file_refused.html", context, status=409)
     checked.seek(0)
-    suffix = ".pdf" if record.media_type == "application/pdf" else ""
     return FileResponse(
         checked,
         as_attachment=True,
-        filename=f"{codes.display(record.code)}{suffix}",
+        filename=record.download_name(),
         content_type=record.media_type or "application/octet-stream",
     )
 
