@@ -400,6 +400,12 @@ WITNESS_RATE = env("WITNESS_RATE", default="1200/minute") or None
 # --- The court side (documents) ------------------------------------------------------
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(DATA_DIR / "media")))
 RECORD_MAX_FILE_SIZE = env.int("RECORD_MAX_FILE_SIZE", default=50 * 1024 * 1024)
+# The recorded original shown page by page on its record page (where the court allows its
+# download), for holders of the paper copy to compare: resolution, the most pages shown,
+# and a cap on one page's pixels.
+RECORD_PAGE_IMAGE_DPI = env.int("RECORD_PAGE_IMAGE_DPI", default=110)
+RECORD_PAGE_IMAGES_MAX = env.int("RECORD_PAGE_IMAGES_MAX", default=30)
+RECORD_PAGE_IMAGE_MAX_PIXELS = env.int("RECORD_PAGE_IMAGE_MAX_PIXELS", default=4_000_000)
 COURT_API_PAGE_SIZE = env.int("COURT_API_PAGE_SIZE", default=50)
 # Seconds a process keeps a court token it looked up (0: a query per request). A token
 # revoked elsewhere keeps working in other processes for at most this long.

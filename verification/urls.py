@@ -23,6 +23,11 @@ page_patterns = [
     path("lookup", views.lookup, name="lookup"),
     path("v/<str:code>", views.record_page, name="record-page"),
     path("v/<str:code>/file", views.record_file, name="record-file"),
+    path(
+        "v/<str:code>/pages/<int:number>.png",
+        views.record_page_image,
+        name="record-page-image",
+    ),
     path("verifications/<str:verification_id>", views.verification_page, name="verification-page"),
     path("c/<str:number>", views.certificate_page, name="certificate-page"),
     path("c/<str:number>/certificate.pdf", views.certificate_pdf, name="certificate-pdf"),

@@ -21,11 +21,11 @@ from django.views.decorators.http import require_GET, require_POST, require_safe
 from anchoring.backend import BackendUnavailable, get_backend
 from documents import codes
 from documents.public import find
-from plumbing import body_limits, error_codes
+from plumbing import body_limits, cpu_bound, error_codes
 from plumbing.page_limits import rate_limited
 from plumbing.redirects import local_target, redirect_back
 from plumbing.tasks import in_process
-from verification import certificate, intake, signing, tasks
+from verification import certificate, intake, page_images, signing, tasks
 from verification.models import Certificate, Verification
 from verification.record_check import check_record, face_of, original_matches
 
@@ -64,22 +64,38 @@ def record_page(request: HttpRequest, code: str) -> HttpResponse:
     if codes.display(record.code) != code:
         return redirect("record-page", code=codes.display(record.code))
     judge = request.user.has_perm(FULL_RECORD)
+    face = face_of(record, full=judge)
     context = {
-        "record": face_of(record, full=judge),
+        "record": face,
         "judge": judge,
         "code": codes.display(record.code),
         "portal_contact": settings.PORTAL_CONTACT,
+        "pages": _page_numbers(record) if face.get("download") else [],
     }
     if judge:
         context["history"] = record.verifications.order_by("-created_at")[:100]
     return render(request, "verification/record.html", context)
 
 
-@require_safe
-@rate_limited("downloads")
-def record_file(request: HttpRequest, code: str) -> HttpResponseBase:
-    """The recorded file itself, where the court allowed it, and only if its SHA-256 is
-    the one the record's ledger entry commits to."""
+def _page_numbers(record) -> list[int]:
+    """The pages of the recorded original to show as images (a PDF's, at most
+    RECORD_PAGE_IMAGES_MAX). Counted from the stored file for the layout only: each
+    image is rendered from bytes checked against the ledger."""
+    if record.media_type != "application/pdf" or not record.file:
+        return []
+    try:
+        with record.file.open("rb") as f:
+            count = page_images.page_count(f.read())
+    except (OSError, page_images.PageError):
+        return []
+    return list(range(1, min(count, settings.RECORD_PAGE_IMAGES_MAX) + 1))
+
+
+def _checked_original(request: HttpRequest, code: str):
+    """The record and a temporary file holding its original, checked against the SHA-256
+    its ledger entry commits to; or the page refusing it (404 where the court allows no
+    download, 503 while the ledger cannot be reached, 409 when the bytes are not the
+    recorded ones)."""
     record = find(code)
     if record is None or not (record.allow_download and record.file):
         raise Http404("no downloadable file")
@@ -88,18 +104,57 @@ def record_file(request: HttpRequest, code: str) -> HttpResponseBase:
         check = check_record(record, get_backend())
     except BackendUnavailable:
         context["reason"] = "unavailable"
-        return render(request, "verification/file_refused.html", context, status=503)
-    checked = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes (so removes) it
+        return record, render(request, "verification/file_refused.html", context, status=503)
+    checked = tempfile.TemporaryFile()  # noqa: SIM115 - the caller closes (so removes) it
     if not original_matches(record, check, copy_to=checked):
         checked.close()
-        return render(request, "verification/file_refused.html", context, status=409)
+        return record, render(request, "verification/file_refused.html", context, status=409)
     checked.seek(0)
+    return record, checked
+
+
+@require_safe
+@rate_limited("downloads")
+def record_file(request: HttpRequest, code: str) -> HttpResponseBase:
+    """The recorded file itself, where the court allowed it, and only if its SHA-256 is
+    the one the record's ledger entry commits to."""
+    record, checked = _checked_original(request, code)
+    if isinstance(checked, HttpResponse):
+        return checked
     return FileResponse(
         checked,
         as_attachment=True,
         filename=record.download_name(),
         content_type=record.media_type or "application/octet-stream",
     )
+
+
+@require_safe
+@rate_limited("downloads")
+def record_page_image(request: HttpRequest, code: str, number: int) -> HttpResponseBase:
+    """Page `number` of the recorded original as an image, checked like the download (and
+    rendered from the checked bytes), for holders of the paper copy to compare."""
+    record, checked = _checked_original(request, code)
+    if isinstance(checked, HttpResponse):
+        return checked
+    with checked:
+        if record.media_type != "application/pdf" or number > settings.RECORD_PAGE_IMAGES_MAX:
+            raise Http404("no such page")
+        try:
+            png = cpu_bound.run(
+                page_images.render,
+                checked.read(),
+                number,
+                settings.RECORD_PAGE_IMAGE_DPI,
+                settings.RECORD_PAGE_IMAGE_MAX_PIXELS,
+            )
+        except page_images.PageError:
+            raise Http404("no such page") from None
+    response = HttpResponse(png, content_type="image/png")
+    response["Content-Disposition"] = (
+        f'inline; filename="{codes.display(record.code)}-{number}.png"'
+    )
+    return response
 
 
 def _file_too_large(request: HttpRequest) -> HttpResponse:
@@ -169,7 +224,12 @@ def _photo(request: HttpRequest) -> HttpResponse:
             },
         )
     assert scanned.code is not None  # this portal's URL with a malformed code raised
-    return redirect("record-page", code=codes.display(scanned.code))
+    shown = codes.display(scanned.code)
+    messages.info(
+        request,
+        f"已从您的照片中读出核验码 {shown}。 The record code {shown} was read from your photo.",
+    )
+    return redirect("record-page", code=shown)
 
 
 @require_safe
