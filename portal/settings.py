@@ -619,11 +619,12 @@ X_FRAME_OPTIONS = "DENY"
 # A form refused for its CSRF token answers the portal's own error page.
 CSRF_FAILURE_VIEW = "portal.error_answers.csrf_failure"
 # Scripts and styles only from the portal's own files (static/), none inline: an injected
-# tag or attribute runs nothing. The API documentation page alone lets Redoc write its
-# styles (portal/api_docs.py).
+# tag or attribute runs nothing. 'wasm-unsafe-eval' lets those scripts compile
+# WebAssembly (hash-wasm's SHA-256 and SM3), never evaluate JavaScript text. The API
+# documentation page alone lets Redoc write its styles (portal/api_docs.py).
 SECURE_CSP = {
     "default-src": [CSP.SELF],
-    "script-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.WASM_UNSAFE_EVAL],
     "style-src": [CSP.SELF],
     "object-src": [CSP.NONE],
     "base-uri": [CSP.SELF],

@@ -1,19 +1,38 @@
 // The little JavaScript the pages use; every page also works without it.
-// 1. "Check without uploading": SHA-256 in the browser (Web Crypto), only the digest is sent.
+// 1. "Check without uploading": SHA-256 and SM3 in the browser (hash-wasm, static/vendor),
+//    streamed slice by slice with progress; only the digests are sent.
 // 2. The result page follows a running verification and reloads when it is done.
 (function () {
   "use strict";
 
-  function hex(buffer) {
-    return Array.from(new Uint8Array(buffer), function (b) {
-      return b.toString(16).padStart(2, "0");
-    }).join("");
+  // Slices of this many bytes are read and hashed in turn: memory stays bounded whatever
+  // the file's size (a multi-gigabyte evidence video included).
+  var SLICE = 8 << 20;
+
+  function megabytes(bytes) {
+    return (bytes / (1 << 20)).toFixed(1) + " MB";
+  }
+
+  // SHA-256 and SM3 of a File, read slice by slice; `progress(done, total)` after each.
+  async function digests(file, progress) {
+    var sha256 = await hashwasm.createSHA256();
+    var sm3 = await hashwasm.createSM3();
+    sha256.init();
+    sm3.init();
+    for (var offset = 0; offset < file.size; offset += SLICE) {
+      var bytes = new Uint8Array(await file.slice(offset, offset + SLICE).arrayBuffer());
+      sha256.update(bytes);
+      sm3.update(bytes);
+      progress(Math.min(offset + SLICE, file.size), file.size);
+    }
+    return { sha256: sha256.digest("hex"), sm3: sm3.digest("hex") };
   }
 
   document.querySelectorAll("form[data-digest-form]").forEach(function (form) {
     var button = form.querySelector("[data-browser-digest]");
     var status = form.querySelector("[data-digest-status]");
-    if (!button || !window.crypto || !crypto.subtle) return;
+    var bar = form.querySelector("[data-digest-progress]");
+    if (!button || !window.WebAssembly || !window.hashwasm || !hashwasm.createSM3) return;
     button.hidden = false;
     button.addEventListener("click", async function () {
       var input = form.querySelector("input[type=file]");
@@ -21,11 +40,22 @@
         status.textContent = "请先选择文件。 Choose a file first.";
         return;
       }
+      var file = input.files[0];
       button.disabled = true;
-      status.textContent = "正在您的设备上计算摘要… Computing the digest on your device…";
+      bar.hidden = false;
+      var started = Date.now();
       try {
-        var digest = hex(await crypto.subtle.digest("SHA-256", await input.files[0].arrayBuffer()));
-        var body = { sha256: digest, source: "browser" };
+        var found = await digests(file, function (done, total) {
+          bar.value = total ? done / total : 1;
+          var seconds = (Date.now() - started) / 1000;
+          var left = done && seconds > 1 ? Math.round(((total - done) * seconds) / done) : null;
+          status.textContent =
+            "正在您的设备上计算摘要 Hashing on your device: " + megabytes(done) + " / " +
+            megabytes(total) + "（" + Math.floor((100 * done) / (total || 1)) + "%）" +
+            (left !== null ? " 约剩 " + left + " 秒 about " + left + " s left" : "");
+        });
+        bar.value = 1;
+        var body = { sha256: found.sha256, sm3: found.sm3, source: "browser" };
         var code = form.querySelector("input[name=code]");
         if (code && code.value) body.code = code.value;
         var response = await fetch(form.dataset.api || "/api/v1/verifications", {
@@ -39,7 +69,7 @@
           button.disabled = false;
           return;
         }
-        status.textContent = "SHA-256 " + digest;
+        status.textContent = "SHA-256 " + found.sha256 + " · SM3 " + found.sm3;
         window.location.assign(answer.url);
       } catch (error) {
         status.textContent = "无法计算或发送摘要，请改用上传。 Could not compute or send the digest; upload instead.";
