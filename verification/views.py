@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -32,12 +32,25 @@ from verification.record_check import check_record, face_of, original_matches
 FULL_RECORD = "verification.view_full_record"
 
 
+# Sent by the page's script with an upload it follows (static/js/verify.js): the answer is
+# then where to go, as JSON, and the browser goes there itself (with any message kept
+# for that page, not spent on the script's request).
+UPLOAD_PROGRESS_HEADER = "X-Upload-Progress"
+
+
+def _go(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """A redirect, or for the script that follows an upload, its address as JSON."""
+    if request.headers.get(UPLOAD_PROGRESS_HEADER) == "1" and response.status_code == 302:
+        return JsonResponse({"location": response["Location"]})
+    return response
+
+
 def _bad_code(request: HttpRequest, exc: codes.CodeError, back: str | None = None) -> HttpResponse:
     """Back to the page of this site the code came from (else home), saying in both
     languages what is wrong."""
     problem = error_codes.CODE_PROBLEMS.get(exc.reason, error_codes.CODE_PROBLEM_UNKNOWN)
     messages.error(request, problem.text())
-    return redirect_back(request, back, reverse("home"))
+    return _go(request, redirect_back(request, back, reverse("home")))
 
 
 @require_GET
@@ -65,30 +78,43 @@ def record_page(request: HttpRequest, code: str) -> HttpResponse:
         return redirect("record-page", code=codes.display(record.code))
     judge = request.user.has_perm(FULL_RECORD)
     face = face_of(record, full=judge)
+    original, pages = _original_pages(record) if face.get("download") else (None, [])
     context = {
         "record": face,
         "judge": judge,
         "code": codes.display(record.code),
         "portal_contact": settings.PORTAL_CONTACT,
-        "pages": _page_numbers(record) if face.get("download") else [],
+        # The offered original is not the one the ledger records: neither offered nor shown.
+        "original_damaged": original is False,
+        "pages": pages,
     }
     if judge:
         context["history"] = record.verifications.order_by("-created_at")[:100]
     return render(request, "verification/record.html", context)
 
 
-def _page_numbers(record) -> list[int]:
-    """The pages of the recorded original to show as images (a PDF's, at most
-    RECORD_PAGE_IMAGES_MAX). Counted from the stored file for the layout only: each
-    image is rendered from bytes checked against the ledger."""
-    if record.media_type != "application/pdf" or not record.file:
-        return []
+def _original_pages(record) -> tuple[bool | None, list[int]]:
+    """Whether the original offered for download is the one the ledger records (None: the
+    ledger cannot be reached now), and the pages of it to show as images (a PDF's, at most
+    RECORD_PAGE_IMAGES_MAX), counted from those checked bytes; each image is checked
+    again when it is drawn."""
+    if not record.file:
+        return None, []
     try:
-        with record.file.open("rb") as f:
-            count = page_images.page_count(f.read())
-    except (OSError, page_images.PageError):
-        return []
-    return list(range(1, min(count, settings.RECORD_PAGE_IMAGES_MAX) + 1))
+        check = check_record(record, get_backend())
+    except BackendUnavailable:
+        return None, []
+    with tempfile.TemporaryFile() as checked:
+        if not original_matches(record, check, copy_to=checked):
+            return False, []
+        if record.media_type != "application/pdf":
+            return True, []
+        checked.seek(0)
+        try:
+            count = page_images.page_count(checked.read())
+        except page_images.PageError:
+            return True, []
+    return True, list(range(1, min(count, settings.RECORD_PAGE_IMAGES_MAX) + 1))
 
 
 def _checked_original(request: HttpRequest, code: str):
@@ -178,7 +204,7 @@ def _upload(request: HttpRequest) -> HttpResponse:
     upload_file = request.FILES.get("file")
     if upload_file is None or upload_file.size == 0:
         messages.error(request, error_codes.PAGE_EMPTY_FILE.text())
-        return redirect_back(request, back, reverse("home"))
+        return _go(request, redirect_back(request, back, reverse("home")))
     assert isinstance(upload_file, intake.DigestedFile)  # the only upload handler here
     fields = upload_file.verification_fields()
     if request.POST.get("code"):
@@ -187,7 +213,7 @@ def _upload(request: HttpRequest) -> HttpResponse:
         except codes.CodeError as exc:
             return _bad_code(request, exc, back)
     v = intake.start(inline=True, **fields)  # digests known: no need for the queue
-    return redirect("verification-page", verification_id=v.id)
+    return _go(request, redirect("verification-page", verification_id=v.id))
 
 
 def _photo_too_large(request: HttpRequest) -> HttpResponse:

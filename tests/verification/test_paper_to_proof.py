@@ -61,6 +61,10 @@ def test_a_stored_original_that_is_not_the_recorded_one_is_never_drawn(client, l
     response = client.get(f"/v/{codes.display(ledger.judgment.code)}/pages/1.png")
     assert response.status_code == 409
     assert response["Content-Type"].startswith("text/html")
+    # The record page says so, and neither offers nor shows that copy.
+    page = _record_page(client, ledger.judgment)
+    assert 'data-ledger="original-damaged"' in page and 'data-ledger="agrees"' not in page
+    assert "/pages/" not in page and f"/v/{codes.display(ledger.judgment.code)}/file" not in page
 
 
 def test_a_scanned_photo_opens_the_record_and_says_the_code_was_read(client, ledger):
