@@ -2,6 +2,7 @@
 // 1. "Check without uploading": SHA-256 and SM3 in the browser (hash-wasm, static/vendor),
 //    streamed slice by slice with progress; only the digests are sent.
 // 2. The result page follows a running verification and reloads when it is done.
+// 3. An upload shows its progress and cannot be sent twice.
 (function () {
   "use strict";
 
@@ -75,6 +76,62 @@
         status.textContent = "无法计算或发送摘要，请改用上传。 Could not compute or send the digest; upload instead.";
         button.disabled = false;
       }
+    });
+  });
+
+  // 3. An upload shows its progress (percentage, megabytes, time left) and cannot be sent
+  //    twice; the server answers where to go next (verification/views.py, _go). A refusal
+  //    page is shown as it is; anything else falls back to the plain form submission.
+  document.querySelectorAll("form[data-upload-progress]").forEach(function (form) {
+    if (!window.XMLHttpRequest || !window.FormData) return;
+    var bar = form.querySelector("[data-upload-bar]");
+    var status = form.querySelector("[data-upload-status]");
+    form.addEventListener("submit", function (event) {
+      if (form.dataset.plain) return; // the fallback: let the browser send it
+      event.preventDefault();
+      if (form.dataset.sending) return;
+      form.dataset.sending = "1";
+      form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+      bar.hidden = false;
+      var started = Date.now();
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", form.action);
+      xhr.setRequestHeader("X-Upload-Progress", "1");
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.upload.onprogress = function (e) {
+        if (!e.lengthComputable) return;
+        bar.value = e.loaded / e.total;
+        var seconds = (Date.now() - started) / 1000;
+        var left = e.loaded && seconds > 1 ? Math.round(((e.total - e.loaded) * seconds) / e.loaded) : null;
+        status.textContent =
+          "正在上传 Uploading: " + megabytes(e.loaded) + " / " + megabytes(e.total) + "（" +
+          Math.floor((100 * e.loaded) / e.total) + "%）" +
+          (left !== null ? " 约剩 " + left + " 秒 about " + left + " s left" : "");
+      };
+      xhr.upload.onload = function () {
+        status.textContent = "已上传，正在核验… Uploaded; checking…";
+      };
+      var plain = function () {
+        form.dataset.plain = "1";
+        form.submit();
+      };
+      xhr.onload = function () {
+        var answer = null;
+        try { answer = JSON.parse(xhr.responseText); } catch (error) { /* a page */ }
+        if (xhr.status === 200 && answer && answer.location) {
+          window.location.assign(answer.location);
+        } else if (xhr.status >= 400 && !answer) {
+          // The portal's refusal page (too large, too many requests): shown as it is,
+          // without sending the file again.
+          document.open();
+          document.write(xhr.responseText);
+          document.close();
+        } else {
+          plain();
+        }
+      };
+      xhr.onerror = plain;
+      xhr.send(new FormData(form));
     });
   });
 

@@ -248,3 +248,35 @@ def test_without_javascript_the_in_browser_digest_button_is_not_offered(
     button = page.locator("#check-file [data-browser-digest]")
     assert button.get_attribute("hidden") is not None  # the page asks for it to be hidden
     assert not button.is_visible()
+
+
+def test_an_upload_on_a_slow_connection_shows_its_progress_and_goes_once(page, portal):
+    """Upload throttled to 256 KiB/s (Chromium's own network emulation): the bar and the
+    percentage move, the buttons are disabled while it goes, one POST reaches the portal,
+    and the result follows."""
+    import os
+
+    content = os.urandom(1 << 20)
+    path = portal.file("scan.bin", content)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 262144},
+    )
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.goto(portal.url + "/")
+    form = page.locator("#check-file form")
+    form.locator("input[type=file]").set_input_files(path)
+    button = form.get_by_role("button", name="上传并核验 Upload and check")
+    button.click()
+    status = form.locator("[data-upload-status]")
+    expect(status).to_contain_text("%")
+    expect(button).to_be_disabled()
+    assert 0 < form.locator("[data-upload-bar]").evaluate("bar => bar.value") <= 1
+    assert "MB / 1.0 MB" in status.inner_text()
+    page.wait_for_url("**/verifications/*")
+    _outcome(page, "not_found")
+    expect(page.locator("dl.digests")).to_contain_text(hashlib.sha256(content).hexdigest())
+    assert [url.removeprefix(portal.url) for url in posts] == ["/verify"]

@@ -134,3 +134,25 @@ def test_the_photo_pixel_limit_is_a_setting(client, settings):
     photo.name = "photo.png"
     page = client.post("/verify/photo", {"photo": photo}, follow=True).content.decode()
     assert "照片像素太多" in page
+
+
+def test_the_upload_script_is_told_where_to_go_and_messages_wait_for_that_page(client):
+    import io
+
+    upload = io.BytesIO(b"a court file")
+    upload.name = "file.txt"
+    answer = client.post("/verify", {"file": upload}, headers={"X-Upload-Progress": "1"})
+    assert answer.status_code == 200
+    location = answer.json()["location"]
+    assert location.startswith("/verifications/")
+    assert "未找到" in client.get(location).content.decode()
+    plain = io.BytesIO(b"a court file")
+    plain.name = "file.txt"
+    assert client.post("/verify", {"file": plain}).status_code == 302  # without the script
+    empty = io.BytesIO(b"")
+    empty.name = "empty.txt"
+    refused = client.post(
+        "/verify", {"file": empty, "back": "/"}, headers={"X-Upload-Progress": "1"}
+    )
+    assert refused.json() == {"location": "/"}
+    assert "请选择一个非空的文件" in client.get("/").content.decode()  # kept for that page
