@@ -1,5 +1,6 @@
 """Site-wide pages: the home page, the alliance page and the health endpoint."""
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -12,8 +13,17 @@ from portal import health
 
 @rate_limited("pages")
 def home(request: HttpRequest) -> HttpResponse:
-    """The front page: what the portal is and where the ledger can be read."""
-    return render(request, "home.html", {"checkpoint": store.latest_checkpoint()})
+    """The front page: what the portal is and where the ledger can be read. A record code
+    refused by /lookup comes back here: kept in its box, its message beside it."""
+    from verification.views import CODE_FIELD, CODE_KEPT
+
+    code_errors = [m for m in messages.get_messages(request) if CODE_FIELD in m.extra_tags]
+    context = {
+        "checkpoint": store.latest_checkpoint(),
+        "typed_code": request.GET.get("code", "")[:CODE_KEPT],
+        "code_errors": code_errors,
+    }
+    return render(request, "home.html", context)
 
 
 @never_cache

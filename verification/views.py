@@ -7,7 +7,7 @@ the history of their verifications.
 from __future__ import annotations
 
 import tempfile
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -31,6 +31,11 @@ from verification.record_check import check_record, face_of, original_matches
 
 FULL_RECORD = "verification.view_full_record"
 
+
+# A message about the record code typed on the home page is shown beside its box (the
+# home page finds it by this tag); at most this much of what was typed is given back.
+CODE_FIELD = "field-code"
+CODE_KEPT = 64
 
 # Sent by the page's script with an upload it follows (static/js/verify.js): the answer is
 # then where to go, as JSON, and the browser goes there itself (with any message kept
@@ -57,10 +62,15 @@ def _bad_code(request: HttpRequest, exc: codes.CodeError, back: str | None = Non
 @rate_limited("pages")
 def lookup(request: HttpRequest) -> HttpResponse:
     """A typed record code: go to its record page."""
+    typed = request.GET.get("code", "")
     try:
-        code = codes.normalize(request.GET.get("code", ""))
+        code = codes.normalize(typed)
     except codes.CodeError as exc:
-        return _bad_code(request, exc)
+        # Back to the form with what was typed kept in its box and the message beside it.
+        problem = error_codes.CODE_PROBLEMS.get(exc.reason, error_codes.CODE_PROBLEM_UNKNOWN)
+        messages.error(request, problem.text(), extra_tags=CODE_FIELD)
+        query = urlencode({"code": typed[:CODE_KEPT]})
+        return redirect(f"{reverse('home')}?{query}#check-code")
     return redirect("record-page", code=codes.display(code))
 
 

@@ -1,5 +1,7 @@
 """The public pages without a browser: codes typed, the record page, judges, downloads."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import Group, User
 
@@ -156,3 +158,19 @@ def test_the_upload_script_is_told_where_to_go_and_messages_wait_for_that_page(c
     )
     assert refused.json() == {"location": "/"}
     assert "请选择一个非空的文件" in client.get("/").content.decode()  # kept for that page
+
+
+def test_a_mistyped_code_is_kept_in_its_box_with_the_message_beside_it(client):
+    response = client.get("/lookup", {"code": "7K3M9Q-XD4RTW"}, follow=True)
+    assert response.redirect_chain[-1][0] == "/?code=7K3M9Q-XD4RTW#check-code"
+    page = response.content.decode()
+    box = re.search(r"<input id=\"code\"[^>]*>", page).group(0)
+    assert 'value="7K3M9Q-XD4RTW"' in box and 'aria-invalid="true"' in box
+    assert 'aria-describedby="code-error"' in box
+    beside = re.search(r'<p class="error field-error" id="code-error">(.*?)</p>', page).group(1)
+    assert "18 位" in beside
+    # The summary at the top says it too, and leads to the box.
+    assert re.search(r'role="alert"><a href="#code">[^<]*18 位', page)
+    # What was typed is text, never markup.
+    hostile = client.get("/lookup", {"code": '"><script>x</script>'}, follow=True)
+    assert "<script>x</script>" not in hostile.content.decode()
