@@ -20,6 +20,7 @@ import contextlib
 import threading
 
 from kombu.transport import redis
+from redis import exceptions as redis_errors
 
 
 class Channel(redis.Channel):
@@ -32,7 +33,14 @@ class Channel(redis.Channel):
             yield client
             return
         # A new pool (after a fork, kombu drops its pools) gets a new client.
-        pool = self.pool
+        try:
+            pool = self.pool
+        except AttributeError:
+            # The connection is already released (kombu closing a channel after the broker
+            # went away, restoring unacknowledged messages): say so as the connection error
+            # it is, which kombu's closing ignores, so that the worker reconnects instead of
+            # dying of an "unrecoverable" AttributeError. The sweeper re-queues the jobs.
+            raise redis_errors.ConnectionError("the broker connection is closed") from None
         shared = self._shared_client
         if shared is None or shared.connection_pool is not pool:
             with self._shared_client_lock:

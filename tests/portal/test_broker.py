@@ -48,3 +48,20 @@ def test_messages_go_through_and_the_client_is_built_once(monkeypatch):
         finally:
             queue.clear()
             queue.close()
+
+
+def test_a_released_connection_is_a_connection_error_the_worker_survives():
+    """kombu closing a channel after the broker went away (a Redis restart) restores its
+    unacknowledged messages through a connection already released: that must be a
+    connection error, which kombu's closing ignores, never an AttributeError that stops
+    the worker as "unrecoverable"."""
+    from kombu.common import ignore_errors
+
+    connection = Connection(BROKER, transport=Transport)
+    channel = connection.default_channel
+    channel._pool = None  # as kombu leaves them once the connection is released
+    connection.transport.client = None
+    with pytest.raises(Transport.connection_errors), channel.conn_or_acquire():
+        pass
+    with ignore_errors(connection):  # what kombu's closing does: nothing escapes it
+        channel.qos.restore_unacked()
