@@ -645,6 +645,27 @@ def _b64(value: object, what: str) -> bytes:
         raise ProofFailed(f"timestamp: {what} is not base64") from None
 
 
+def _covered(
+    key: str, step: str, evidence: dict, index: int, data: bytes, cp: Checkpoint, report
+) -> tuple[Checkpoint, trusted_time.Covering]:
+    """The evidence's checkpoint (timestamped or anchored), proven to cover entry `index` in
+    cp's history: its signature, the entry's inclusion, the consistency proof to cp."""
+    note = evidence.get("checkpoint")
+    covering = trusted_time.Covering(
+        note if isinstance(note, str) else "",
+        _hash_list(evidence.get("inclusion"), f"{step} inclusion proof"),
+        _hash_list(evidence.get("consistency"), f"{step} consistency proof"),
+        [],
+    )
+    try:
+        covered = trusted_time.covering_checkpoint(covering.note, index, data, cp, covering)
+    except trusted_time.TimeFailed as exc:
+        words = str(exc) if key == "timestamps" else str(exc).replace("covering", "anchored")
+        raise ProofFailed(f"{step}: {words}") from None
+    report.covers((key, "checkpoint"), (key, "inclusion"), (key, "consistency"))
+    return covered, covering
+
+
 def _timestamps(
     bundle: dict, data: bytes, index: int, cp: Checkpoint, policy: Policy, report: _Report
 ) -> None:
@@ -659,17 +680,7 @@ def _timestamps(
     items = evidence.get("tokens")
     if not isinstance(items, list) or not items:
         raise ProofFailed("timestamp: the evidence holds no token")
-    note = evidence.get("checkpoint")
-    covering = trusted_time.Covering(
-        note if isinstance(note, str) else "",
-        _hash_list(evidence.get("inclusion"), "timestamp inclusion proof"),
-        _hash_list(evidence.get("consistency"), "timestamp consistency proof"),
-        [],
-    )
-    try:
-        covered = trusted_time.covering_checkpoint(covering.note, index, data, cp, covering)
-    except trusted_time.TimeFailed as exc:
-        raise ProofFailed(f"timestamp: {exc}") from None
+    covered, _ = _covered("timestamps", "timestamp", evidence, index, data, cp, report)
     body = covered.body().encode()
     earliest = None
     for number, item in enumerate(items):
@@ -693,9 +704,6 @@ def _timestamps(
         )
         if earliest is None or stamp.gen_time < earliest.gen_time:
             earliest = stamp
-    report.covers(
-        ("timestamps", "checkpoint"), ("timestamps", "inclusion"), ("timestamps", "consistency")
-    )
     if earliest is None:
         report.say("    trusted time: not checked (the policy pins none of its authorities)")
         return
@@ -745,24 +753,10 @@ def _chain_anchors(
         ):
             raise ProofFailed(f"chain anchor: anchor {number} names no chain and transaction")
         pairs.append((chain_id, transaction.lower()))
-    note = evidence.get("checkpoint")
-    proven = chain_anchor.Evidence(
-        note if isinstance(note, str) else "",
-        _hash_list(evidence.get("inclusion"), "chain anchor inclusion proof"),
-        _hash_list(evidence.get("consistency"), "chain anchor consistency proof"),
-        pairs,
+    anchored, covering = _covered(
+        "chain_anchors", "chain anchor", evidence, index, data, cp, report
     )
-    covering = trusted_time.Covering(proven.note, proven.inclusion, proven.consistency, [])
-    try:
-        anchored = trusted_time.covering_checkpoint(proven.note, index, data, cp, covering)
-    except trusted_time.TimeFailed as exc:
-        words = str(exc).replace("covering checkpoint", "anchored checkpoint")
-        raise ProofFailed(f"chain anchor: {words}") from None
-    report.covers(
-        ("chain_anchors", "checkpoint"),
-        ("chain_anchors", "inclusion"),
-        ("chain_anchors", "consistency"),
-    )
+    proven = chain_anchor.Evidence(covering.note, covering.inclusion, covering.consistency, pairs)
     if check is None:
         report.label(("chain_anchors", "anchors"), NO_NODE)
         report.say(
