@@ -7,9 +7,15 @@ PY := .venv/bin/python
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: run test setup bench
+.PHONY: run test setup bench messages
 
-setup: .venv/.installed
+setup: .venv/.installed messages
+
+# The pages' translations (docs/development.md, "Languages"), compiled for gettext.
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/*.po))
+messages: $(CATALOGUES)
+locale/%.mo: locale/%.po
+	msgfmt --check-format -o $@ $<
 
 .venv/.installed: pyproject.toml scripts/setup scripts/system-packages.txt package.json package-lock.json
 	scripts/setup

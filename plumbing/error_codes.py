@@ -275,6 +275,10 @@ class PageMessage(NamedTuple):
         """Both languages in one line, Chinese first."""
         return f"{self.zh.format(**params)} {self.en.format(**params)}"
 
+    def in_language(self, language: str, **params: object) -> str:
+        """The text in one language: Chinese for a `zh` language code, else English."""
+        return (self.zh if language.startswith("zh") else self.en).format(**params)
+
 
 # What is wrong with a typed or scanned record code (documents.codes.CodeProblem), shown
 # on the pages and inside `malformed_code`.

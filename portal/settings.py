@@ -131,7 +131,10 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.display.large_text",
+                "portal.language.html_lang",
             ],
+            # {% load language %}: `in_language`, a bilingual value's half in the reader's language.
+            "libraries": {"language": "portal.templatetags.language"},
         },
     },
 ]
@@ -570,6 +573,13 @@ SPECTACULAR_SETTINGS = {
 # --- Internationalisation: Chinese first, English second ------------------------------
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+# The pages' texts are written in English in the source and translated in the catalogue
+# locale/zh_Hans/LC_MESSAGES/django.po (docs/development.md, "Languages"); `make` compiles it.
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# How long a reader's language choice is kept (Django's language cookie): a year.
+LANGUAGE_COOKIE_AGE = env.int("LANGUAGE_COOKIE_AGE", default=365 * 24 * 3600)
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_HTTPONLY = True
 TIME_ZONE = env("TIME_ZONE", default="Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True

@@ -8,7 +8,7 @@ from anchoring.urls import ledger_patterns
 from documents.urls import api_patterns as court_api
 from documents.urls import page_patterns as service_pages
 from plumbing.page_limits import rate_limited
-from portal import api_docs, display, metrics, views
+from portal import api_docs, display, language, metrics, views
 from verification.urls import api_patterns as verification_api
 from verification.urls import page_patterns as verification_pages
 
@@ -18,6 +18,7 @@ urlpatterns = [
     path("alliance", views.alliance_page, name="alliance"),
     path("courts", views.courts_page, name="courts"),
     path("display", display.choose, name="display"),
+    path("language", language.choose, name="language"),
     path("metrics", metrics.metrics, name="metrics"),
     path("ledger/", include(ledger_patterns)),
     path("witness/", include("witness.urls")),
