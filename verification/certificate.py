@@ -83,8 +83,8 @@ def _timestamps(v: Verification, steps: list[VerificationStep], backend: LedgerB
     size, index = v.tree_size, v.ledger_index
     if not isinstance(covering, int) or not size or index is None or covering > size:
         return None
-    note = backend.checkpoint(covering)
-    if note is None:
+    evidence = _covering_proofs(v, covering, backend)
+    if evidence is None:
         return None
     stamps = [
         {
@@ -95,12 +95,7 @@ def _timestamps(v: Verification, steps: list[VerificationStep], backend: LedgerB
         }
         for t in backend.timestamps(covering)
     ]
-    return bundles.timestamps_json(
-        note,
-        backend.inclusion_proof(index, covering),
-        backend.consistency_proof(covering, size) if covering < size else [],
-        stamps,
-    )
+    return bundles.timestamps_json(*evidence, stamps)
 
 
 def _chain_anchors(v: Verification, backend: LedgerBackend):
@@ -115,14 +110,23 @@ def _chain_anchors(v: Verification, backend: LedgerBackend):
     if got is None or got[0] > size or not got[1]:
         return None
     covering, anchors = got
+    evidence = _covering_proofs(v, covering, backend)
+    if evidence is None:
+        return None
+    return bundles.chain_anchors_json(*evidence, [dataclasses.asdict(a) for a in anchors])
+
+
+def _covering_proofs(v: Verification, covering: int, backend: LedgerBackend):
+    """The covering checkpoint's note, the entry's inclusion in it and its consistency with
+    the verification's tree; None when the ledger holds no such checkpoint."""
     note = backend.checkpoint(covering)
     if note is None:
         return None
-    return bundles.chain_anchors_json(
+    size = v.tree_size
+    return (
         note,
-        backend.inclusion_proof(index, covering),
+        backend.inclusion_proof(v.ledger_index, covering),
         backend.consistency_proof(covering, size) if covering < size else [],
-        [dataclasses.asdict(a) for a in anchors],
     )
 
 
@@ -392,7 +396,14 @@ def _timestamp_cas() -> list[bytes]:
     """The CA certificates of the configured TSAs (a file not made yet, as the embedded
     default's DEVELOPMENT TSA's before it first starts, is left out)."""
     files = [*settings.LEDGER_TSA_CA_FILES, settings.CERTIFICATE_TSA_CA_FILE]
-    return [Path(f).read_bytes() for f in dict.fromkeys(files) if f and Path(f).is_file()]
+    paths = [Path(f) for f in dict.fromkeys(files) if f and Path(f).is_file()]
+    return [_ca_file(p, p.stat().st_mtime_ns) for p in paths]
+
+
+@functools.lru_cache(maxsize=16)
+def _ca_file(path: Path, mtime_ns: int) -> bytes:
+    """A CA file's bytes, read again only when the file changes (its mtime is in the key)."""
+    return path.read_bytes()
 
 
 class Busy(Exception):
