@@ -647,7 +647,7 @@ def _b64(value: object, what: str) -> bytes:
 
 def _covered(
     key: str, step: str, evidence: dict, index: int, data: bytes, cp: Checkpoint, report
-) -> tuple[Checkpoint, trusted_time.Covering]:
+) -> Checkpoint:
     """The evidence's checkpoint (timestamped or anchored), proven to cover entry `index` in
     cp's history: its signature, the entry's inclusion, the consistency proof to cp."""
     note = evidence.get("checkpoint")
@@ -663,7 +663,7 @@ def _covered(
         words = str(exc) if key == "timestamps" else str(exc).replace("covering", "anchored")
         raise ProofFailed(f"{step}: {words}") from None
     report.covers((key, "checkpoint"), (key, "inclusion"), (key, "consistency"))
-    return covered, covering
+    return covered
 
 
 def _timestamps(
@@ -680,7 +680,7 @@ def _timestamps(
     items = evidence.get("tokens")
     if not isinstance(items, list) or not items:
         raise ProofFailed("timestamp: the evidence holds no token")
-    covered, _ = _covered("timestamps", "timestamp", evidence, index, data, cp, report)
+    covered = _covered("timestamps", "timestamp", evidence, index, data, cp, report)
     body = covered.body().encode()
     earliest = None
     for number, item in enumerate(items):
@@ -753,10 +753,7 @@ def _chain_anchors(
         ):
             raise ProofFailed(f"chain anchor: anchor {number} names no chain and transaction")
         pairs.append((chain_id, transaction.lower()))
-    anchored, covering = _covered(
-        "chain_anchors", "chain anchor", evidence, index, data, cp, report
-    )
-    proven = chain_anchor.Evidence(covering.note, covering.inclusion, covering.consistency, pairs)
+    anchored = _covered("chain_anchors", "chain anchor", evidence, index, data, cp, report)
     if check is None:
         report.label(("chain_anchors", "anchors"), NO_NODE)
         report.say(
@@ -765,7 +762,8 @@ def _chain_anchors(
         )
         return
     try:
-        tx = chain_anchor.prove(index, data, cp, proven, check.node, check.confirmations)
+        served = check.node.chain_id()
+        tx = chain_anchor.on_chain(anchored, pairs, check.node, served, check.confirmations)
     except chain_anchor.AnchorFailed as exc:
         raise ProofFailed(f"chain anchor: {exc}") from None
     except chain.NodeUnavailable as exc:
@@ -776,7 +774,7 @@ def _chain_anchors(
         report.label(("chain_anchors", "anchors"), OFF_CHAIN)
         report.say(
             f"    chain anchor: could not check (no anchor on chain "
-            f"{check.node.chain_id()} with {check.confirmations} confirmations)"
+            f"{served} with {check.confirmations} confirmations)"
         )
         return
     number = pairs.index((tx.chain_id, tx.transaction_hash.lower()))

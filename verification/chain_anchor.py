@@ -70,8 +70,21 @@ def prove(
     served = node.chain_id()
     if chain_id is not None and served != chain_id:
         raise chain.NodeUnavailable(f"the node serves chain {served}, not chain {chain_id}")
+    return on_chain(covering, evidence.anchors, node, served, confirmations)
+
+
+def on_chain(
+    covering: Checkpoint,
+    anchors: Sequence[tuple[int, str]],
+    node: chain.Node,
+    served: int,
+    confirmations: int,
+) -> chain.Transaction | None:
+    """The earliest of `anchors` (chain id, transaction hash) found on `node`, which serves
+    chain `served`, holding `covering`'s root at least `confirmations` deep; None when none
+    is; AnchorFailed when a transaction holds another root."""
     found = []
-    for anchor_chain, transaction_hash in evidence.anchors:
+    for anchor_chain, transaction_hash in anchors:
         if anchor_chain != served:
             continue  # another chain: this node cannot tell
         tx = node.transaction(transaction_hash)
