@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.deprecation import MiddlewareMixin
 from rest_framework.views import APIView
 
@@ -120,9 +121,12 @@ def json_refusal(refusal: Refusal) -> HttpResponse:
 def page_refusal(
     request: HttpRequest, message: PageMessage, status: int = 413, **params: object
 ) -> HttpResponse:
-    """A page's answer to a body it does not take: the message, Chinese and English."""
-    context = {"zh": message.zh.format(**params), "en": message.en.format(**params)}
-    return render(request, "body_refused.html", context, status=status)
+    """A page's answer to a body it does not take: the message in the reader's language,
+    also when LocaleMiddleware has not run yet (this middleware comes before it)."""
+    language = translation.get_language_from_request(request)
+    with translation.override(language):
+        context = {"message": message.in_language(language, **params)}
+        return render(request, "body_refused.html", context, status=status)
 
 
 def _answers_json(view: Callable[..., Any]) -> bool:

@@ -36,7 +36,7 @@ def retry_after(wait: float | None) -> int:
 
 
 def too_many_requests(request: HttpRequest, retry_after: int) -> HttpResponse:
-    """429: the site's page asking to wait, in Chinese then English."""
+    """429: the site's page asking to wait, in the reader's language."""
     minutes = math.ceil(retry_after / 60) if retry_after >= 120 else None
     response = render(
         request,

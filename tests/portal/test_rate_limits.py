@@ -126,9 +126,9 @@ def _refused_page(response) -> str:
     assert 1 <= int(response["Retry-After"]) <= 120
     assert response["Content-Type"].startswith("text/html")
     page = response.content.decode()
-    zh, en = page.index("请求过于频繁"), page.index("Too many requests")
-    assert zh < en  # Chinese first, then English
-    assert "请等待" in page and "try again" in page
+    assert '<html lang="zh-Hans">' in page and "<h1>请求过于频繁</h1>" in page
+    assert "请等待" in page and "秒后再试" in page
+    assert "Too many requests" not in page and "try again" not in page  # one language
     return page
 
 
@@ -147,6 +147,17 @@ def test_the_unlimited_flows_are_limited_with_a_page_that_says_to_wait(client, r
     page = _refused_page(client.post(path, REMOTE_ADDR=me))
     assert "司法文书核验平台" in page  # the site's own page, with its header
     assert client.post(path, REMOTE_ADDR=an_ipv4()).status_code != 429
+
+
+def test_the_page_that_says_to_wait_in_english(client, rates):
+    rates(pages="1/minute")
+    me = an_ipv4()
+    client.get("/courts", REMOTE_ADDR=me)
+    refused = client.get("/courts", REMOTE_ADDR=me, HTTP_ACCEPT_LANGUAGE="en")
+    page = refused.content.decode()
+    assert refused.status_code == 429 and '<html lang="en">' in page
+    assert "<h1>Too many requests</h1>" in page and "seconds and try again" in page
+    assert "请求过于频繁" not in page and "Back to the home page" in page
 
 
 @pytest.mark.parametrize(
