@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from anchoring import chain, chain_anchors, store
 from anchoring.models import ChainAnchor
+from tests import judicial_verify
 from tests.chain import CHAIN_ID, KEY
 from tests.court_ledger import check, sha
 from verification.models import Verification
@@ -153,21 +154,6 @@ def anchored(ledger, chain_configured, tmp_path):
     return issued, policy, anchor, chain_configured.url
 
 
-def _verify(bundle: dict, policy, tmp_path, *options: str) -> tuple[int, str]:
-    import contextlib
-    import io
-    import json
-
-    from verification import offline
-
-    path = tmp_path / "edited.json"
-    path.write_text(json.dumps(bundle, ensure_ascii=False))
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        code = offline.main(["bundle", str(path), "--policy", str(policy), *options])
-    return code, out.getvalue()
-
-
 def test_the_bundle_carries_the_anchor_as_the_ledger_recorded_it(anchored):
     import json
 
@@ -183,7 +169,7 @@ def test_without_rpc_the_anchor_is_listed_not_checked_and_the_rest_verified(anch
     import json
 
     issued, policy, _, url = anchored
-    code, out = _verify(json.loads(issued.bundle), policy, tmp_path)
+    code, out = judicial_verify.bundle(json.loads(issued.bundle), policy, tmp_path)
     assert code == 0, out
     assert "its anchors are not checked (no --rpc given)" in out
     assert "give one with --rpc URL" in out  # the label of the listed anchor fields
@@ -195,14 +181,18 @@ def test_with_rpc_judicial_verify_reads_the_anchor_from_the_node(anchored, tmp_p
 
     issued, policy, anchor, url = anchored
     bundle = json.loads(issued.bundle)
-    code, out = _verify(bundle, policy, tmp_path, "--rpc", url, "--confirmations", "3")
+    code, out = judicial_verify.bundle(
+        bundle, policy, tmp_path, "--rpc", url, "--confirmations", "3"
+    )
     assert code == 0, out
     assert (
         f"ok  chain anchor: checkpoint {anchor.checkpoint_id} is anchored in block "
         f"{anchor.block_number} of chain {CHAIN_ID} at "
     ) in out
     # Deeper than the chain is: the anchor is not found, so not checked, never failed.
-    code, out = _verify(bundle, policy, tmp_path, "--rpc", url, "--confirmations", "1000")
+    code, out = judicial_verify.bundle(
+        bundle, policy, tmp_path, "--rpc", url, "--confirmations", "1000"
+    )
     assert code == 0 and "chain anchor: could not check (no anchor on chain" in out, out
     assert "ok  chain anchor" not in out
 
@@ -230,7 +220,9 @@ def test_an_altered_anchor_fails_at_the_chain_anchor_step(anchored, tmp_path, ed
             if evidence["inclusion"]
             else ["AAAA"]
         )
-    code, out = _verify(bundle, policy, tmp_path, "--rpc", url, "--confirmations", "1")
+    code, out = judicial_verify.bundle(
+        bundle, policy, tmp_path, "--rpc", url, "--confirmations", "1"
+    )
     assert code == 1, out
     assert "FAILED at chain anchor" in out, out
 
@@ -242,35 +234,26 @@ def test_a_node_that_cannot_be_asked_could_not_check(anchored, tmp_path):
 
     issued, policy, _, url = anchored
     down = f"http://127.0.0.1:{free_port()}"
-    code, out = _verify(json.loads(issued.bundle), policy, tmp_path, "--rpc", down)
+    code, out = judicial_verify.bundle(json.loads(issued.bundle), policy, tmp_path, "--rpc", down)
     assert code == 0, out
     assert "chain anchor: could not check" in out and "ok  chain anchor" not in out
-    code, out = _verify(json.loads(issued.bundle), policy, tmp_path, "--rpc", "file:///etc/passwd")
+    code, out = judicial_verify.bundle(
+        json.loads(issued.bundle), policy, tmp_path, "--rpc", "file:///etc/passwd"
+    )
     assert code == 2 and "JSON-RPC URL" in out
 
 
 def test_the_certificate_shows_the_anchor_and_the_command_checks_it(anchored, tmp_path):
     """pdftotext reads the anchor box; the installed judicial-verify checks the PDF with
     and without --rpc in a process of its own."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
     issued, policy, anchor, url = anchored
-    pdf = tmp_path / "certificate.pdf"
-    with issued.pdf.open("rb") as f:
-        pdf.write_bytes(f.read())
-    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
-    flat = " ".join(text.split())
+    pdf, flat = judicial_verify.saved_pdf(issued, tmp_path)
     assert f"Anchored in block {anchor.block_number} of chain {CHAIN_ID} at" in flat
     assert f"已锚定在链 {CHAIN_ID} 的第 {anchor.block_number} 号区块" in flat
-    command = [str(Path(sys.executable).with_name("judicial-verify")), "certificate", str(pdf)]
-    command += ["--policy", str(policy)]
-    plain = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    plain = judicial_verify.certificate(pdf, policy)
     assert plain.returncode == 0, plain.stdout + plain.stderr
     assert "not checked (no --rpc given)" in plain.stdout
-    rpc = [*command, "--rpc", url, "--confirmations", "3"]
-    checked = subprocess.run(rpc, capture_output=True, text=True, timeout=120)
+    checked = judicial_verify.certificate(pdf, policy, "--rpc", url, "--confirmations", "3")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert f"is anchored in block {anchor.block_number} of chain {CHAIN_ID}" in checked.stdout
 

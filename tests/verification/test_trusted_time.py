@@ -7,6 +7,7 @@ import pytest
 
 from anchoring import store, timestamps
 from anchoring.models import CheckpointTimestamp
+from tests import judicial_verify
 from tests.court_ledger import check, sha
 from verification.models import Verification
 
@@ -127,25 +128,10 @@ def stamped_bundle(ledger, configured, tmp_path):
     return json.loads(issued.bundle), policy, issued
 
 
-def _verify(bundle: dict, policy, tmp_path) -> tuple[int, str]:
-    import contextlib
-    import io
-    import json
-
-    from verification import offline
-
-    path = tmp_path / "edited.json"
-    path.write_text(json.dumps(bundle, ensure_ascii=False))
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        code = offline.main(["bundle", str(path), "--policy", str(policy)])
-    return code, out.getvalue()
-
-
 def test_the_bundle_carries_the_tokens_and_judicial_verify_checks_them(stamped_bundle, tmp_path):
     bundle, policy, _ = stamped_bundle
     assert len(bundle["timestamps"]["tokens"]) == 2
-    code, out = _verify(bundle, policy, tmp_path)
+    code, out = judicial_verify.bundle(bundle, policy, tmp_path)
     assert code == 0, out
     assert "ok  trusted time: entry" in out and "no later than" in out
 
@@ -163,7 +149,7 @@ def test_an_edited_timestamp_fails_at_the_timestamp_step(stamped_bundle, tmp_pat
         token["ca"] = edited["timestamps"]["tokens"][1]["ca"]
     else:
         evidence["consistency"] = [*evidence["consistency"], evidence["inclusion"][0]]
-    code, out = _verify(edited, policy, tmp_path)
+    code, out = judicial_verify.bundle(edited, policy, tmp_path)
     assert code == 1, out
     assert "FAILED at timestamp" in out, out
 
@@ -174,7 +160,7 @@ def test_without_the_tsa_ca_lines_the_tokens_are_listed_not_checked(stamped_bund
     relaxed.write_text(
         "".join(line for line in policy.read_text().splitlines(True) if "tsa-ca" not in line)
     )
-    code, out = _verify(bundle, relaxed, tmp_path)
+    code, out = judicial_verify.bundle(bundle, relaxed, tmp_path)
     assert code == 0, out
     assert "no 'tsa-ca' of the policy names" in out and "ok  trusted time" not in out
 
@@ -182,10 +168,6 @@ def test_without_the_tsa_ca_lines_the_tokens_are_listed_not_checked(stamped_bund
 def test_the_certificate_shows_recorded_no_later_than(stamped_bundle, tmp_path):
     """pdftotext reads the trusted time with its authority; the installed judicial-verify
     checks the certificate's tokens in a process of its own."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
     from verification import certificate
 
     _, policy, issued = stamped_bundle
@@ -194,14 +176,9 @@ def test_the_certificate_shows_recorded_no_later_than(stamped_bundle, tmp_path):
     step = _step(v)
     assert tsa == step.detail["tsa"] and not development
     assert when.endswith(" UTC") and when[:10] == step.detail["gen_time"][:10]
-    pdf = tmp_path / "certificate.pdf"
-    with issued.pdf.open("rb") as f:
-        pdf.write_bytes(f.read())
-    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
-    flat = " ".join(text.split())
+    pdf, flat = judicial_verify.saved_pdf(issued, tmp_path)
     assert f"Recorded no later than {when} (trusted time from {tsa})" in flat
     assert f"记录时间不晚于 {when}" in flat
-    command = [str(Path(sys.executable).with_name("judicial-verify")), "certificate", str(pdf)]
-    run = subprocess.run([*command, "--policy", str(policy)], capture_output=True, text=True)
+    run = judicial_verify.certificate(pdf, policy)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "ok  trusted time: entry" in run.stdout and tsa in run.stdout
