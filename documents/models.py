@@ -157,6 +157,11 @@ class Record(models.Model):
     def __str__(self) -> str:
         return f"{self.code} {self.title}"
 
+    @property
+    def display_code(self) -> str:
+        """Its code as printed: 7K3M9Q-XD4RTW-2HVBPZ."""
+        return codes.display(self.code)
+
     def download_name(self) -> str:
         """The name its file is downloaded under: the record code and an extension that
         opens it (a stamped file is a PDF; else the original's, or its media type's)."""
