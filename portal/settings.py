@@ -474,7 +474,13 @@ VERIFY_PAGE_REFRESH = env.int("VERIFY_PAGE_REFRESH", default=2)
 VERIFY_CHECKPOINT_CACHE_SECONDS = env.float("VERIFY_CHECKPOINT_CACHE_SECONDS", default=1.0)
 # Newest trusted checkpoint rows a verification reads to find one the log key signs.
 VERIFY_TRUSTED_SCAN = env.int("VERIFY_TRUSTED_SCAN", default=10)
-LOGIN_REDIRECT_URL = "/"
+# Where signing in leads when no `next` says otherwise: the judges' search of records.
+LOGIN_REDIRECT_URL = "judges"
+# The judges' search (/judges): records to a page of results, the most a search lists
+# (more matching records ask for a narrower search), and recent verifications shown.
+JUDGE_SEARCH_PAGE_SIZE = env.int("JUDGE_SEARCH_PAGE_SIZE", default=25)
+JUDGE_SEARCH_MAX_RESULTS = env.int("JUDGE_SEARCH_MAX_RESULTS", default=500)
+JUDGE_RECENT_VERIFICATIONS = env.int("JUDGE_RECENT_VERIFICATIONS", default=20)
 
 # --- Verification certificates ---------------------------------------------------------
 # The portal signs certificate PDFs with its own key and certificate, never the log key.

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from verification import api, views
+from verification import api, judge_pages, views
 
 api_patterns = [
     path("verifications", api.VerificationsView.as_view(), name="api-verifications"),
@@ -21,6 +21,7 @@ page_patterns = [
     path("verify", views.upload, name="verify-upload"),
     path("verify/photo", views.photo, name="verify-photo"),
     path("lookup", views.lookup, name="lookup"),
+    path("judges", judge_pages.judges, name="judges"),
     path("v/<str:code>", views.record_page, name="record-page"),
     path("v/<str:code>/file", views.record_file, name="record-file"),
     path(
