@@ -7,10 +7,12 @@ addressee confirms with the form.
 
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language
 from django.views.decorators.http import require_POST, require_safe
 
 from documents import codes, registration, service
-from documents.models import Addressee, ServiceEvent
+from documents.models import Addressee, Record, ServiceEvent
+from plumbing.bilingual import half
 from plumbing.page_limits import rate_limited
 
 
@@ -23,6 +25,20 @@ def _addressee(token: str) -> Addressee:
 
 def _done(addressee: Addressee) -> set[str]:
     return set(addressee.events.values_list("event", flat=True))
+
+
+def _timeline(record: Record) -> list[dict]:
+    """The record's service events as the page lists them, in the reader's language."""
+    language = get_language()
+    return [
+        {
+            "occurred_at": event.occurred_at,
+            "label": half(event.get_event_display(), language),
+            "channel": half(event.get_channel_display(), language) if event.channel else "",
+            "addressee": event.addressee.name if event.addressee else "",
+        }
+        for event in record.events.select_related("addressee")
+    ]
 
 
 @require_safe
@@ -41,7 +57,7 @@ def service_link(request: HttpRequest, token: str) -> HttpResponse:
             "record": record,
             "code": codes.display(record.code),
             "verification_url": registration.verification_url(record.code),
-            "timeline": record.events.select_related("addressee"),
+            "timeline": _timeline(record),
             "opened": ServiceEvent.Event.OPENED in done,
             "acknowledged": ServiceEvent.Event.ACKNOWLEDGED in done,
             "has_file": bool(record.file),

@@ -197,13 +197,13 @@ def test_the_alliance_page_lists_the_chain_with_its_last_anchored_size(chain_con
     anvil.mine(3)
     _round(anvil)
     page = client.get("/alliance").content.decode()
-    assert f'data-chain="{CHAIN_ID}"' in page and "4 条" in page and "working" in page
+    assert f'data-chain="{CHAIN_ID}"' in page and "4 条" in page and "正常" in page
 
 
 def test_the_alliance_page_says_when_chain_anchors_are_off(settings, client):
     settings.LEDGER_CHAIN_RPC_URL = ""
     grow_ledger(1)
-    page = client.get("/alliance").content.decode()
+    page = client.get("/alliance", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "checkpoints are not anchored on a chain" in page
 
 

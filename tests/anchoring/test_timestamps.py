@@ -212,8 +212,8 @@ def test_the_alliance_page_lists_the_tsas_with_their_last_size_and_state(configu
         ok=False, last_error="unreachable: refused", failing_since=timezone.now()
     )
     page = client.get("/alliance").content.decode()
-    assert "Trusted time" in page and rsa_server.authority.name in page
-    assert "unreachable: refused" in page and "DEVELOPMENT" not in page
+    assert "可信时间" in page and rsa_server.authority.name in page
+    assert "无法签发" in page and "unreachable: refused" in page and "开发用" not in page
 
 
 def test_the_development_tsa_is_labelled_and_its_tokens_verify(settings, tmp_path):

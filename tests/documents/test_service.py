@@ -60,7 +60,12 @@ def test_the_whole_service_timeline_is_provable(owner, client, judgment):
 
     confirm = client.post(path + "/acknowledge")
     assert confirm.status_code == 302
-    assert "您已确认签收" in client.get(path).content.decode()
+    chinese = client.get(path).content.decode()
+    assert "您已确认签收" in chinese
+    assert "李四，您好。" in chinese and " · 短信 · 李四" in chinese and "SMS" not in chinese
+    english = client.get(path, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "You have acknowledged receipt" in english and "<h1>Served document</h1>" in english
+    assert " · Sent · SMS · 李四" in english and "已送出" not in english and "您" not in english
     client.post(path + "/acknowledge")
     assert ServiceEvent.objects.filter(event="acknowledged").count() == 1
 
