@@ -221,10 +221,11 @@ class _Text:
     block, not per text, so whatever names people give their files, at most a few hundred
     are ever cut (each once, some seconds), and each is reused."""
 
-    def __init__(self, facts: Facts, fonts: Fonts) -> None:
+    def __init__(self, facts: Facts | str, fonts: Fonts) -> None:
         self.common = _register(fonts.common, common=True)
         covered = _covered(self.common)
-        missing = {c for c in _all_text(facts) if ord(c) > 0x7E and ord(c) not in covered}
+        text = facts if isinstance(facts, str) else _all_text(facts)
+        missing = {c for c in text if ord(c) > 0x7E and ord(c) not in covered}
         self.fonts: dict[str, str] = {}
         if fonts.fallback is None:
             return
@@ -245,6 +246,10 @@ class _Text:
             f'<font name="{self.fonts[c]}">{escape(c)}</font>' if c in self.fonts else escape(c)
             for c in text
         )
+
+
+# The markup of another report of this portal (batch_report), given all its text at once.
+Text = _Text
 
 
 def _all_text(facts: Facts) -> str:
