@@ -468,6 +468,12 @@ if CELERY_BROKER_URL:  # in-process tasks leave nothing to sweep
     }
 VERIFY_BATCH_MAX = env.int("VERIFY_BATCH_MAX", default=1000)
 VERIFY_PAGE_REFRESH = env.int("VERIFY_PAGE_REFRESH", default=2)
+# The batch page (/batch): most files checked at once, and most bytes of them uploaded in
+# one batch (files hashed in the browser send only their digests and do not count).
+# Django's own cap on files in one request follows (DATA_UPLOAD_MAX_NUMBER_FILES).
+VERIFY_BATCH_PAGE_MAX_FILES = env.int("VERIFY_BATCH_PAGE_MAX_FILES", default=100)
+VERIFY_BATCH_PAGE_MAX_UPLOAD = env.int("VERIFY_BATCH_PAGE_MAX_UPLOAD", default=2 * 1024**3)
+DATA_UPLOAD_MAX_NUMBER_FILES = max(100, VERIFY_BATCH_PAGE_MAX_FILES)
 # Seconds a process reuses the newest checkpoint it read from the local ledger (when it
 # covers the entry found) and the trusted checkpoint it last matched; 0: both read for
 # every verification. A new checkpoint is then reported up to this much later.

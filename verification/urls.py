@@ -1,6 +1,6 @@
 from django.urls import path
 
-from verification import api, judge_pages, views
+from verification import api, batch_pages, judge_pages, views
 
 api_patterns = [
     path("verifications", api.VerificationsView.as_view(), name="api-verifications"),
@@ -21,6 +21,11 @@ page_patterns = [
     path("verify", views.upload, name="verify-upload"),
     path("verify/photo", views.photo, name="verify-photo"),
     path("lookup", views.lookup, name="lookup"),
+    path("batch", batch_pages.batch_form, name="batch"),
+    path("batch/check", batch_pages.batch_check, name="batch-check"),
+    path("batch/<str:batch_id>", batch_pages.batch_result, name="batch-result"),
+    path("batch/<str:batch_id>/report.csv", batch_pages.batch_csv, name="batch-csv"),
+    path("batch/<str:batch_id>/report.pdf", batch_pages.batch_pdf, name="batch-pdf"),
     path("judges", judge_pages.judges, name="judges"),
     path("v/<str:code>", views.record_page, name="record-page"),
     path("v/<str:code>/file", views.record_file, name="record-file"),
