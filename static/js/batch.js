@@ -1,7 +1,7 @@
 // The batch page (/batch): files chosen or dropped (several times over) gather in a list,
-// each hashed on this device (only its digests are sent, digests.js) or uploaded, then
-// all go in one request whose answer says where the table of outcomes is. Without this
-// script the form uploads the chosen files as they are.
+// each hashed on this device (only its digests are sent; hashing.js, shared with the
+// single-file check) or uploaded, then all go in one request whose answer says where the
+// table of outcomes is. Without this script the form uploads the chosen files as they are.
 (function () {
   "use strict";
 
@@ -21,8 +21,8 @@
   var beside = form.querySelector("[data-batch-field-error]");
   var maxFiles = Number(form.dataset.maxFiles);
   var maxUpload = Number(form.dataset.maxUpload);
-  var digests = window.portalDigests;
-  var canHash = !!(digests && digests.available());
+  var hash = window.fileDigests; // hashing.js
+  var canHash = !!(window.WebAssembly && window.Worker && hash);
   var chosen = []; // {file, row, how, state}
   var sending = false;
 
@@ -33,7 +33,7 @@
   }
 
   function megabytes(bytes) {
-    return digests ? digests.megabytes(bytes) : (bytes / (1 << 20)).toFixed(1) + " MB";
+    return (bytes / (1 << 20)).toFixed(1) + " MB";
   }
 
   // What is wrong, beside the files and in the summary at the top (each line leads there).
@@ -231,7 +231,7 @@
         continue;
       }
       try {
-        var found = await digests.digests(item.file, function (doneBytes, total) {
+        var found = await hash(item.file, function (doneBytes, total) {
           setState(item, fill(strings.hashing, { percent: Math.floor((100 * doneBytes) / (total || 1)) }));
         });
       } catch (error) {
