@@ -39,6 +39,7 @@ from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from anchoring import keys, sequencer
 from plumbing.body_limits import FORM_ALLOWANCE
 from tests.processes import ROOT, environment, free_port, running
+from verification import batch_pages
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -425,6 +426,7 @@ def test_the_rendered_limits_are_the_portals(tmp_path):
     assert limits == {
         "/verify": settings.VERIFY_MAX_FILE_SIZE + FORM_ALLOWANCE,
         "/api/v1/verifications": settings.VERIFY_MAX_FILE_SIZE + FORM_ALLOWANCE,
+        "/batch/check": settings.VERIFY_BATCH_PAGE_MAX_UPLOAD + batch_pages.FORM_ALLOWANCE,
         "/verify/photo": settings.VERIFY_MAX_PHOTO_SIZE + FORM_ALLOWANCE,
         "/api/v1/records": settings.RECORD_MAX_FILE_SIZE + FORM_ALLOWANCE,
     }
