@@ -147,12 +147,14 @@
     }
     video.srcObject = null;
     viewer.hidden = true;
+    start.hidden = false;
     start.disabled = false;
   }
 
   // Stopped with a message; the focus goes back to the button that starts again.
   function giveUp(name) {
-    var focused = viewer.contains(document.activeElement);
+    var active = document.activeElement;
+    var focused = !active || active === document.body || root.contains(active);
     stopCamera();
     say(name, true);
     if (focused) start.focus();
@@ -255,7 +257,12 @@
       return;
     }
     video.srcObject = stream;
+    // While the camera is on, its stop button stands where the start button was.
+    var active = document.activeElement;
+    var focused = !active || active === document.body || active === start;
     viewer.hidden = false;
+    start.hidden = true;
+    if (focused) stop.focus();
     var chosen;
     try {
       await video.play();
