@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.utils import timezone
+from django.utils.translation import gettext_lazy, ngettext
 
 from anchoring.models import (
     Alarm,
@@ -104,14 +105,17 @@ class AlarmAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description="message")
+    @admin.display(description=gettext_lazy("message"))
     def short_message(self, obj: Alarm) -> str:
         return obj.message if len(obj.message) <= 120 else obj.message[:119] + "…"
 
-    @admin.action(description="Mark selected alarms resolved", permissions=["change"])
+    @admin.action(description=gettext_lazy("Mark selected alarms resolved"), permissions=["change"])
     def mark_resolved(self, request, queryset) -> None:
         count = queryset.filter(resolved_at__isnull=True).update(resolved_at=timezone.now())
-        self.message_user(request, f"{count} alarm(s) marked resolved.")
+        message = ngettext(
+            "%(count)d alarm marked resolved.", "%(count)d alarms marked resolved.", count
+        )
+        self.message_user(request, message % {"count": count})
 
 
 @admin.register(FsckRun)

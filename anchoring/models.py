@@ -6,35 +6,38 @@ Submissions are the sequencer's pool, deleted once integrated; they are not ledg
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Submission(models.Model):
     """A leaf waiting to be integrated. Committed before the submitter waits."""
 
-    data = models.BinaryField()
-    submitted_at = models.DateTimeField(auto_now_add=True)
+    data = models.BinaryField(verbose_name=_("data"))
+    submitted_at = models.DateTimeField(auto_now_add=True, verbose_name=_("submitted"))
 
     class Meta:
-        verbose_name = "pending submission"
+        verbose_name = _("pending submission")
+        verbose_name_plural = _("pending submissions")
 
 
 class Entry(models.Model):
     """One log entry: its index, its leaf bytes, and the digests it commits to."""
 
-    index = models.BigIntegerField(primary_key=True)
-    data = models.BinaryField()
-    kind = models.PositiveSmallIntegerField()
-    sha256 = models.BinaryField(max_length=32, db_index=True)
-    sm3 = models.BinaryField(max_length=32, db_index=True)
+    index = models.BigIntegerField(primary_key=True, verbose_name=_("index"))
+    data = models.BinaryField(verbose_name=_("data"))
+    kind = models.PositiveSmallIntegerField(verbose_name=_("kind"))
+    sha256 = models.BinaryField(max_length=32, db_index=True, verbose_name=_("SHA-256"))
+    sm3 = models.BinaryField(max_length=32, db_index=True, verbose_name=_("SM3"))
     # The record code a record or service-event leaf concerns (leaf.subject), so that all
     # entries about a record can be found; derived from `data`, which ledger_fsck rechecks.
-    subject = models.CharField(max_length=32, null=True, db_index=True)
+    subject = models.CharField(max_length=32, null=True, db_index=True, verbose_name=_("subject"))
     # Lets a submitter find where its submission landed; not part of the leaf.
-    submission = models.BigIntegerField(unique=True, null=True)
-    integrated_at = models.DateTimeField()
+    submission = models.BigIntegerField(unique=True, null=True, verbose_name=_("submission"))
+    integrated_at = models.DateTimeField(verbose_name=_("integrated"))
 
     class Meta:
-        verbose_name_plural = "entries"
+        verbose_name = _("entry")
+        verbose_name_plural = _("entries")
         ordering = ["index"]
 
     def __str__(self) -> str:
@@ -48,16 +51,18 @@ class Tile(models.Model):
     the tile is made) spares every proof that reads a tile cold from rehashing it.
     """
 
-    level = models.PositiveSmallIntegerField()
-    index = models.BigIntegerField()
-    hashes = models.BinaryField()
+    level = models.PositiveSmallIntegerField(verbose_name=_("level"))
+    index = models.BigIntegerField(verbose_name=_("index"))
+    hashes = models.BinaryField(verbose_name=_("hashes"))
     # Null on tiles made before the column existed: their inner hashes are recomputed.
-    inner = models.BinaryField(null=True)
-    root = models.BinaryField(max_length=32)
+    inner = models.BinaryField(null=True, verbose_name=_("inner hashes"))
+    root = models.BinaryField(max_length=32, verbose_name=_("root hash"))
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["level", "index"], name="tile_level_index")]
         ordering = ["level", "index"]
+        verbose_name = _("tile")
+        verbose_name_plural = _("tiles")
 
     def __str__(self) -> str:
         return f"tile {self.level}/{self.index}"
@@ -66,14 +71,16 @@ class Tile(models.Model):
 class Checkpoint(models.Model):
     """A signed tree head (C2SP checkpoint note) for one tree size."""
 
-    tree_size = models.BigIntegerField(primary_key=True)
-    root_hash = models.BinaryField(max_length=32)
-    note = models.TextField()
-    created_at = models.DateTimeField()
+    tree_size = models.BigIntegerField(primary_key=True, verbose_name=_("tree size"))
+    root_hash = models.BinaryField(max_length=32, verbose_name=_("root hash"))
+    note = models.TextField(verbose_name=_("signed note"))
+    created_at = models.DateTimeField(verbose_name=_("created"))
 
     class Meta:
         ordering = ["-tree_size"]
         get_latest_by = "tree_size"
+        verbose_name = _("checkpoint")
+        verbose_name_plural = _("checkpoints")
 
     def __str__(self) -> str:
         return f"checkpoint {self.tree_size}"
@@ -88,15 +95,17 @@ class PublishedCheckpoint(models.Model):
     the cosignatures in `note` against its own policy.
     """
 
-    tree_size = models.BigIntegerField(primary_key=True)
-    root_hash = models.BinaryField(max_length=32)
-    note = models.TextField()
-    quorum_met = models.BooleanField()
-    published_at = models.DateTimeField()
+    tree_size = models.BigIntegerField(primary_key=True, verbose_name=_("tree size"))
+    root_hash = models.BinaryField(max_length=32, verbose_name=_("root hash"))
+    note = models.TextField(verbose_name=_("signed note"))
+    quorum_met = models.BooleanField(verbose_name=_("quorum met"))
+    published_at = models.DateTimeField(verbose_name=_("published"))
 
     class Meta:
         ordering = ["-tree_size"]
         get_latest_by = "tree_size"
+        verbose_name = _("published checkpoint")
+        verbose_name_plural = _("published checkpoints")
 
     def __str__(self) -> str:
         return f"published checkpoint {self.tree_size}"
@@ -106,21 +115,27 @@ class WitnessState(models.Model):
     """What the publisher knows of one witness of LEDGER_WITNESS_POLICY: the size it last
     cosigned (the `old` of the next request) and how its last requests went."""
 
-    name = models.CharField(max_length=200, unique=True)
+    name = models.CharField(max_length=200, unique=True, verbose_name=_("name"))
     # Who runs it, as the alliance page shows it; filled in by an operator in the admin.
-    organisation_zh = models.CharField(max_length=200, blank=True)
-    organisation_en = models.CharField(max_length=200, blank=True)
-    vkey = models.TextField()
-    url = models.TextField(blank=True)
-    cosigned_size = models.BigIntegerField(default=0)
-    cosigned_at = models.DateTimeField(null=True, blank=True)
-    ok = models.BooleanField(default=False)
-    failing_since = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    checked_at = models.DateTimeField(null=True, blank=True)
+    organisation_zh = models.CharField(
+        max_length=200, blank=True, verbose_name=_("organisation (Chinese)")
+    )
+    organisation_en = models.CharField(
+        max_length=200, blank=True, verbose_name=_("organisation (English)")
+    )
+    vkey = models.TextField(verbose_name=_("verifier key"))
+    url = models.TextField(blank=True, verbose_name=_("URL"))
+    cosigned_size = models.BigIntegerField(default=0, verbose_name=_("cosigned size"))
+    cosigned_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cosigned at"))
+    ok = models.BooleanField(default=False, verbose_name=_("working"))
+    failing_since = models.DateTimeField(null=True, blank=True, verbose_name=_("failing since"))
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    checked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("checked"))
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("witness")
+        verbose_name_plural = _("witnesses")
 
     def __str__(self) -> str:
         return f"witness {self.name}"
@@ -137,24 +152,30 @@ class Alarm(models.Model):
     """
 
     class Source(models.TextChoices):
-        SEQUENCER = "sequencer", "sequencer"
-        SUBMITTER = "submitter", "submitter"
-        VERIFICATION = "verification", "verification"
-        DOWNLOAD = "download", "download"
-        FSCK = "fsck", "ledger_fsck"
-        READ_SIDE = "read_side", "ledger read side"
+        SEQUENCER = "sequencer", _("sequencer")
+        SUBMITTER = "submitter", _("submitter")
+        VERIFICATION = "verification", _("verification")
+        DOWNLOAD = "download", _("download")
+        FSCK = "fsck", _("ledger_fsck")
+        READ_SIDE = "read_side", _("ledger read side")
 
-    source = models.CharField(max_length=16, choices=Source.choices)
-    subject = models.CharField(max_length=100, blank=True, help_text="record code or entry")
-    first_bad_index = models.BigIntegerField(null=True, blank=True)
-    message = models.TextField()
-    raised_at = models.DateTimeField(auto_now_add=True)
-    last_seen_at = models.DateTimeField(auto_now=True)
-    count = models.PositiveIntegerField(default=1)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, verbose_name=_("source"))
+    subject = models.CharField(
+        max_length=100, blank=True, help_text=_("record code or entry"), verbose_name=_("subject")
+    )
+    first_bad_index = models.BigIntegerField(
+        null=True, blank=True, verbose_name=_("first bad index")
+    )
+    message = models.TextField(verbose_name=_("message"))
+    raised_at = models.DateTimeField(auto_now_add=True, verbose_name=_("raised"))
+    last_seen_at = models.DateTimeField(auto_now=True, verbose_name=_("last seen"))
+    count = models.PositiveIntegerField(default=1, verbose_name=_("count"))
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resolved"))
 
     class Meta:
         ordering = ["-raised_at"]
+        verbose_name = _("alarm")
+        verbose_name_plural = _("alarms")
 
     def __str__(self) -> str:
         return f"{self.source}: {self.subject or self.message[:60]}"
@@ -163,17 +184,20 @@ class Alarm(models.Model):
 class FsckRun(models.Model):
     """The result of one ledger_fsck run, kept for /health and the admin."""
 
-    started_at = models.DateTimeField()
-    seconds = models.FloatField()
-    exit_code = models.PositiveSmallIntegerField(help_text="0 clean, 1 discrepancies, 2 not run")
-    discrepancies = models.PositiveIntegerField(default=0)
-    entries = models.BigIntegerField(default=0)
-    summary = models.TextField()
+    started_at = models.DateTimeField(verbose_name=_("started"))
+    seconds = models.FloatField(verbose_name=_("seconds"))
+    exit_code = models.PositiveSmallIntegerField(
+        help_text=_("0 clean, 1 discrepancies, 2 not run"), verbose_name=_("exit code")
+    )
+    discrepancies = models.PositiveIntegerField(default=0, verbose_name=_("discrepancies"))
+    entries = models.BigIntegerField(default=0, verbose_name=_("entries"))
+    summary = models.TextField(verbose_name=_("summary"))
 
     class Meta:
         ordering = ["-started_at"]
         get_latest_by = "started_at"
-        verbose_name = "ledger_fsck run"
+        verbose_name = _("ledger_fsck run")
+        verbose_name_plural = _("ledger_fsck runs")
 
     def __str__(self) -> str:
         return self.summary

@@ -1,12 +1,48 @@
 """Admin for court staff: courts, credentials (create, revoke), records and service events.
 
 What is in the ledger cannot be changed here: records and events are shown read-only.
+Everything is in the reader's language; the choices of records and events, declared as
+"Chinese English" for certificates, are shown in one (plumbing/bilingual.py).
 """
 
+from collections.abc import Callable
+
 from django.contrib import admin, messages
+from django.utils.translation import get_language, gettext_lazy, ngettext
+from django.utils.translation import gettext as _
 
 from documents import codes
 from documents.models import Court, CourtToken, Record, ServiceEvent, TokenUse
+from plumbing.bilingual import half
+
+
+def choice_name(field: str, description: str) -> Callable:
+    """An admin column (or read-only field) naming `field`'s choice in the reader's language."""
+
+    @admin.display(description=description, ordering=field)
+    def name(self, obj) -> str:
+        return half(getattr(obj, f"get_{field}_display")(), get_language())
+
+    return name
+
+
+class ChoiceFilter(admin.SimpleListFilter):
+    """A list filter by a field's choices, each named in the reader's language."""
+
+    field = ""
+
+    def lookups(self, request, model_admin):
+        choices = model_admin.model._meta.get_field(self.field).choices
+        return [(value, half(label, get_language())) for value, label in choices]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(**{self.field: self.value()}) if self.value() else queryset
+
+
+def choice_filter(field: str, title: str) -> type[ChoiceFilter]:
+    """The ChoiceFilter of `field`, under `title`, with the field's own query parameter."""
+    attributes = {"field": field, "parameter_name": field, "title": title}
+    return type(f"{field.title()}Filter", (ChoiceFilter,), attributes)
 
 
 @admin.register(Court)
@@ -31,16 +67,15 @@ class CourtTokenAdmin(admin.ModelAdmin):
             return
         token, secret = CourtToken.issue(obj.court, obj.label)
         obj.pk = token.pk
-        messages.warning(
-            request,
-            f"新令牌（只显示这一次）New token, shown only once: {secret}",
-        )
+        messages.warning(request, _("New token, shown only once: %(token)s") % {"token": secret})
 
-    @admin.action(description="吊销所选令牌 Revoke selected tokens")
+    @admin.action(description=gettext_lazy("Revoke selected tokens"))
     def revoke(self, request, queryset):
         for token in queryset:
             token.revoke()
-        messages.success(request, f"{queryset.count()} token(s) revoked.")
+        count = queryset.count()
+        message = ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", count)
+        messages.success(request, message % {"count": count})
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # revoke instead, so the log of its uses stays
@@ -60,8 +95,17 @@ class TokenUseAdmin(admin.ModelAdmin):
 
 class ServiceEventInline(admin.TabularInline):
     model = ServiceEvent
-    fields = ("event", "channel", "addressee", "occurred_at", "recorded_at", "ledger_index")
+    fields = (
+        "event_name",
+        "channel_name",
+        "addressee",
+        "occurred_at",
+        "recorded_at",
+        "ledger_index",
+    )
     readonly_fields = fields
+    event_name = choice_name("event", gettext_lazy("event"))
+    channel_name = choice_name("channel", gettext_lazy("channel"))
     extra = 0
     can_delete = False
 
@@ -71,14 +115,21 @@ class ServiceEventInline(admin.TabularInline):
 
 @admin.register(Record)
 class RecordAdmin(admin.ModelAdmin):
-    list_display = ["display_code", "court", "category", "title", "case_number", "recorded_at"]
-    list_filter = ["court", "category"]
+    list_display = [
+        "display_code",
+        "court",
+        "category_name",
+        "title",
+        "case_number",
+        "recorded_at",
+    ]
+    list_filter = ["court", choice_filter("category", gettext_lazy("category"))]
     search_fields = ["code", "title", "case_number", "sha256", "sm3"]
     inlines = [ServiceEventInline]
     readonly_fields = [
         "code",
         "court",
-        "category",
+        "category_name",
         "title",
         "case_number",
         "parties",
@@ -94,7 +145,9 @@ class RecordAdmin(admin.ModelAdmin):
     ]
     fields = [*readonly_fields, "allow_download"]
 
-    @admin.display(description="核验码 Code", ordering="code")
+    category_name = choice_name("category", gettext_lazy("category"))
+
+    @admin.display(description=gettext_lazy("record code"), ordering="code")
     def display_code(self, obj: Record) -> str:
         return codes.display(obj.code)
 
@@ -107,8 +160,31 @@ class RecordAdmin(admin.ModelAdmin):
 
 @admin.register(ServiceEvent)
 class ServiceEventAdmin(admin.ModelAdmin):
-    list_display = ["record", "event", "channel", "addressee", "occurred_at", "ledger_index"]
-    list_filter = ["event", "channel"]
+    list_display = [
+        "record",
+        "event_name",
+        "channel_name",
+        "addressee",
+        "occurred_at",
+        "ledger_index",
+    ]
+    list_filter = [
+        choice_filter("event", gettext_lazy("event")),
+        choice_filter("channel", gettext_lazy("channel")),
+    ]
+    fields = [
+        "record",
+        "event_name",
+        "channel_name",
+        "addressee",
+        "details",
+        "occurred_at",
+        "recorded_at",
+        "ledger_index",
+    ]
+    readonly_fields = fields
+    event_name = choice_name("event", gettext_lazy("event"))
+    channel_name = choice_name("channel", gettext_lazy("channel"))
 
     def has_add_permission(self, request) -> bool:
         return False

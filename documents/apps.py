@@ -1,11 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class DocumentsConfig(AppConfig):
     """The court side: courts and their credentials, records, service events, QR codes."""
 
     name = "documents"
-    verbose_name = "Court records 法院记录"
+    verbose_name = _("Court records")
 
     def ready(self) -> None:
         from django.db.models.signals import post_save

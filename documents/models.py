@@ -13,6 +13,7 @@ from pathlib import PurePosixPath
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from documents import codes
 from plumbing.visible_input import VisibleText
@@ -25,27 +26,34 @@ class Court(models.Model):
         max_length=32,
         unique=True,
         validators=[RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")],
-        help_text="Short stable identifier, e.g. BJ0105. Written into every ledger leaf.",
+        help_text=_("Short stable identifier, e.g. BJ0105. Written into every ledger leaf."),
+        verbose_name=_("code"),
     )
     name_zh = models.CharField(
-        "name (Chinese)", max_length=200, validators=[VisibleText("name_zh")]
+        _("name (Chinese)"), max_length=200, validators=[VisibleText("name_zh")]
     )
     name_en = models.CharField(
-        "name (English)", max_length=200, validators=[VisibleText("name_en")]
+        _("name (English)"), max_length=200, validators=[VisibleText("name_en")]
     )
     # Where a litigant asks about a file the ledger does not hold or that disagrees with
     # it: shown on those results and on /courts. Directory details, not ledger facts.
     phone = models.CharField(
-        "telephone", max_length=50, blank=True, validators=[VisibleText("phone")]
+        _("telephone"), max_length=50, blank=True, validators=[VisibleText("phone")]
     )
     address_zh = models.CharField(
-        "address (Chinese)", max_length=300, blank=True, validators=[VisibleText("address_zh")]
+        _("address (Chinese)"), max_length=300, blank=True, validators=[VisibleText("address_zh")]
     )
     address_en = models.CharField(
-        "address (English)", max_length=300, blank=True, validators=[VisibleText("address_en")]
+        _("address (English)"), max_length=300, blank=True, validators=[VisibleText("address_en")]
     )
-    website = models.URLField(blank=True, help_text="The court's own site (https://...).")
-    created_at = models.DateTimeField(auto_now_add=True)
+    website = models.URLField(
+        blank=True, help_text=_("The court's own site (https://...)."), verbose_name=_("website")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+
+    class Meta:
+        verbose_name = _("court")
+        verbose_name_plural = _("courts")
 
     def __str__(self) -> str:
         return f"{self.name_zh} ({self.code})"
@@ -63,13 +71,23 @@ def token_digest(token: str) -> str:
 class CourtToken(models.Model):
     """An API credential of one court's systems; stored hashed, revocable."""
 
-    court = models.ForeignKey(Court, on_delete=models.CASCADE, related_name="tokens")
-    label = models.CharField(max_length=100, blank=True, help_text="Which system holds it.")
-    prefix = models.CharField(max_length=8, help_text="First characters, to recognise it.")
+    court = models.ForeignKey(
+        Court, on_delete=models.CASCADE, related_name="tokens", verbose_name=_("court")
+    )
+    label = models.CharField(
+        max_length=100, blank=True, help_text=_("Which system holds it."), verbose_name=_("label")
+    )
+    prefix = models.CharField(
+        max_length=8, help_text=_("First characters, to recognise it."), verbose_name=_("prefix")
+    )
     digest = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+    last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last used"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked"))
+
+    class Meta:
+        verbose_name = _("court token")
+        verbose_name_plural = _("court tokens")
 
     @classmethod
     def issue(cls, court: Court, label: str = "") -> tuple["CourtToken", str]:
@@ -96,17 +114,21 @@ class CourtToken(models.Model):
 class TokenUse(models.Model):
     """One use of a court credential: who called what, and how it ended."""
 
-    token = models.ForeignKey(CourtToken, on_delete=models.CASCADE, related_name="uses")
+    token = models.ForeignKey(
+        CourtToken, on_delete=models.CASCADE, related_name="uses", verbose_name=_("token")
+    )
     # Set when the row is made (the request), not when it is written: rows are written in
     # bulk up to COURT_AUDIT_FLUSH_SECONDS later (documents/audit.py).
-    at = models.DateTimeField(default=timezone.now, editable=False)
-    method = models.CharField(max_length=8)
-    path = models.CharField(max_length=300)
-    status = models.PositiveSmallIntegerField()
-    ip = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("at"))
+    method = models.CharField(max_length=8, verbose_name=_("method"))
+    path = models.CharField(max_length=300, verbose_name=_("path"))
+    status = models.PositiveSmallIntegerField(verbose_name=_("status"))
+    ip = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("IP address"))
 
     class Meta:
         ordering = ["-at"]
+        verbose_name = _("token use")
+        verbose_name_plural = _("token uses")
 
 
 class Record(models.Model):
@@ -117,25 +139,31 @@ class Record(models.Model):
         EVIDENCE = "evidence", "电子证据 Electronic evidence"
         MEDIATION = "mediation", "调解数据 Mediation data"
 
-    code = models.CharField(max_length=18, unique=True)
-    court = models.ForeignKey(Court, on_delete=models.PROTECT, related_name="records")
-    category = models.CharField(max_length=32, choices=Category.choices)
-    title = models.CharField(max_length=300)
-    case_number = models.CharField(max_length=100, blank=True)
-    parties = models.JSONField(default=list, blank=True)
-    sha256 = models.CharField(max_length=64, db_index=True)
-    sm3 = models.CharField(max_length=64, db_index=True)
-    size = models.BigIntegerField(null=True, blank=True)
-    media_type = models.CharField(max_length=100, blank=True)
-    filename = models.CharField(max_length=255, blank=True)
+    code = models.CharField(max_length=18, unique=True, verbose_name=_("record code"))
+    court = models.ForeignKey(
+        Court, on_delete=models.PROTECT, related_name="records", verbose_name=_("court")
+    )
+    category = models.CharField(max_length=32, choices=Category.choices, verbose_name=_("category"))
+    title = models.CharField(max_length=300, verbose_name=_("title"))
+    case_number = models.CharField(max_length=100, blank=True, verbose_name=_("case number"))
+    parties = models.JSONField(default=list, blank=True, verbose_name=_("parties"))
+    sha256 = models.CharField(max_length=64, db_index=True, verbose_name=_("SHA-256"))
+    sm3 = models.CharField(max_length=64, db_index=True, verbose_name=_("SM3"))
+    size = models.BigIntegerField(null=True, blank=True, verbose_name=_("size (bytes)"))
+    media_type = models.CharField(max_length=100, blank=True, verbose_name=_("media type"))
+    filename = models.CharField(max_length=255, blank=True, verbose_name=_("file name"))
     # Kept only when the portal stamped it or the court allows downloads.
-    file = models.FileField(upload_to="records/", blank=True)
-    stamped = models.BooleanField(default=False)
-    allow_download = models.BooleanField(default=False)
+    file = models.FileField(upload_to="records/", blank=True, verbose_name=_("file"))
+    stamped = models.BooleanField(default=False, verbose_name=_("stamped"))
+    allow_download = models.BooleanField(default=False, verbose_name=_("downloads allowed"))
     metadata_salt = models.BinaryField(max_length=16, editable=False)
-    recorded_at = models.DateTimeField(help_text="The time written in the ledger leaf.")
+    recorded_at = models.DateTimeField(
+        help_text=_("The time written in the ledger leaf."), verbose_name=_("recorded")
+    )
     submission = models.BigIntegerField(unique=True, editable=False)
-    ledger_index = models.BigIntegerField(null=True, blank=True, unique=True)
+    ledger_index = models.BigIntegerField(
+        null=True, blank=True, unique=True, verbose_name=_("ledger index")
+    )
     # The court request (sent with an Idempotency-Key) that made the row, so that a retry
     # after that request's process died answers for it instead of recording it again.
     claim = models.ForeignKey(
@@ -153,6 +181,8 @@ class Record(models.Model):
 
     class Meta:
         ordering = ["-recorded_at"]
+        verbose_name = _("record")
+        verbose_name_plural = _("records")
 
     def __str__(self) -> str:
         return f"{self.code} {self.title}"
@@ -210,18 +240,29 @@ class ServiceEvent(models.Model):
         EMAIL = "email", "电子邮件 E-mail"
         POST = "post", "邮寄 Post"
 
-    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="events")
-    event = models.CharField(max_length=16, choices=Event.choices)
-    channel = models.CharField(max_length=16, choices=Channel.choices, blank=True)
-    addressee = models.ForeignKey(
-        Addressee, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+    record = models.ForeignKey(
+        Record, on_delete=models.CASCADE, related_name="events", verbose_name=_("record")
     )
-    details = models.JSONField(default=dict, blank=True)
+    event = models.CharField(max_length=16, choices=Event.choices, verbose_name=_("event"))
+    channel = models.CharField(
+        max_length=16, choices=Channel.choices, blank=True, verbose_name=_("channel")
+    )
+    addressee = models.ForeignKey(
+        Addressee,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events",
+        verbose_name=_("addressee"),
+    )
+    details = models.JSONField(default=dict, blank=True, verbose_name=_("details"))
     details_salt = models.BinaryField(max_length=16, editable=False)
-    occurred_at = models.DateTimeField()
-    recorded_at = models.DateTimeField()
+    occurred_at = models.DateTimeField(verbose_name=_("occurred"))
+    recorded_at = models.DateTimeField(verbose_name=_("recorded"))
     submission = models.BigIntegerField(unique=True, editable=False)
-    ledger_index = models.BigIntegerField(null=True, blank=True, unique=True)
+    ledger_index = models.BigIntegerField(
+        null=True, blank=True, unique=True, verbose_name=_("ledger index")
+    )
     claim = models.ForeignKey(  # as on Record
         "IdempotentRequest",
         null=True,
@@ -235,6 +276,8 @@ class ServiceEvent(models.Model):
 
     class Meta:
         ordering = ["occurred_at", "recorded_at"]
+        verbose_name = _("service event")
+        verbose_name_plural = _("service events")
 
     def __str__(self) -> str:
         return f"{self.record.code} {self.event}"

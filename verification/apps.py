@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def create_judges_group(sender, **kwargs) -> None:
@@ -19,7 +20,7 @@ class VerificationConfig(AppConfig):
     """The public side: intake, verification jobs, their results and pages."""
 
     name = "verification"
-    verbose_name = "Verification 核验"
+    verbose_name = _("Verification")
 
     def ready(self) -> None:
         # After auth's own handler has created the permissions.

@@ -2,6 +2,7 @@
 cosigned state never (it only moves forward, through add-checkpoint)."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy
 
 from anchoring.note import encode_base64
 from witness.models import Log
@@ -27,6 +28,6 @@ class LogAdmin(admin.ModelAdmin):
         fields = super().get_readonly_fields(request, obj)
         return ("origin", *fields) if obj is not None else fields
 
-    @admin.display(description="root hash (base64) 根哈希")
+    @admin.display(description=gettext_lazy("root hash (base64)"))
     def root_hash_base64(self, obj: Log) -> str:
         return encode_base64(bytes(obj.root_hash))

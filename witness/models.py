@@ -6,6 +6,7 @@ import hashlib
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from anchoring.merkle import EMPTY_ROOT
 from anchoring.note import InvalidKeyError, parse_verifier_key
@@ -21,7 +22,7 @@ def valid_vkey(value: str) -> None:
         parse_verifier_key(value)
     except InvalidKeyError as exc:
         raise ValidationError(
-            f"不是有效的 Ed25519 vkey。 Not a valid Ed25519 vkey: {exc}"
+            _("Not a valid Ed25519 vkey: %(error)s"), params={"error": exc}
         ) from None
 
 
@@ -32,29 +33,27 @@ class Log(models.Model):
     witness/service.py; a log never cosigned has size 0 and the empty tree's root.
     """
 
-    origin = models.TextField("origin 检查点来源行")
-    origin_hash = models.CharField(max_length=64, unique=True, editable=False)
-    vkey = models.TextField("vkey 日志公钥", validators=[valid_vkey])
-    qpd = models.PositiveIntegerField(
-        "qpd 每日请求上限", help_text="add-checkpoint requests a day 每日可提交的次数"
+    origin = models.TextField(_("origin"))
+    origin_hash = models.CharField(
+        max_length=64, unique=True, editable=False, verbose_name=_("origin hash")
     )
-    contact = models.TextField("contact 联系方式", blank=True)
+    vkey = models.TextField(_("vkey"), validators=[valid_vkey])
+    qpd = models.PositiveIntegerField(_("qpd"), help_text=_("add-checkpoint requests a day"))
+    contact = models.TextField(_("contact"), blank=True)
     active = models.BooleanField(
-        "active 跟随中", default=True, help_text="unknown origin (404) when off 关闭后视为未知日志"
+        _("active"), default=True, help_text=_("unknown origin (404) when off")
     )
-    from_list = models.BooleanField(
-        "from the log list 来自日志列表文件", default=False, editable=False
-    )
-    size = models.BigIntegerField("cosigned size 已联署大小", default=0, editable=False)
+    from_list = models.BooleanField(_("from the log list"), default=False, editable=False)
+    size = models.BigIntegerField(_("cosigned size"), default=0, editable=False)
     root_hash = models.BinaryField(max_length=32, default=EMPTY_ROOT, editable=False)
-    note = models.TextField("cosigned checkpoint 已联署检查点", blank=True, editable=False)
-    cosigned_at = models.DateTimeField("cosigned at 联署时间", null=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    note = models.TextField(_("cosigned checkpoint"), blank=True, editable=False)
+    cosigned_at = models.DateTimeField(_("cosigned at"), null=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
         ordering = ["origin"]
-        verbose_name = "witnessed log 见证的日志"
-        verbose_name_plural = "witnessed logs 见证的日志"
+        verbose_name = _("witnessed log")
+        verbose_name_plural = _("witnessed logs")
 
     def __str__(self) -> str:
         return self.origin
