@@ -91,6 +91,19 @@ class EntriesView(APIView):
     throttle_scope = "ledger"  # LEDGER_READ_RATE per client
 
     @extend_schema(
+        operation_id="ledger_entries",
+        tags=["ledger"],
+        summary="按摘要或核验码查找账本条目 · Find ledger entries by digest or record code",
+        description=(
+            "给出 `sha256` 或 `sm3`（64 位十六进制）之一，返回内容具有该摘要的条目；或给出 "
+            "`record_code`（不含连字符的核验码），返回与该记录有关的条目，登记条目在先。按时间先后"
+            "排列，至多 LEDGER_LOOKUP_LIMIT 条。每条都附叶子的原始字节，供自行解码核对。\n\n"
+            "Exactly one of `sha256` and `sm3` (64 hex digits): the entries whose content has that "
+            "digest; or `record_code` (a record code without its dashes): the entries about that "
+            "record, its registration first. Oldest first, at most `LEDGER_LOOKUP_LIMIT`. Each "
+            "carries the leaf's bytes, for the reader to decode and check."
+        ),
+        auth=[],  # public: no token
         parameters=[
             OpenApiParameter("sha256", str, description="64 hex characters"),
             OpenApiParameter("sm3", str, description="64 hex characters"),
@@ -131,6 +144,17 @@ class InclusionProofView(APIView):
     throttle_scope = "ledger"  # LEDGER_READ_RATE per client
 
     @extend_schema(
+        operation_id="ledger_proof_inclusion",
+        tags=["ledger"],
+        summary="条目的包含证明 · Inclusion proof of an entry",
+        description=(
+            "条目 `index` 在大小为 `size`（默认为最新检查点的大小）的树中的 RFC 9162 包含证明，同时"
+            "给出 C2SP tlog-proof 格式；该大小有已发布的签名检查点时一并返回。\n\n"
+            "The RFC 9162 inclusion proof of entry `index` in the tree of size `size` (by default "
+            "the newest checkpoint's), also in C2SP tlog-proof form, with the signed checkpoint of "
+            "that size when one was published."
+        ),
+        auth=[],  # public: no token
         parameters=[
             OpenApiParameter("index", int, required=True),
             OpenApiParameter("size", int, description="Tree size; default the newest."),
@@ -184,6 +208,17 @@ class ConsistencyProofView(APIView):
     throttle_scope = "ledger"  # LEDGER_READ_RATE per client
 
     @extend_schema(
+        operation_id="ledger_proof_consistency",
+        tags=["ledger"],
+        summary="两个树大小之间的一致性证明 · Consistency proof between two tree sizes",
+        description=(
+            "证明大小为 `from` 的树是大小为 `to`（默认为最新大小）的树的前缀，即账本只增不改。请用"
+            "签名检查点中的根哈希核对 `from_root` 和 `to_root`，不要直接信任它们。\n\n"
+            "Proves that the tree of size `from` is a prefix of the tree of size `to` (by default "
+            "the newest): the ledger only grew. Compare `from_root` and `to_root` with the roots "
+            "of signed checkpoints; do not trust them as given."
+        ),
+        auth=[],  # public: no token
         parameters=[
             OpenApiParameter("from", int, required=True),
             OpenApiParameter("to", int, description="Default the newest size."),
@@ -228,6 +263,17 @@ class CheckpointView(APIView):
     throttle_scope = "ledger"  # LEDGER_READ_RATE per client
 
     @extend_schema(
+        operation_id="ledger_checkpoint",
+        tags=["ledger"],
+        summary="账本检查点 · Ledger checkpoint",
+        description=(
+            "最新发布的检查点，或 `size` 指定大小的检查点：来源、树大小、根哈希，以及带见证人联署的"
+            "签名笔记。首次发布之前返回 503 `ledger_not_ready`。\n\n"
+            "The newest published checkpoint, or the one of size `size`: origin, tree size, root "
+            "hash, and the signed note with its witnesses' cosignatures. 503 `ledger_not_ready` "
+            "before the first publication."
+        ),
+        auth=[],  # public: no token
         parameters=[OpenApiParameter("size", int, description="Default the newest.")],
         responses={
             200: inline_serializer(
@@ -295,6 +341,18 @@ class TimestampsView(APIView):
     throttle_scope = "ledger"  # LEDGER_READ_RATE per client
 
     @extend_schema(
+        operation_id="ledger_timestamps",
+        tags=["ledger"],
+        summary="检查点的可信时间戳 · Trusted timestamps of a checkpoint",
+        description=(
+            "大小为 `size` 的已发布检查点的 RFC 3161 时间戳令牌；或用 `covering` 给出条目序号，返回"
+            "覆盖该条目的第一个有时间戳的检查点的令牌。令牌是待核对的证据：请按指纹固定时间戳机构的"
+            " CA 证书。\n\n"
+            "The RFC 3161 timestamp tokens of the published checkpoint of size `size`; or, with "
+            "`covering`, those of the first timestamped checkpoint that covers that entry. Tokens "
+            "are evidence to check: pin the authority's CA by its fingerprint."
+        ),
+        auth=[],  # public: no token
         parameters=[
             OpenApiParameter("size", int, description="A published checkpoint's size."),
             OpenApiParameter(
@@ -356,6 +414,17 @@ class ChainAnchorsView(APIView):
     throttle_scope = "ledger"  # LEDGER_READ_RATE per client
 
     @extend_schema(
+        operation_id="ledger_anchors",
+        tags=["ledger"],
+        summary="检查点的区块链锚定 · Chain anchors of a checkpoint",
+        description=(
+            "大小为 `size` 的已发布检查点在 EVM 链上已确认的锚定交易；或用 `covering` 给出条目序号"
+            "，返回覆盖该条目的第一个已锚定检查点的交易。请从自己选择的节点读取交易加以核对。\n\n"
+            "The confirmed anchors of the published checkpoint of size `size` on the EVM chain; "
+            "or, with `covering`, those of the first anchored checkpoint that covers that entry. "
+            "Read each transaction from a node of your own choosing to check it."
+        ),
+        auth=[],  # public: no token
         parameters=[
             OpenApiParameter("size", int, description="A published checkpoint's size."),
             OpenApiParameter(

@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -125,6 +126,19 @@ class RecordsView(CourtAPIView):
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     @extend_schema(
+        operation_id="records_create",
+        tags=["courts"],
+        summary="登记文件 · Record a file",
+        description=(
+            "以 multipart 上传文件（PDF 可加盖核验码），或在法院自行保存文件时以 JSON 提交 "
+            "`sha256` 和 `sm3`，连同类别、标题、案号和当事人。文件写入账本后返回 201：核验码、二维"
+            "码链接和账本回执。带同一 `Idempotency-Key` 重试不会重复登记。\n\n"
+            "A file as multipart (a PDF may be stamped with its code), or JSON with `sha256` and "
+            "`sm3` when the court keeps the file, with its category, title, case number and "
+            "parties. Answers 201 once the ledger has integrated it: the record code, QR code "
+            "links and the ledger receipt. A retry with the same `Idempotency-Key` records nothing "
+            "twice."
+        ),
         request=RecordInput,
         parameters=[IDEMPOTENCY_KEY],
         responses={201: dict, **WRITE_ERRORS},
@@ -169,7 +183,14 @@ class RecordsView(CourtAPIView):
 
     @extend_schema(
         # The list and one record are both GETs of records: named apart for the schema.
-        operation_id="v1_records_list",
+        operation_id="records_list",
+        tags=["courts"],
+        summary="本院的记录列表 · List the court's records",
+        description=(
+            "本院的记录，最新在前，每页 COURT_API_PAGE_SIZE 条；可按类别、案号和登记时间筛选。\n\n"
+            "The court's own records, newest first, `COURT_API_PAGE_SIZE` to a page; filtered by "
+            "category, case number and time recorded."
+        ),
         parameters=[
             OpenApiParameter("category", str),
             OpenApiParameter("case_number", str),
@@ -255,6 +276,16 @@ class RecordBatchView(CourtAPIView):
     parser_classes = [JSONParser]
 
     @extend_schema(
+        operation_id="records_batch_create",
+        tags=["courts"],
+        summary="按摘要批量登记 · Record many digests at once",
+        description=(
+            "一次请求以 JSON 登记至多 COURT_BATCH_MAX 条记录（只含摘要）。全部成功或全部不写入：任"
+            "何一条有误，整个请求都被拒绝，`field` 指出是哪一条（如 `records.3.sha256`）。\n\n"
+            "Up to `COURT_BATCH_MAX` records by their digests (JSON) in one request, all or "
+            "nothing: one bad item refuses the whole request, `field` naming it (such as "
+            "`records.3.sha256`)."
+        ),
         request=inline_serializer(
             "RecordBatch", {"records": serializers.ListField(child=RecordBatchItem())}
         ),
@@ -315,13 +346,23 @@ class RecordView(CourtAPIView):
     # 405 for GET /records/batch (the batch endpoint, POST only); 503 ledger_damaged
     # when the inclusion proof needs a tile the database lost.
     @extend_schema(
+        operation_id="records_retrieve",
+        tags=["courts"],
+        summary="读取一条记录 · Read a record",
+        description=(
+            "本院的一条记录，附针对最新检查点的包含证明和送达时间线。其他法院的记录与不存在的记录一"
+            "样返回 404。\n\n"
+            "One of the court's records, with a fresh inclusion proof against the newest "
+            "checkpoint and its service timeline. Another court's record answers 404, as a missing "
+            "one does."
+        ),
         responses={
             200: dict,
             401: ERROR_SCHEMA,
             404: ERROR_SCHEMA,
             405: ERROR_SCHEMA,
             503: ERROR_SCHEMA,
-        }
+        },
     )
     def get(self, request: Request, code: str) -> Response:
         return Response(record_json(self.own_record(code), request))
@@ -333,6 +374,16 @@ class EventsView(CourtAPIView):
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     @extend_schema(
+        operation_id="records_events_create",
+        tags=["courts"],
+        summary="记录送达事件 · Record a service event",
+        description=(
+            "在本院的诉讼文书上记录 `issued`（签发）或 `sent`（送达，附渠道和受送达人）；`sent` 的"
+            "回答附有受送达人专属的送达链接。\n\n"
+            "Records `issued` or `sent` (with its channel and addressee) on one of the court's "
+            "litigation documents; the answer to `sent` carries the addressee's personal service "
+            "link."
+        ),
         request=EventInput,
         parameters=[IDEMPOTENCY_KEY],
         responses={201: dict, 404: ERROR_SCHEMA, **WRITE_ERRORS},
@@ -385,16 +436,31 @@ class EventsView(CourtAPIView):
         return Response(self._body(event, receipt), status=status.HTTP_201_CREATED)
 
 
+class _QRSchema(AutoSchema):
+    """Names the QR view's two paths' operations apart: records_qr_png and records_qr_svg."""
+
+    def get_operation_id(self) -> str:
+        return "records_qr_" + self.path.rsplit(".", 1)[-1]
+
+
 class QRView(CourtAPIView):
     """The record's QR code, PNG or SVG, to print on the document."""
 
+    schema = _QRSchema()
+
     @extend_schema(
+        tags=["courts"],
+        summary="记录的二维码 · The record's QR code",
+        description=(
+            "指向记录核验页面的二维码，PNG 或 SVG，用于印在文书上。\n\n"
+            "The QR code of the record's verification page, PNG or SVG, to print on the document."
+        ),
         responses={
             (200, "image/png"): OpenApiTypes.BINARY,
             (200, "image/svg+xml"): OpenApiTypes.BINARY,
             401: ERROR_SCHEMA,
             404: ERROR_SCHEMA,
-        }
+        },
     )
     def get(self, request: Request, code: str, fmt: str) -> HttpResponse:
         url = registration.verification_url(self.own_record(code).code)
@@ -408,7 +474,15 @@ class FileView(CourtAPIView):
     """The file the portal keeps for a record: the stamped PDF, to be served."""
 
     @extend_schema(
-        responses={(200, "*/*"): OpenApiTypes.BINARY, 401: ERROR_SCHEMA, 404: ERROR_SCHEMA}
+        operation_id="records_file",
+        tags=["courts"],
+        summary="平台保存的文件 · The file the portal keeps",
+        description=(
+            "平台为该记录保存的文件（加盖核验码的 PDF）；未保存文件时返回 404 `no_file`。\n\n"
+            "The file the portal keeps for the record (the stamped PDF); 404 `no_file` when it "
+            "keeps none."
+        ),
+        responses={(200, "*/*"): OpenApiTypes.BINARY, 401: ERROR_SCHEMA, 404: ERROR_SCHEMA},
     )
     def get(self, request: Request, code: str) -> FileResponse:
         record = self.own_record(code)

@@ -18,6 +18,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from environ.fileaware_mapping import FileAwareMapping
 
+from portal import api_description
+
 
 class _SecretFiles(FileAwareMapping):
     """The environment, where NAME_FILE names a file holding NAME's value; a secret file's
@@ -570,8 +572,10 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
-    "TITLE": "Judicial verification portal API",
-    "DESCRIPTION": "Read side of the court ledger and public verification.",
+    "TITLE": "司法文书核验平台接口 · Judicial verification portal API",
+    # The three audiences (tags) and the errors' shape, in both languages.
+    "DESCRIPTION": api_description.DESCRIPTION,
+    "TAGS": api_description.TAGS,
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     # Upload fields are files in requests, not URLs.

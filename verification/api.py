@@ -179,6 +179,19 @@ class VerificationsView(APIView):
         return super().initialize_request(request, *args, **kwargs)
 
     @extend_schema(
+        operation_id="verifications_create",
+        tags=["verification"],
+        summary="核验文件 · Verify a file",
+        description=(
+            "以 multipart 上传文件（文件只用于计算摘要，不会被保存），或以 JSON 提交 `sha256` 和/或"
+            " `sm3`，可附核验码 `code`。返回 202 和这次核验，`Location` 指向它：摘要通常当场核验完"
+            "毕；文件由后台任务核验，请轮询直到 `status` 为 `done`。\n\n"
+            "A file as multipart (only hashed, never kept), or JSON with `sha256` and/or `sm3`, "
+            "optionally with a record code `code`. Answers 202 with the verification and its "
+            "`Location`: a digest is usually checked at once; a file is checked by a job, so poll "
+            "until `status` is `done`."
+        ),
+        auth=[],  # public: no token
         request={
             "multipart/form-data": inline_serializer(
                 "VerificationUpload",
@@ -229,7 +242,18 @@ class VerificationView(APIView):
     throttle_scope = "pages"  # polled like the result page
 
     # 405 for GET /verifications/batch: that path is the batch endpoint, POST only.
-    @extend_schema(responses={200: _RESULT, 404: _ERROR, 405: _ERROR})
+    @extend_schema(
+        operation_id="verifications_retrieve",
+        tags=["verification"],
+        summary="核验结果 · Result of a verification",
+        description=(
+            "一次核验的状态、结论和每个步骤（附中英文说明）；完成后给出核验证书的链接。\n\n"
+            "The state, outcome and steps (each explained in Chinese and English) of one "
+            "verification; once done, the links to its certificate."
+        ),
+        auth=[],  # public: no token
+        responses={200: _RESULT, 404: _ERROR, 405: _ERROR},
+    )
     def get(self, request: Request, verification_id: str) -> Response:
         v = Verification.objects.select_related("record__court").filter(pk=verification_id).first()
         if v is None:
@@ -245,6 +269,17 @@ class BatchView(APIView):
     throttle_scope = "verification_batches"
 
     @extend_schema(
+        operation_id="verifications_batch_create",
+        tags=["verification"],
+        summary="批量核验 · Verify a batch of digests",
+        description=(
+            "一次核验至多 VERIFY_BATCH_MAX 个摘要（供律师等使用）。任何一条有误，整个请求都被拒绝，"
+            "`field` 指出是哪一条（如 `items.3.sha256`）。返回 202 和批次的地址。\n\n"
+            "Up to `VERIFY_BATCH_MAX` digests at once (for lawyers, say). One bad item refuses the "
+            "whole request, `field` naming it (such as `items.3.sha256`). Answers 202 with the "
+            "batch's URL."
+        ),
+        auth=[],  # public: no token
         request=inline_serializer(
             "VerificationBatch", {"items": serializers.ListField(child=serializers.DictField())}
         ),
@@ -296,6 +331,14 @@ class BatchResultView(APIView):
     throttle_scope = "pages"  # polled like the result page
 
     @extend_schema(
+        operation_id="verifications_batch_retrieve",
+        tags=["verification"],
+        summary="批量核验结果 · Results of a batch",
+        description=(
+            "批次中每一条的状态和结论，按提交的顺序排列。\n\n"
+            "Each item's state and outcome, in the order sent."
+        ),
+        auth=[],  # public: no token
         responses={
             200: inline_serializer(
                 "VerificationBatchResult",
@@ -306,7 +349,7 @@ class BatchResultView(APIView):
                 },
             ),
             404: _ERROR,
-        }
+        },
     )
     def get(self, request: Request, batch: str) -> Response:
         rows = list(Verification.objects.filter(batch=batch).order_by("batch_position"))
