@@ -580,7 +580,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Upload fields are files in requests, not URLs.
     "COMPONENT_SPLIT_REQUEST": True,
-    # The documentation page's scripts are served by the portal itself, no outside assets.
+    # No outside assets: /api/docs/ (templates/drf_spectacular/redoc.html) loads Redoc from
+    # static/vendor/; drf-spectacular's own templates would load the sidecar's copies.
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
