@@ -211,7 +211,7 @@ def _table_style(commands: list) -> TableStyle:
     return TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT), *commands])
 
 
-NUMBER, FILE, OUTCOME, RECORD = 9 * mm, 52 * mm, 27 * mm, 50 * mm
+NUMBER, FILE, OUTCOME, RECORD = 9 * mm, 47 * mm, 27 * mm, 46 * mm
 CERTIFICATE = WIDTH - NUMBER - FILE - OUTCOME - RECORD
 HEAD = _style("batch-head", 8, GREY, cjk=False)
 

@@ -36,6 +36,23 @@
     return (bytes / (1 << 20)).toFixed(1) + " MB";
   }
 
+  // A file's size as people read it: bytes, kilobytes or megabytes.
+  function size(bytes) {
+    if (bytes < 1024) return bytes + " B";
+    if (bytes < 1 << 20) return (bytes / 1024).toFixed(1) + " KB";
+    return megabytes(bytes);
+  }
+
+  // Each cell is labelled with its column's heading (a phone shows a row as a card).
+  var labels = Array.prototype.map.call(form.querySelectorAll("[data-chosen] thead th"), function (th) {
+    return th.textContent.trim();
+  });
+  function label(row) {
+    Array.prototype.forEach.call(row.children, function (cell, i) {
+      if (labels[i]) cell.setAttribute("data-label", labels[i]);
+    });
+  }
+
   // What is wrong, beside the files and in the summary at the top (each line leads there).
   function showErrors(errors) {
     summary.replaceChildren();
@@ -82,7 +99,7 @@
     Array.prototype.forEach.call(files, function (file) {
       var item = { file: file, how: defaultHow() };
       var row = document.createElement("tr");
-      var cells = ["", file.name, megabytes(file.size)].map(function (text) {
+      var cells = ["", file.name, size(file.size)].map(function (text) {
         var cell = document.createElement("td");
         cell.textContent = text;
         row.appendChild(cell);
@@ -124,6 +141,7 @@
       });
       remove.appendChild(removeButton);
       row.appendChild(remove);
+      label(row);
       item.row = row;
       body.appendChild(row);
       chosen.push(item);
