@@ -36,7 +36,7 @@ def choose(request: HttpRequest) -> HttpResponse:
             code,
             max_age=settings.LANGUAGE_COOKIE_AGE,
             secure=request.is_secure(),
-            httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
-            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+            httponly=True,
+            samesite="Lax",
         )
     return response

@@ -83,7 +83,7 @@ def _timestamps(v: Verification, steps: list[VerificationStep], backend: LedgerB
     size, index = v.tree_size, v.ledger_index
     if not isinstance(covering, int) or not size or index is None or covering > size:
         return None
-    evidence = _covering_proofs(v, covering, backend)
+    evidence = _covering_proofs(index, covering, size, backend)
     if evidence is None:
         return None
     stamps = [
@@ -110,22 +110,23 @@ def _chain_anchors(v: Verification, backend: LedgerBackend):
     if got is None or got[0] > size or not got[1]:
         return None
     covering, anchors = got
-    evidence = _covering_proofs(v, covering, backend)
+    evidence = _covering_proofs(index, covering, size, backend)
     if evidence is None:
         return None
     return bundles.chain_anchors_json(*evidence, [dataclasses.asdict(a) for a in anchors])
 
 
-def _covering_proofs(v: Verification, covering: int, backend: LedgerBackend):
-    """The covering checkpoint's note, the entry's inclusion in it and its consistency with
-    the verification's tree; None when the ledger holds no such checkpoint."""
+def _covering_proofs(
+    index: int, covering: int, size: int, backend: LedgerBackend
+) -> tuple[str, list[bytes], list[bytes]] | None:
+    """The covering checkpoint's note, entry `index`'s inclusion in it and its consistency
+    with the verification's tree of `size`; None when the ledger holds no such checkpoint."""
     note = backend.checkpoint(covering)
     if note is None:
         return None
-    size = v.tree_size
     return (
         note,
-        backend.inclusion_proof(v.ledger_index, covering),
+        backend.inclusion_proof(index, covering),
         backend.consistency_proof(covering, size) if covering < size else [],
     )
 
