@@ -25,6 +25,7 @@ from anchoring.checkpoint import Checkpoint
 from anchoring.leaf import Kind, decode, subject
 from documents import codes, entries
 from documents.models import Record
+from plumbing.bilingual import half
 from verification import chain_anchor, trust, trusted_time
 from verification.models import Verification
 from verification.record_check import (
@@ -466,12 +467,13 @@ def _service_steps(check: RecordCheck, cp: Checkpoint, backend: LedgerBackend) -
         if event.entry is None or event.entry.index >= cp.size:
             assert event.row is not None  # an entry not yet under cp is a row's
             label = event.row.get_event_display()
+            zh, en = half(label, "zh"), half(label, "en")
             steps.append(
                 Step(
                     f"service:{event.row.event}",
                     INCONCLUSIVE,
-                    f"送达事件“{label}”正在写入账本，稍后可核验。",
-                    f'The service event "{label}" is still being written to the ledger.',
+                    f"送达事件“{zh}”正在写入账本，稍后可核验。",
+                    f'The service event "{en}" is still being written to the ledger.',
                 )
             )
             continue
@@ -481,8 +483,8 @@ def _service_steps(check: RecordCheck, cp: Checkpoint, backend: LedgerBackend) -
         proven = inclusion_step(data, index, cp, backend.inclusion_proof(index, cp.size), name)
         if proven.status == PASSED:
             when = timezone.localtime(shown["occurred_at"]).strftime("%Y-%m-%d %H:%M %Z")
-            label = shown["label"]
-            proven.zh = f"送达事件“{label}”（{when}）已在账本第 {index} 条得到证明。"
-            proven.en = f'Service event "{label}" ({when}) is proven by ledger entry {index}.'
+            zh, en = half(shown["label"], "zh"), half(shown["label"], "en")
+            proven.zh = f"送达事件“{zh}”（{when}）已在账本第 {index} 条得到证明。"
+            proven.en = f'Service event "{en}" ({when}) is proven by ledger entry {index}.'
         steps.append(proven)
     return steps
