@@ -329,6 +329,7 @@ PAGE_FILE_TOO_LARGE = PageMessage(
     "The file is over the {limit} GiB limit; use the in-browser digest.",
 )
 PAGE_EMPTY_FILE = PageMessage("请选择一个非空的文件。", "Choose a file that is not empty.")
+PAGE_NO_FILE = PageMessage("请选择要核验的文件。", "Choose a file to verify.")
 # The error pages (everywhere but the API, which answers the catalogue's entries).
 PAGE_BAD_REQUEST = PageMessage(
     "无法处理这个请求。请回到首页重新开始。",

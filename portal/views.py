@@ -1,6 +1,5 @@
 """Site-wide pages: the home page, the alliance page and the health endpoint."""
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -15,14 +14,9 @@ from portal import health
 def home(request: HttpRequest) -> HttpResponse:
     """The front page: what the portal is and where the ledger can be read. A record code
     refused by /lookup comes back here: kept in its box, its message beside it."""
-    from verification.views import CODE_FIELD, CODE_KEPT
+    from verification.views import home_fields
 
-    code_errors = [m for m in messages.get_messages(request) if CODE_FIELD in m.extra_tags]
-    context = {
-        "checkpoint": store.latest_checkpoint(),
-        "typed_code": request.GET.get("code", "")[:CODE_KEPT],
-        "code_errors": code_errors,
-    }
+    context = {"checkpoint": store.latest_checkpoint(), **home_fields(request)}
     return render(request, "home.html", context)
 
 

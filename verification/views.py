@@ -15,6 +15,8 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
@@ -28,13 +30,17 @@ from plumbing.tasks import in_process
 from verification import certificate, intake, page_images, signing, tasks
 from verification.models import Certificate, Verification
 from verification.record_check import check_record, face_of, original_matches
+from verification.templatetags.verification_pages import refused_file
 
 FULL_RECORD = "verification.view_full_record"
 
 
-# A message about the record code typed on the home page is shown beside its box (the
-# home page finds it by this tag); at most this much of what was typed is given back.
+# A message about a field of the home page's forms is shown beside it (the page finds it
+# by its tag, and the summary at the top links to the field of that id); at most
+# CODE_KEPT characters of a typed record code are given back.
 CODE_FIELD = "field-code"
+FILE_FIELD = "field-file"
+PHOTO_FIELD = "field-photo"
 CODE_KEPT = 64
 
 # Sent by the page's script with an upload it follows (static/js/verify.js): the answer is
@@ -50,12 +56,46 @@ def _go(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     return response
 
 
+def _in_language(message: error_codes.PageMessage, **params: object) -> str:
+    """A page message in the reader's language."""
+    return message.in_language(translation.get_language() or settings.LANGUAGE_CODE, **params)
+
+
+def _code_problem(exc: codes.CodeError) -> str:
+    """What is wrong with a typed or scanned record code, in the reader's language."""
+    return _in_language(error_codes.CODE_PROBLEMS.get(exc.reason, error_codes.CODE_PROBLEM_UNKNOWN))
+
+
+def home_fields(request: HttpRequest) -> dict:
+    """The home page's forms as the reader left them: the record code typed (kept in its
+    box), and the messages to show beside the code, file and photo fields."""
+    pending = list(messages.get_messages(request))
+    return {
+        "typed_code": request.GET.get("code", "")[:CODE_KEPT],
+        **{
+            f"{field}_errors": [m for m in pending if f"field-{field}" in m.extra_tags]
+            for field in ("code", "file", "photo")
+        },
+    }
+
+
 def _bad_code(request: HttpRequest, exc: codes.CodeError, back: str | None = None) -> HttpResponse:
-    """Back to the page of this site the code came from (else home), saying in both
-    languages what is wrong."""
-    problem = error_codes.CODE_PROBLEMS.get(exc.reason, error_codes.CODE_PROBLEM_UNKNOWN)
-    messages.error(request, problem.text())
+    """Back to the page of this site the code came from (else home), saying what is
+    wrong."""
+    messages.error(request, _code_problem(exc))
     return _go(request, redirect_back(request, back, reverse("home")))
+
+
+def _refused_file(
+    request: HttpRequest, field: str, name: str | None, problem: str, back: str
+) -> HttpResponse:
+    """Back to the form the file was chosen in (its other choices kept), the message
+    naming the file refused, shown beside its field."""
+    text = refused_file(name, problem) if name else problem
+    messages.error(request, text, extra_tags=field)
+    target = redirect_back(request, back, reverse("home"))
+    target["Location"] += f"#check-{field.removeprefix('field-')}"
+    return _go(request, target)
 
 
 @require_GET
@@ -67,8 +107,7 @@ def lookup(request: HttpRequest) -> HttpResponse:
         code = codes.normalize(typed)
     except codes.CodeError as exc:
         # Back to the form with what was typed kept in its box and the message beside it.
-        problem = error_codes.CODE_PROBLEMS.get(exc.reason, error_codes.CODE_PROBLEM_UNKNOWN)
-        messages.error(request, problem.text(), extra_tags=CODE_FIELD)
+        messages.error(request, _code_problem(exc), extra_tags=CODE_FIELD)
         query = urlencode({"code": typed[:CODE_KEPT]})
         return redirect(f"{reverse('home')}?{query}#check-code")
     return redirect("record-page", code=codes.display(code))
@@ -90,6 +129,7 @@ def record_page(request: HttpRequest, code: str) -> HttpResponse:
     face = face_of(record, full=judge)
     original, pages = _original_pages(record) if face.get("download") else (None, [])
     context = {
+        **home_fields(request),
         "record": face,
         "judge": judge,
         "code": codes.display(record.code),
@@ -212,9 +252,13 @@ def upload(request: HttpRequest) -> HttpResponse:
 def _upload(request: HttpRequest) -> HttpResponse:
     back = local_target(request, request.POST.get("back"), reverse("home"))
     upload_file = request.FILES.get("file")
-    if upload_file is None or upload_file.size == 0:
-        messages.error(request, error_codes.PAGE_EMPTY_FILE.text())
-        return _go(request, redirect_back(request, back, reverse("home")))
+    if upload_file is None:
+        return _refused_file(
+            request, FILE_FIELD, None, _in_language(error_codes.PAGE_NO_FILE), back
+        )
+    if upload_file.size == 0:
+        problem = _in_language(error_codes.PAGE_EMPTY_FILE)
+        return _refused_file(request, FILE_FIELD, upload_file.name, problem, back)
     assert isinstance(upload_file, intake.DigestedFile)  # the only upload handler here
     fields = upload_file.verification_fields()
     if request.POST.get("code"):
@@ -242,13 +286,18 @@ def photo(request: HttpRequest) -> HttpResponse:
 @csrf_protect
 def _photo(request: HttpRequest) -> HttpResponse:
     picture = request.FILES.get("photo")
+    home = reverse("home")
     if picture is None:
-        messages.error(request, error_codes.PAGE_NO_PHOTO.text())
-        return redirect("home")
+        return _refused_file(
+            request, PHOTO_FIELD, None, _in_language(error_codes.PAGE_NO_PHOTO), home
+        )
+    if picture.size == 0:
+        problem = _in_language(error_codes.PAGE_EMPTY_FILE)
+        return _refused_file(request, PHOTO_FIELD, picture.name, problem, home)
     try:
         scanned = intake.code_from_photo(picture.read())
     except codes.CodeError as exc:
-        return _bad_code(request, exc)
+        return _refused_file(request, PHOTO_FIELD, picture.name, _code_problem(exc), home)
     if not scanned.own:  # never followed: the person decides (verification/scanned_urls.py)
         return render(
             request,
@@ -262,8 +311,7 @@ def _photo(request: HttpRequest) -> HttpResponse:
     assert scanned.code is not None  # this portal's URL with a malformed code raised
     shown = codes.display(scanned.code)
     messages.info(
-        request,
-        f"已从您的照片中读出核验码 {shown}。 The record code {shown} was read from your photo.",
+        request, gettext("The record code %(code)s was read from your photo.") % {"code": shown}
     )
     return redirect("record-page", code=shown)
 

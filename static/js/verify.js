@@ -3,8 +3,37 @@
 //    streamed slice by slice with progress; only the digests are sent.
 // 2. The result page follows a running verification and reloads when it is done.
 // 3. An upload shows its progress and cannot be sent twice.
+// 4. A file over the portal's limit is refused beside its field before it is sent.
+// Its texts, in the page's language, are given by the page (#verify-strings, written by
+// verification/templatetags/verification_pages.py).
 (function () {
   "use strict";
+
+  var strings = {};
+  var given = document.getElementById("verify-strings");
+  if (given) strings = JSON.parse(given.textContent);
+
+  // A template with its {placeholders} filled.
+  function fill(template, values) {
+    return (template || "").replace(/\{(\w+)\}/g, function (all, key) {
+      return values && key in values ? values[key] : all;
+    });
+  }
+
+  // One of the page's texts, filled.
+  function text(name, values) {
+    return fill(strings[name], values);
+  }
+
+  // "8.0 MB / 24.0 MB (33%) about 5 s left", in the page's words.
+  function progressText(name, done, total, seconds) {
+    var left = done && seconds > 1 ? Math.round(((total - done) * seconds) / done) : null;
+    return text(name, {
+      done: megabytes(done),
+      total: megabytes(total),
+      percent: Math.floor((100 * done) / (total || 1)),
+    }) + (left !== null ? text("left", { seconds: left }) : "");
+  }
 
   // Slices of this many bytes are read and hashed in turn: memory stays bounded whatever
   // the file's size (a multi-gigabyte evidence video included).
@@ -29,6 +58,7 @@
     return { sha256: sha256.digest("hex"), sm3: sm3.digest("hex") };
   }
 
+
   document.querySelectorAll("form[data-digest-form]").forEach(function (form) {
     var button = form.querySelector("[data-browser-digest]");
     var status = form.querySelector("[data-digest-status]");
@@ -38,7 +68,7 @@
     button.addEventListener("click", async function () {
       var input = form.querySelector("input[type=file]");
       if (!input.files.length) {
-        status.textContent = "请先选择文件。 Choose a file first.";
+        status.textContent = text("chooseFirst");
         return;
       }
       var file = input.files[0];
@@ -48,12 +78,7 @@
       try {
         var found = await digests(file, function (done, total) {
           bar.value = total ? done / total : 1;
-          var seconds = (Date.now() - started) / 1000;
-          var left = done && seconds > 1 ? Math.round(((total - done) * seconds) / done) : null;
-          status.textContent =
-            "正在您的设备上计算摘要 Hashing on your device: " + megabytes(done) + " / " +
-            megabytes(total) + "（" + Math.floor((100 * done) / (total || 1)) + "%）" +
-            (left !== null ? " 约剩 " + left + " 秒 about " + left + " s left" : "");
+          status.textContent = progressText("hashing", done, total, (Date.now() - started) / 1000);
         });
         bar.value = 1;
         var body = { sha256: found.sha256, sm3: found.sm3, source: "browser" };
@@ -66,16 +91,64 @@
         });
         var answer = await response.json();
         if (!response.ok) {
-          status.textContent = answer.error.message.zh + " " + answer.error.message.en;
+          // The API answers in both languages: the page's.
+          status.textContent = answer.error.message[strings.language] || answer.error.message.zh;
           button.disabled = false;
           return;
         }
         status.textContent = "SHA-256 " + found.sha256 + " · SM3 " + found.sm3;
         window.location.assign(answer.url);
       } catch (error) {
-        status.textContent = "无法计算或发送摘要，请改用上传。 Could not compute or send the digest; upload instead.";
+        status.textContent = text("digestFailed");
         button.disabled = false;
       }
+    });
+  });
+
+  // 4. A chosen file over the portal's limit (strings.limits, by the input's name) is not
+  //    sent: the message, naming the file, goes beside its field (aria-invalid) and into
+  //    the summary at the top of the page, as the server's own field errors do.
+  function refuseBesideTheField(input, message) {
+    var id = input.id + "-error";
+    var beside = document.getElementById(id);
+    if (!beside) {
+      beside = document.createElement("p");
+      beside.className = "error field-error";
+      beside.id = id;
+      input.parentNode.insertBefore(beside, input);
+    }
+    beside.textContent = message;
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", id);
+    var summary = document.querySelector("main .messages");
+    if (!summary) {
+      summary = document.createElement("div");
+      summary.className = "messages";
+      var section = input.closest("section");
+      section.parentNode.insertBefore(summary, section);
+    }
+    var alert = document.createElement("p");
+    alert.className = "error";
+    alert.setAttribute("role", "alert");
+    var link = document.createElement("a");
+    link.href = "#" + input.id;
+    link.textContent = message;
+    alert.appendChild(link);
+    summary.replaceChildren(alert);
+    input.focus();
+  }
+
+  document.querySelectorAll("form").forEach(function (form) {
+    form.querySelectorAll("input[type=file]").forEach(function (input) {
+      var limit = (strings.limits || {})[input.name];
+      if (!limit || !input.id) return;
+      form.addEventListener("submit", function (event) {
+        var file = input.files[0];
+        if (!file || file.size <= limit) return;
+        event.preventDefault();
+        event.stopImmediatePropagation(); // the upload script sends nothing
+        refuseBesideTheField(input, fill(strings.tooLarge[input.name], { name: file.name }));
+      });
     });
   });
 
@@ -101,15 +174,10 @@
       xhr.upload.onprogress = function (e) {
         if (!e.lengthComputable) return;
         bar.value = e.loaded / e.total;
-        var seconds = (Date.now() - started) / 1000;
-        var left = e.loaded && seconds > 1 ? Math.round(((e.total - e.loaded) * seconds) / e.loaded) : null;
-        status.textContent =
-          "正在上传 Uploading: " + megabytes(e.loaded) + " / " + megabytes(e.total) + "（" +
-          Math.floor((100 * e.loaded) / e.total) + "%）" +
-          (left !== null ? " 约剩 " + left + " 秒 about " + left + " s left" : "");
+        status.textContent = progressText("uploading", e.loaded, e.total, (Date.now() - started) / 1000);
       };
       xhr.upload.onload = function () {
-        status.textContent = "已上传，正在核验… Uploaded; checking…";
+        status.textContent = text("uploaded");
       };
       var plain = function () {
         form.dataset.plain = "1";

@@ -218,7 +218,7 @@ def test_the_certificate_page_shows_before_the_pdf_is_rendered(ledger, client, r
     v = check(sha256=sha(ledger.evidence_bytes))
     number = codes.display(v.certificate_number)
     page = client.get(f"/c/{number}")
-    assert page.status_code == 200 and "DEVELOPMENT" in page.content.decode()
+    assert page.status_code == 200 and "开发用证书" in page.content.decode()
     assert renders == []
     assert client.get(f"/c/{v.certificate_number.lower()}").status_code == 302
 

@@ -39,11 +39,20 @@ def test_a_code_pointing_at_another_website_is_a_warning_not_a_redirect(client, 
     response = _scan(client, url)
     assert response.status_code == 200, response.get("Location")
     page = response.content.decode()
-    assert "此二维码指向其他网站" in page and "This QR code points at another website" in page
+    assert "此二维码指向其他网站" in page and "This QR code points at another website" not in page
     assert f"<code>{host}</code>" in page
     # This portal's record page for the same code is offered, never followed.
     assert f'href="/v/{SHOWN}"' in page
-    assert "在本平台查询该核验码" in page and "Look up this code on this portal" in page
+    assert "在本平台查询该核验码" in page
+
+
+def test_the_warning_in_english_is_in_english_alone(client):
+    photo = _photo_of(f"https://evil.example/v/{SHOWN}")
+    page = client.post("/verify/photo", {"photo": photo}, HTTP_ACCEPT_LANGUAGE="en").content
+    page = page.decode()
+    assert "This QR code points at another website" in page and "<code>evil.example</code>" in page
+    assert "Look up this code on this portal" in page
+    assert "此二维码指向其他网站" not in page and "在本平台查询" not in page
 
 
 def test_a_code_from_another_website_that_is_not_a_code_offers_no_look_up(client):

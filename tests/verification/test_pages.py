@@ -59,22 +59,80 @@ def test_judges_see_the_full_record_and_its_verification_history(client, ledger)
     assert "核验历史" in page and "核验通过" in page
 
 
-def test_a_photo_without_a_qr_code_is_a_clear_error(client):
+def _blank_png() -> bytes:
     import io
 
     from PIL import Image
 
     blank = io.BytesIO()
     Image.new("RGB", (200, 200), "white").save(blank, "PNG")
-    blank.seek(0)
-    blank.name = "blank.png"
-    page = client.post("/verify/photo", {"photo": blank}, follow=True).content.decode()
-    assert "没有识别到二维码" in page and "No QR code could be read" in page
+    return blank.getvalue()
 
 
-def test_a_file_upload_without_a_file_is_a_clear_error(client):
-    page = client.post("/verify", {}, follow=True).content.decode()
-    assert "请选择一个非空的文件" in page
+# A refused file or photo of the home page's forms: the field, the file sent (None: none
+# chosen), and what is said beside the field in Chinese and in English.
+REFUSED = {
+    "no QR code": (
+        "photo",
+        ("blank.png", _blank_png),
+        "照片中没有识别到二维码",
+        "No QR code could be read",
+    ),
+    "not a picture": (
+        "photo",
+        ("notes.txt", lambda: b"not a picture"),
+        "无法读取这张图片",
+        "This picture cannot be read",
+    ),
+    "empty photo": (
+        "photo",
+        ("empty.jpg", lambda: b""),
+        "请选择一个非空的文件",
+        "Choose a file that is not empty",
+    ),
+    "no photo": ("photo", None, "请选择一张照片", "Choose a photo."),
+    "empty file": (
+        "file",
+        ("empty.txt", lambda: b""),
+        "请选择一个非空的文件",
+        "Choose a file that is not empty",
+    ),
+    "no file": ("file", None, "请选择要核验的文件", "Choose a file to verify."),
+}
+
+
+def _field(page: str, name: str) -> tuple[str, str, str]:
+    """A field's input, the message beside it, and the summary's link to it at the top."""
+    import html
+
+    box = re.search(rf'<input[^>]* id="{name}"[^>]*>', page).group(0)
+    beside = re.search(rf'<p class="error field-error" id="{name}-error">(.*?)</p>', page)
+    summary = re.search(rf'role="alert"><a href="#{name}">(.*?)</a></p>', page)
+    assert beside and summary, page
+    return box, html.unescape(beside.group(1)), html.unescape(summary.group(1))
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_a_refused_file_or_photo_is_named_beside_its_field(client, case, language):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    field, sent, zh, en = REFUSED[case]
+    form = {field: SimpleUploadedFile(sent[0], sent[1]())} if sent else {}
+    action = "/verify/photo" if field == "photo" else "/verify"
+    header = "en-GB,en" if language == "en" else "zh-CN,zh"
+    response = client.post(action, form, follow=True, HTTP_ACCEPT_LANGUAGE=header)
+    assert response.redirect_chain[-1][0] == f"/#check-{field}"
+    page = response.content.decode()
+    box, beside, summary = _field(page, field)
+    assert 'aria-invalid="true"' in box and f'aria-describedby="{field}-error"' in box
+    said, other = (en, zh) if language == "en" else (zh, en)
+    assert said in beside and summary == beside
+    assert other not in page
+    if sent:  # which file to choose again
+        assert beside.startswith(f"“{sent[0]}”")
+    # The other forms are not marked.
+    assert 'aria-invalid="true"' not in page.replace(box, "")
 
 
 def _display(code: str) -> str:
@@ -117,8 +175,7 @@ def test_a_photo_with_too_many_pixels_is_a_clear_error(client, settings, tmp_pat
     response = client.post("/verify/photo", {"photo": photo}, follow=True)
     assert response.status_code == 200
     page = response.content.decode()
-    assert "照片像素太多" in page and "The photo is too large to read" in page
-    assert "take a closer photo" in page
+    assert "“bomb.png”：照片像素太多" in page and "The photo is too large" not in page
     assert not Verification.objects.exists()
     assert not (tmp_path / "media").exists()
     assert set(temp.iterdir()) <= before
@@ -156,7 +213,7 @@ def test_the_upload_script_is_told_where_to_go_and_messages_wait_for_that_page(c
     refused = client.post(
         "/verify", {"file": empty, "back": "/"}, headers={"X-Upload-Progress": "1"}
     )
-    assert refused.json() == {"location": "/"}
+    assert refused.json() == {"location": "/#check-file"}
     assert "请选择一个非空的文件" in client.get("/").content.decode()  # kept for that page
 
 
@@ -171,6 +228,11 @@ def test_a_mistyped_code_is_kept_in_its_box_with_the_message_beside_it(client):
     assert "18 位" in beside
     # The summary at the top says it too, and leads to the box.
     assert re.search(r'role="alert"><a href="#code">[^<]*18 位', page)
+    english = client.get(
+        "/lookup", {"code": "7K3M9Q-XD4RTW"}, follow=True, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    beside = re.search(r'id="code-error">(.*?)</p>', english.content.decode()).group(1)
+    assert beside == "A record code has 18 letters or digits."
     # What was typed is text, never markup.
     hostile = client.get("/lookup", {"code": '"><script>x</script>'}, follow=True)
     assert "<script>x</script>" not in hostile.content.decode()

@@ -16,8 +16,8 @@ from documents.registration import verification_url
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _record_page(client, record) -> str:
-    response = client.get(f"/v/{codes.display(record.code)}")
+def _record_page(client, record, language: str = "zh-CN") -> str:
+    response = client.get(f"/v/{codes.display(record.code)}", HTTP_ACCEPT_LANGUAGE=language)
     assert response.status_code == 200
     return response.content.decode()
 
@@ -25,7 +25,8 @@ def _record_page(client, record) -> str:
 def test_the_record_page_says_what_is_proven_and_shows_each_page(client, ledger):
     page = _record_page(client, ledger.judgment)
     assert "并不说明您手中的纸张与它相同" in page
-    assert "it does not show that the paper you hold is the same" in page
+    english = _record_page(client, ledger.judgment, "en")
+    assert "it does not show that the paper you hold is the same" in english
     images = re.findall(r'<img src="(/v/[^"]+/pages/(\d+)\.png)"', page)
     assert [int(n) for _, n in images] == [1, 2]  # the judgment has two pages
     assert page.index('class="original-pages"') < page.index("我还有电子文件")
@@ -74,4 +75,7 @@ def test_a_scanned_photo_opens_the_record_and_says_the_code_was_read(client, led
     response = client.post("/verify/photo", {"photo": photo}, follow=True)
     assert response.redirect_chain[-1][0] == f"/v/{code}"
     page = response.content.decode()
-    assert f"已从您的照片中读出核验码 {code}" in page and 'role="status"' in page
+    assert f"已从您的照片中读出核验码 {code}。" in page and 'role="status"' in page
+    photo.seek(0)
+    english = client.post("/verify/photo", {"photo": photo}, follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    assert f"The record code {code} was read from your photo." in english.content.decode()

@@ -57,7 +57,7 @@ def _host_of(response) -> str:
 def test_an_upload_refused_never_sends_the_browser_off_the_site(client, back):
     response = client.post("/verify", {"back": back})
     assert response.status_code == 302
-    assert response["Location"] == "/"  # the home page instead
+    assert response["Location"] == "/#check-file"  # the home page's form instead
 
 
 @pytest.mark.parametrize("back", ON_SITE)
@@ -68,7 +68,7 @@ def test_encoded_and_relative_targets_stay_on_the_site(client, back):
 
 def test_a_page_of_this_site_is_where_the_browser_goes_back_to(client):
     response = client.post("/verify", {"back": "/v/7K3M9Q-XD4RTW-2HVBPZ"})
-    assert response["Location"] == "/v/7K3M9Q-XD4RTW-2HVBPZ"
+    assert response["Location"] == "/v/7K3M9Q-XD4RTW-2HVBPZ#check-file"
     response = client.post("/verify", {"back": "http://testserver/v/7K3M9Q-XD4RTW-2HVBPZ"})
     assert _host_of(response) == "testserver"
 
@@ -85,7 +85,7 @@ def test_a_mistyped_code_goes_back_only_to_this_site(client):
 
 def test_over_https_a_plain_http_address_of_this_site_is_refused(client):
     response = client.post("/verify", {"back": "http://testserver/v/X"}, secure=True)
-    assert response["Location"] == "/"
+    assert response["Location"] == "/#check-file"
 
 
 @pytest.mark.parametrize("target", [*ELSEWHERE, *ON_SITE])

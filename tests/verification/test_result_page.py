@@ -12,8 +12,8 @@ from tests.court_ledger import check, sha
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _page(client, v) -> str:
-    response = client.get(f"/verifications/{v.id}")
+def _page(client, v, language: str = "zh-CN") -> str:
+    response = client.get(f"/verifications/{v.id}", HTTP_ACCEPT_LANGUAGE=language)
     assert response.status_code == 200
     return response.content.decode()
 
@@ -27,21 +27,22 @@ def _panel(page: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "made, title",
+    "made, title, english",
     [
-        ("judgment", "核验通过 Verified"),
-        ("unknown", "未找到登记记录 Not found"),
-        ("changed", "与登记文件不一致 Not identical"),
+        ("judgment", "核验通过 · 核验结果", "Verified · Verification result"),
+        ("unknown", "未找到登记记录 · 核验结果", "Not found · Verification result"),
+        ("changed", "与登记文件不一致 · 核验结果", "Not identical · Verification result"),
     ],
 )
-def test_the_title_says_the_outcome(client, ledger, made, title):
+def test_the_title_says_the_outcome(client, ledger, made, title, english):
     if made == "judgment":
         v = check(sha256=sha(ledger.judgment_pdf))
     elif made == "unknown":
         v = check(sha256=sha(b"no court recorded this"))
     else:
         v = check(code=ledger.judgment.code, source="code", sha256=sha(b"another file"))
-    assert _title(_page(client, v)).startswith(title)
+    assert _title(_page(client, v)) == title
+    assert _title(_page(client, v, "en")) == english
 
 
 def test_the_panel_holds_the_outcome_reference_and_certificate_before_the_steps(client, ledger):
@@ -55,8 +56,8 @@ def test_the_panel_holds_the_outcome_reference_and_certificate_before_the_steps(
     # The steps come after the panel, collapsed, each under a plain heading.
     assert page.index("</section>") < page.index('<details class="steps-details">')
     steps = page[page.index('<details class="steps-details">') :]
-    assert "条目确在账本中" in steps and "The entry is in the ledger" in steps
-    assert "账本未被改写" in steps and "Service: acknowledged" in steps
+    assert "条目确在账本中" in steps and "The entry is in the ledger" not in steps
+    assert "账本未被改写" in steps and "送达：签收" in steps
 
 
 def test_not_identical_gives_the_courts_contact_details(client, ledger):
@@ -67,8 +68,11 @@ def test_not_identical_gives_the_courts_contact_details(client, ledger):
     v = check(code=ledger.judgment.code, source="code", sha256=sha(b"another file"))
     panel = _panel(_page(client, v))
     assert 'href="tel:010-8888 0000"' in panel and "北京市朝阳区示例路 1 号" in panel
-    assert "1 Example Road" in panel and "https://court.example" in panel
-    assert 'href="/courts"' in panel
+    assert "1 Example Road" not in panel and "https://court.example" in panel
+    assert 'href="/courts"' in panel and "联系北京市朝阳区人民法院" in panel
+    english = _panel(_page(client, v, "en"))
+    assert "Contact Chaoyang Court" in english and "1 Example Road" in english
+    assert "北京市朝阳区示例路" not in english
 
 
 def test_verified_shows_no_contact_block_and_not_found_points_to_the_courts(client, ledger):
