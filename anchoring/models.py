@@ -6,6 +6,7 @@ Submissions are the sequencer's pool, deleted once integrated; they are not ledg
 """
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -41,7 +42,7 @@ class Entry(models.Model):
         ordering = ["index"]
 
     def __str__(self) -> str:
-        return f"entry {self.index}"
+        return gettext("entry %(index)s") % {"index": self.index}
 
 
 class Tile(models.Model):
@@ -65,7 +66,7 @@ class Tile(models.Model):
         verbose_name_plural = _("tiles")
 
     def __str__(self) -> str:
-        return f"tile {self.level}/{self.index}"
+        return gettext("tile %(level)s/%(index)s") % {"level": self.level, "index": self.index}
 
 
 class Checkpoint(models.Model):
@@ -83,7 +84,7 @@ class Checkpoint(models.Model):
         verbose_name_plural = _("checkpoints")
 
     def __str__(self) -> str:
-        return f"checkpoint {self.tree_size}"
+        return gettext("checkpoint %(size)s") % {"size": self.tree_size}
 
 
 class PublishedCheckpoint(models.Model):
@@ -108,7 +109,7 @@ class PublishedCheckpoint(models.Model):
         verbose_name_plural = _("published checkpoints")
 
     def __str__(self) -> str:
-        return f"published checkpoint {self.tree_size}"
+        return gettext("published checkpoint %(size)s") % {"size": self.tree_size}
 
 
 class WitnessState(models.Model):
@@ -138,7 +139,7 @@ class WitnessState(models.Model):
         verbose_name_plural = _("witnesses")
 
     def __str__(self) -> str:
-        return f"witness {self.name}"
+        return gettext("witness %(name)s") % {"name": self.name}
 
 
 class Alarm(models.Model):

@@ -57,6 +57,9 @@ def test_ledger_rows_are_read_only_for_staff(staff):
     page = staff.get("/admin/anchoring/checkpoint/0/change/")
     assert page.status_code == 200
     assert 'name="_save"' not in page.content.decode()
+    assert "<h2>检查点 0</h2>" in page.content.decode()  # the row's name in the admin's language
+    english = staff.get("/admin/anchoring/checkpoint/0/change/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "<h2>checkpoint 0</h2>" in english.content.decode()
     assert staff.get("/admin/anchoring/entry/add/").status_code == 403
     assert staff.get("/admin/documents/record/add/").status_code == 403
 
