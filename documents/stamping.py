@@ -15,6 +15,7 @@ from pathlib import Path
 from fontTools import subset
 from fontTools.ttLib import TTCollection, TTFont
 from pyhanko import stamp
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
@@ -81,6 +82,16 @@ def parse_pages(spec: str, count: int) -> list[int]:
     return sorted(pages)
 
 
+def _give_contents(writer: IncrementalPdfFileWriter, page: int) -> None:
+    """A page without a content stream (a blank page, which PDF allows) gets an empty one:
+    pyHanko adds the stamp's stream to the page's and fails on a page that has none."""
+    page_ref, _ = writer.find_page_for_modification(page)
+    page_obj = page_ref.get_object()
+    if "/Contents" not in page_obj:
+        page_obj["/Contents"] = writer.add_object(generic.StreamObject(stream_data=b""))
+        writer.mark_update(page_ref)
+
+
 def stamp_pdf(pdf: bytes, *, url: str, lines: str, font: Path, pages: str = "all") -> bytes:
     """The PDF with a QR code to `url` and the text `lines` at the bottom left of pages."""
     try:
@@ -104,6 +115,7 @@ def stamp_pdf(pdf: bytes, *, url: str, lines: str, font: Path, pages: str = "all
         qr_inner_size=round(QR_SIZE),
     )
     for page in parse_pages(pages, count):
+        _give_contents(writer, page)
         qr = stamp.QRStamp(writer, url, style)
         qr.apply(page, round(MARGIN), round(MARGIN))
     out = io.BytesIO()

@@ -169,6 +169,42 @@ def test_stamp_only_the_chosen_pages(owner, judgment_pdf, tmp_path):
     assert second.stdout.strip() == body["verification_url"]
 
 
+def _blank_pdf() -> bytes:
+    """One A4 page with no content stream at all, as PDF allows for a blank page."""
+    objects = [
+        b"<</Type/Catalog/Pages 2 0 R>>",
+        b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
+        b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>",
+    ]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_a_blank_page_without_content_is_stamped(owner, tmp_path):
+    response = owner.post(
+        "/api/v1/records",
+        {"file": upload(_blank_pdf()), "category": "evidence", "title": "空白页", "stamp": "true"},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    pdf = tmp_path / "s.pdf"
+    pdf.write_bytes(b"".join(owner.get(body["stamped_file"]).streaming_content))
+    subprocess.run(["pdftoppm", "-r", "150", "-png", str(pdf), str(tmp_path / "p")], check=True)
+    [page] = tmp_path.glob("p*.png")
+    read = subprocess.run(
+        ["zbarimg", "--quiet", "--raw", str(page)], capture_output=True, text=True
+    )
+    assert read.stdout.strip() == body["verification_url"]
+
+
 def test_qr_codes_decode_to_the_verification_url(owner, tmp_path):
     body = owner.post(
         "/api/v1/records",
