@@ -8,6 +8,7 @@ import re
 
 import pytest
 import zxingcpp
+from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from documents import codes
@@ -30,6 +31,18 @@ def test_the_record_page_says_what_is_proven_and_shows_each_page(client, ledger)
     images = re.findall(r'<img src="(/v/[^"]+/pages/(\d+)\.png)"', page)
     assert [int(n) for _, n in images] == [1, 2]  # the judgment has two pages
     assert page.index('class="original-pages"') < page.index("我还有电子文件")
+    # An empty file sent from it comes back to its form, named beside the field.
+    code = codes.display(ledger.judgment.code)
+    empty = SimpleUploadedFile("copy.pdf", b"")
+    form = {"file": empty, "code": code, "back": f"/v/{code}"}
+    response = client.post("/verify", form, follow=True)
+    assert response.redirect_chain[-1][0] == f"/v/{code}#check-file"
+    back = response.content.decode()
+    assert (
+        '<p class="error field-error" id="file-error">“copy.pdf”：请选择一个非空的文件。</p>'
+        in back
+    )
+    assert 'aria-describedby="file-error"' in back and f'name="code" value="{code}"' in back
 
 
 def test_a_page_image_is_the_recorded_page_a_qr_reader_can_read(client, ledger):
