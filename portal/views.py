@@ -13,7 +13,8 @@ from portal import health
 @rate_limited("pages")
 def home(request: HttpRequest) -> HttpResponse:
     """The front page: what the portal is and where the ledger can be read. A record code
-    refused by /lookup comes back here: kept in its box, its message beside it."""
+    refused by /lookup comes back here, kept in its box, and a file or photo refused by
+    /verify or /verify/photo, named: each message beside its field."""
     from verification.views import home_fields
 
     context = {"checkpoint": store.latest_checkpoint(), **home_fields(request)}
