@@ -5,7 +5,10 @@ Everything is in the reader's language; the choices of records and events, decla
 "Chinese English" for certificates, are shown in one (plumbing/bilingual.py).
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.contrib import admin, messages
 from django.utils.translation import get_language, gettext_lazy, ngettext
@@ -15,8 +18,11 @@ from documents import codes
 from documents.models import Court, CourtToken, Record, ServiceEvent, TokenUse
 from plumbing.bilingual import half
 
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise  # a lazy translation, to type checkers
 
-def choice_name(field: str, description: str) -> Callable:
+
+def choice_name(field: str, description: str | _StrPromise) -> Callable:
     """An admin column (or read-only field) naming `field`'s choice in the reader's language."""
 
     @admin.display(description=description, ordering=field)
@@ -39,7 +45,7 @@ class ChoiceFilter(admin.SimpleListFilter):
         return queryset.filter(**{self.field: self.value()}) if self.value() else queryset
 
 
-def choice_filter(field: str, title: str) -> type[ChoiceFilter]:
+def choice_filter(field: str, title: str | _StrPromise) -> type[ChoiceFilter]:
     """The ChoiceFilter of `field`, under `title`, with the field's own query parameter."""
     attributes = {"field": field, "parameter_name": field, "title": title}
     return type(f"{field.title()}Filter", (ChoiceFilter,), attributes)
@@ -172,7 +178,7 @@ class ServiceEventAdmin(admin.ModelAdmin):
         choice_filter("event", gettext_lazy("event")),
         choice_filter("channel", gettext_lazy("channel")),
     ]
-    fields = [
+    fields = readonly_fields = (
         "record",
         "event_name",
         "channel_name",
@@ -181,8 +187,7 @@ class ServiceEventAdmin(admin.ModelAdmin):
         "occurred_at",
         "recorded_at",
         "ledger_index",
-    ]
-    readonly_fields = fields
+    )
     event_name = choice_name("event", gettext_lazy("event"))
     channel_name = choice_name("channel", gettext_lazy("channel"))
 
