@@ -19,8 +19,10 @@ DESCRIPTION = """\
 所有错误的格式相同：
 
 ```json
-{"error": {"code": "malformed_digest", "field": "sha256",
-           "message": {"zh": "……", "en": "……"}}}
+{"error": {
+  "code": "malformed_digest",
+  "field": "sha256",
+  "message": {"zh": "……", "en": "……"}}}
 ```
 
 `code` 是稳定的机器代码，程序应据此判断，而不是依据说明文字；`message` 同时给出中文（`zh`）\

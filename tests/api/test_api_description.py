@@ -1,6 +1,7 @@
 """The OpenAPI description speaks to its three audiences in both languages, under the
 operation ids docs/api.md lists; the documentation page's frame is in the reader's language."""
 
+import json
 import re
 from pathlib import Path
 
@@ -40,7 +41,12 @@ def test_every_operation_has_its_documented_id_tag_and_bilingual_texts(client):
     for text in [schema["info"]["description"], *(t["description"] for t in schema["tags"])]:
         first, *then = text.split("\n\n")  # Chinese first, then English
         assert CHINESE.search(first) and any(_english(p) for p in then), text
-    assert '{"error": {"code"' in schema["info"]["description"]
+    # The error shape it shows is the one the API answers with.
+    shown = json.loads(schema["info"]["description"].split("```json\n")[1].split("```")[0])
+    real = client.get("/api/v1/ledger/entries?sha256=xyz").json()
+    assert real["error"]["field"] == "sha256"
+    assert shown["error"].keys() == real["error"].keys()
+    assert shown["error"]["message"].keys() == real["error"]["message"].keys() == {"zh", "en"}
 
     found = {}
     for path, operations in schema["paths"].items():
