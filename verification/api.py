@@ -352,16 +352,27 @@ class BatchResultView(APIView):
         },
     )
     def get(self, request: Request, batch: str) -> Response:
-        rows = list(Verification.objects.filter(batch=batch).order_by("batch_position"))
+        rows = list(
+            Verification.objects.filter(batch=batch)
+            .select_related("record__court")
+            .order_by("batch_position")
+        )
         if not rows:
             raise ApiError(error_codes.BATCH_NOT_FOUND)
+        agrees: dict[int, bool | None] = {}  # each record checked against the ledger once
+        for v in rows:
+            if v.record is not None and v.outcome and v.record_id not in agrees:
+                agrees[v.record_id] = face_of(v.record)["ledger_agrees"]
         items = [
             {
                 "id": v.id,
                 "sha256": v.sha256 or None,
                 "sm3": v.sm3 or None,
                 "status": v.status,
-                "outcome": v.outcome or None,
+                # As result_json: a record whose rows changed since is never answered verified.
+                "outcome": Verification.Outcome.CONFLICT
+                if agrees.get(v.record_id) is False
+                else v.outcome or None,
                 "ledger_index": v.ledger_index,
                 "code": codes.display(v.record.code) if v.record else None,
             }

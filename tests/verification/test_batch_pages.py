@@ -129,6 +129,8 @@ def test_a_record_changed_in_the_database_never_shows_as_verified(client, ledger
     checked = _check(client, [SimpleUploadedFile("chat.txt", ledger.evidence_bytes)])
     batch = checked["Location"].rsplit("/", 1)[-1]
     assert _rows(client.get(checked["Location"]).content.decode()) == [("verified", "chat.txt")]
+    api = f"/api/v1/verifications/batch/{batch}"
+    assert [i["outcome"] for i in client.get(api).json()["items"]] == ["verified"]
 
     # An attacker points the record's digest column at a forged file.
     superuser_sql(
@@ -137,6 +139,7 @@ def test_a_record_changed_in_the_database_never_shows_as_verified(client, ledger
     page = client.get(checked["Location"]).content.decode()
     assert _rows(page) == [("disagrees", "chat.txt")]
     assert [r["outcome"] for r in _csv(client, batch)] == ["disagrees"]
+    assert [i["outcome"] for i in client.get(api).json()["items"]] == ["conflict"]
     text = _pdf_text(client, batch, tmp_path)
     assert "Disagrees" in text and "Verified" not in text.split("Files", 1)[-1]
 
