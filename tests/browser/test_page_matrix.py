@@ -70,6 +70,21 @@ def _judge() -> None:
     user.user_permissions.add(Permission.objects.get(codename="view_full_record"))
 
 
+def _batch(portal) -> str:
+    """A batch of two files checked: the served judgment and a file no court recorded."""
+    from anchoring.digest import digests
+    from verification import batch
+    from verification.models import Verification
+
+    files = [("judgment.pdf", portal.stamped.read_bytes()), ("unknown.txt", b"not recorded")]
+    given = []
+    for position, (name, content) in enumerate(files):
+        sha256, sm3 = digests(content)
+        source = Verification.Source.BROWSER
+        given.append(batch.Given(position, name, len(content), sha256.hex(), sm3.hex(), source))
+    return batch.start(given)
+
+
 def _sign_in(page: Page, url: str) -> None:
     page.goto(url + "/accounts/login/?next=/judges")
     page.locator("input[name=username]").fill(JUDGE[0])
@@ -122,6 +137,7 @@ def test_every_page_fits_both_screens_in_both_languages_without_an_axe_violation
         "certificate": f"/c/{number}",
         "record-missing": f"/v/{codes.display(codes.new_code())}",
         "batch": "/batch",
+        "batch-result": f"/batch/{_batch(portal)}",
         "courts": "/courts",
         "alliance": "/alliance",
         "sign-in": "/accounts/login/",
