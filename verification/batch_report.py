@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, SimpleDocTemplate, Table, TableStyle
+from reportlab.platypus import Flowable, SimpleDocTemplate, Table
 
 from verification.certificate_pdf import (
     BOTTOM,
@@ -35,6 +34,8 @@ from verification.certificate_pdf import (
     Fonts,
     Para,
     Text,
+    paragraph_style,
+    table_style,
 )
 
 # What a row shows, from the verification's status and outcome: four plain words, and
@@ -194,26 +195,9 @@ def csv_bytes(report: Report) -> bytes:
 # --- PDF ----------------------------------------------------------------------------------
 
 
-def _style(name: str, size: float = 9, colour=GREY, cjk: bool = True, **extra) -> ParagraphStyle:
-    """A paragraph style in the certificate's font (as the certificates' own styles)."""
-    extra.setdefault("leading", size * 1.45)
-    return ParagraphStyle(
-        name,
-        fontName=FONT,
-        fontSize=size,
-        textColor=colour,
-        wordWrap="CJK" if cjk else None,
-        **extra,
-    )
-
-
-def _table_style(commands: list) -> TableStyle:
-    return TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT), *commands])
-
-
 NUMBER, FILE, OUTCOME, RECORD = 9 * mm, 47 * mm, 27 * mm, 46 * mm
 CERTIFICATE = WIDTH - NUMBER - FILE - OUTCOME - RECORD
-HEAD = _style("batch-head", 8, GREY, cjk=False)
+HEAD = paragraph_style("batch-head", 8, GREY, cjk=False)
 
 
 def _grey(text: str) -> str:
@@ -242,7 +226,7 @@ def _facts(report: Report, t: Text) -> Table:
     return Table(
         [[Para(f"{zh} {_grey(en)}", CELL), Para(value, style)] for zh, en, value, style in rows],
         colWidths=[34 * mm, WIDTH - 34 * mm],
-        style=_table_style(
+        style=table_style(
             [
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("LEFTPADDING", (0, 0), (-1, -1), 0),
@@ -258,7 +242,7 @@ def _heading(zh: str, en: str) -> Table:
     table = Table(
         [[Para(f"{zh} {_grey(en)}", H2)]],
         colWidths=[WIDTH],
-        style=_table_style(
+        style=table_style(
             [
                 ("LINEBELOW", (0, 0), (-1, -1), 0.4, colors.HexColor(RULE)),
                 ("LEFTPADDING", (0, 0), (-1, -1), 0),
@@ -336,8 +320,11 @@ def _table(report: Report, t: Text) -> Table:
                 Para(str(r.position), CELL),
                 [Para(t(r.filename or "—"), CELL), Para(size, EN)],
                 [
-                    Para(r.words["zh"], _style(f"o-{i}", colour=colors.HexColor(ink))),
-                    Para(r.words["en"], _style(f"oe-{i}", colour=colors.HexColor(ink), cjk=False)),
+                    Para(r.words["zh"], paragraph_style(f"o-{i}", colour=colors.HexColor(ink))),
+                    Para(
+                        r.words["en"],
+                        paragraph_style(f"oe-{i}", colour=colors.HexColor(ink), cjk=False),
+                    ),
                 ],
                 record,
                 Para(t(r.certificate_number or "—"), CELL),
@@ -347,7 +334,7 @@ def _table(report: Report, t: Text) -> Table:
     return Table(
         rows,
         colWidths=[NUMBER, FILE, OUTCOME, RECORD, CERTIFICATE],
-        style=_table_style(style),
+        style=table_style(style),
         repeatRows=1,
         spaceBefore=2 * mm,
     )
@@ -370,7 +357,7 @@ def pdf_bytes(report: Report, fonts: Fonts) -> bytes:
                 "file's signed certificate (see its number) carries its proof bundle, which "
                 "judicial-verify re-checks offline."
             ),
-            _style("batch-note", 8, GREY, spaceBefore=4 * mm),
+            paragraph_style("batch-note", 8, GREY, spaceBefore=4 * mm),
         ),
     ]
     out = io.BytesIO()

@@ -265,7 +265,10 @@ def _all_text(facts: Facts) -> str:
 # --- Layout -------------------------------------------------------------------------------
 
 
-def _style(name: str, size: float = 9, colour=INK, cjk: bool = True, **extra) -> ParagraphStyle:
+def paragraph_style(
+    name: str, size: float = 9, colour=INK, cjk: bool = True, **extra
+) -> ParagraphStyle:
+    """A paragraph style in the certificate's font; CJK line breaking unless `cjk` is off."""
     extra.setdefault("leading", size * 1.45)
     return ParagraphStyle(
         name,
@@ -280,16 +283,17 @@ def _style(name: str, size: float = 9, colour=INK, cjk: bool = True, **extra) ->
 # Chinese prose breaks between any two characters (ReportLab's CJK mode, which measures
 # each character: the slowest part of a page); the short values of the tables break at
 # spaces, a word too long for its cell between characters.
-BODY = _style("body")
-CELL = _style("cell", cjk=False)
-EN = _style("en", colour=GREY, cjk=False)
-HEX = _style("hex", 7.6, cjk=False)
-SMALL = _style("small", 8)
+BODY = paragraph_style("body")
+CELL = paragraph_style("cell", cjk=False)
+EN = paragraph_style("en", colour=GREY, cjk=False)
+HEX = paragraph_style("hex", 7.6, cjk=False)
+SMALL = paragraph_style("small", 8)
 STATUS_STYLES = {
-    k: _style(f"s-{k}", colour=colors.HexColor(c), cjk=False) for k, c in STEP_COLOURS.items()
+    k: paragraph_style(f"s-{k}", colour=colors.HexColor(c), cjk=False)
+    for k, c in STEP_COLOURS.items()
 }
-H1 = _style("h1", 17, colors.HexColor("#8b1a1a"), leading=22)
-H2 = _style("h2", 11, leading=15)
+H1 = paragraph_style("h1", 17, colors.HexColor("#8b1a1a"), leading=22)
+H2 = paragraph_style("h2", 11, leading=15)
 
 
 def _grey(text: str, size: float | None = None) -> str:
@@ -337,7 +341,7 @@ class _QrCode(Flowable):
         self.canv.drawPath(path, stroke=0, fill=1)
 
 
-def _table_style(commands: list) -> TableStyle:
+def table_style(commands: list) -> TableStyle:
     """A table's style; every cell in the certificate font (ReportLab sets a cell's font
     even when a paragraph draws it, and a font set is a font the PDF lists)."""
     return TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT), *commands])
@@ -347,7 +351,7 @@ def _heading(zh: str, en: str) -> Table:
     table = Table(
         [[Para(f"{zh} {_grey(en, 8.25)}", H2)]],
         colWidths=[WIDTH],
-        style=_table_style(
+        style=table_style(
             [
                 ("LINEBELOW", (0, 0), (-1, -1), 0.4, colors.HexColor(RULE)),
                 ("LEFTPADDING", (0, 0), (-1, -1), 0),
@@ -370,7 +374,7 @@ def _box(lines: list[Paragraph], background: str | None, border: str | None) -> 
         style.append(("BACKGROUND", (0, 0), (-1, -1), colors.HexColor(background)))
     if border:
         style.append(("BOX", (0, 0), (-1, -1), 1, colors.HexColor(border)))
-    return Table([[lines]], colWidths=[WIDTH], style=_table_style(style), spaceBefore=3 * mm)
+    return Table([[lines]], colWidths=[WIDTH], style=table_style(style), spaceBefore=3 * mm)
 
 
 def _rows(rows: list[list], widths: list[float], ruled: bool = False) -> Table:
@@ -383,7 +387,7 @@ def _rows(rows: list[list], widths: list[float], ruled: bool = False) -> Table:
     ]
     if ruled:
         style.append(("LINEBELOW", (0, 0), (-1, -1), 0.3, colors.HexColor("#eceef1")))
-    return Table(rows, colWidths=widths, style=_table_style(style))
+    return Table(rows, colWidths=widths, style=table_style(style))
 
 
 def _outcome(facts: Facts, t: _Text) -> tuple[str, str]:
@@ -444,10 +448,10 @@ def _trusted_time(when: str, tsa: str, development: bool, t: _Text) -> Table:
     """The trusted time, prominently: the record was on the ledger no later than `when`."""
     colour = RED if development else INK
     lines = [
-        Para(f"记录时间不晚于 {when}（可信时间来自 {t(tsa)}）", _style("tt", 11, colour)),
+        Para(f"记录时间不晚于 {when}（可信时间来自 {t(tsa)}）", paragraph_style("tt", 11, colour)),
         Para(
             f"Recorded no later than {when} (trusted time from {t(tsa)})",
-            _style("tt-en", 11, colour, cjk=False),
+            paragraph_style("tt-en", 11, colour, cjk=False),
         ),
     ]
     if development:
@@ -455,7 +459,7 @@ def _trusted_time(when: str, tsa: str, development: bool, t: _Text) -> Table:
             Para(
                 "开发用时间戳服务：并非可信时间。"
                 "DEVELOPMENT timestamp authority: not trusted time.",
-                _style("tt-dev", colour=RED),
+                paragraph_style("tt-dev", colour=RED),
             )
         )
     return _box(lines, None, "#aa1111" if development else "#333333")
@@ -471,12 +475,12 @@ def _anchored(anchor: Anchored, t: _Text) -> Table:
             Para(
                 f"已锚定在链 {anchor.chain_id}{dev_zh} 的第 {anchor.block_number} 号区块，"
                 f"区块时间 {anchor.when}",
-                _style("anc", 10, colour),
+                paragraph_style("anc", 10, colour),
             ),
             Para(
                 f"Anchored in block {anchor.block_number} of chain {anchor.chain_id}{dev_en} "
                 f"at {anchor.when}",
-                _style("anc-en", 10, colour, cjk=False),
+                paragraph_style("anc-en", 10, colour, cjk=False),
             ),
             Para(f"{_grey('transaction')} {t(anchor.transaction_hash)}", SMALL),
         ],
@@ -489,21 +493,21 @@ def _story(facts: Facts, t: _Text) -> list[Flowable]:
     story: list[Flowable] = []
     head = [
         Para(f"司法文书核验证书 {_grey('Verification certificate', 12.75)}", H1),
-        Para(f"证书编号 {_grey('Certificate number')} {facts.number}", _style("n", 10)),
+        Para(f"证书编号 {_grey('Certificate number')} {facts.number}", paragraph_style("n", 10)),
         Para(f"在线查看与重新核验 {_grey('View and re-check online')}: {t(facts.url)}", SMALL),
     ]
     story.append(
         Table(
             [[head, _QrCode(facts.qr)]],
             colWidths=[WIDTH - QR_SIZE, QR_SIZE],
-            style=_table_style(
+            style=table_style(
                 [("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]
                 + [("RIGHTPADDING", (0, 0), (-1, -1), 0), ("TOPPADDING", (0, 0), (-1, -1), 0)]
             ),
         )
     )
     if facts.development:
-        red = _style("dev", colour=RED)
+        red = paragraph_style("dev", colour=RED)
         story.append(
             _box(
                 [
@@ -511,7 +515,7 @@ def _story(facts: Facts, t: _Text) -> list[Flowable]:
                     Para(
                         "DEVELOPMENT certificate: signed with this portal's development CA, "
                         "not for use in court.",
-                        _style("dev-en", colour=RED, cjk=False),
+                        paragraph_style("dev-en", colour=RED, cjk=False),
                     ),
                 ],
                 None,
@@ -523,8 +527,8 @@ def _story(facts: Facts, t: _Text) -> list[Flowable]:
     story.append(
         _box(
             [
-                Para(zh, _style("o", 11, colors.HexColor(ink))),
-                Para(en, _style("o-en", 11, colors.HexColor(ink), cjk=False)),
+                Para(zh, paragraph_style("o", 11, colors.HexColor(ink))),
+                Para(en, paragraph_style("o-en", 11, colors.HexColor(ink), cjk=False)),
             ],
             background,
             None,
