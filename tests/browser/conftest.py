@@ -104,6 +104,15 @@ def portal(browser, transactional_db, live_server, settings, tmp_path) -> Iterat
         )
 
 
+def tab_to(page: Page, selector: str, limit: int = 60) -> None:
+    """Press Tab until the element `selector` has the focus, as a keyboard user would."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement?.matches(s) ?? false", selector):
+            return
+    pytest.fail(f"{selector} cannot be reached with Tab on {page.url}")
+
+
 @contextlib.contextmanager
 def _page(browser, request, tmp_path: Path, **options) -> Iterator[Page]:
     """A page in a fresh browser context; a screenshot goes to tmp_path if the test fails."""

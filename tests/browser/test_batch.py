@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import tab_to
 from verification.models import Verification
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -19,21 +20,12 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 RESULT_TIMEOUT_MS = 30_000  # the checks take well under a second; this only bounds a hang
 
 
-def _tab_to(page: Page, selector: str, limit: int = 40) -> None:
-    """Press Tab until `selector` has the focus, as a keyboard user would."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate("(s) => document.activeElement?.matches(s) ?? false", selector):
-            return
-    pytest.fail(f"{selector} cannot be reached with Tab on {page.url}")
-
-
 def test_a_batch_chosen_by_keyboard_fills_its_table_and_downloads_as_csv(page: Page, portal):
     stranger = portal.file("stranger.txt", b"no court recorded this")
     copy = portal.file("copy.pdf", portal.stamped.read_bytes())
     page.goto(portal.url + "/batch")
 
-    _tab_to(page, "#batch-files")
+    tab_to(page, "#batch-files")
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline not in ("none", "")  # the focus is visible
     with page.expect_file_chooser() as chooser:
@@ -43,10 +35,10 @@ def test_a_batch_chosen_by_keyboard_fills_its_table_and_downloads_as_csv(page: P
     expect(chosen).to_have_count(3)
 
     # The second file is uploaded, the others hashed here (the default).
-    _tab_to(page, "[data-chosen] tbody tr:nth-child(2) select")
+    tab_to(page, "[data-chosen] tbody tr:nth-child(2) select")
     page.keyboard.press("ArrowDown")
     expect(chosen.nth(1).locator("select")).to_have_value("upload")
-    _tab_to(page, "[data-batch-submit]")
+    tab_to(page, "[data-batch-submit]")
     page.keyboard.press("Enter")
 
     page.wait_for_url(re.compile(r"/batch/[\w-]{22}$"))

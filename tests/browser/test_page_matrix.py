@@ -11,11 +11,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.axe import violations
-from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.conftest import TIMEOUT_MS, tab_to
 
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 # Django's language, the browser's locale (its Accept-Language), and `<html lang>`.
@@ -33,15 +32,6 @@ RESULT_TIMEOUT_MS = 60_000
 JUDGE = ("judge", "judge-password-for-tests")
 
 
-def _tab_to(page: Page, selector: str, limit: int = 60) -> None:
-    """Press Tab until the element `selector` has the focus, as a keyboard user would."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate("(s) => document.activeElement?.matches(s) ?? false", selector):
-            return
-    pytest.fail(f"{selector} cannot be reached with Tab on {page.url}")
-
-
 def _upload_by_keyboard(page: Page, portal) -> tuple[str, str]:
     """From the home page, choose the served judgment and send it with the keyboard alone;
     the result page's address once it is verified, and its certificate's number."""
@@ -49,11 +39,11 @@ def _upload_by_keyboard(page: Page, portal) -> tuple[str, str]:
     # one is set, which would otherwise race with the key that opens it.
     page.on("filechooser", lambda _: None)
     page.goto(portal.url + "/")
-    _tab_to(page, "#check-file input[type=file]")
+    tab_to(page, "#check-file input[type=file]")
     with page.expect_file_chooser() as chooser:
         page.keyboard.press("Space")
     chooser.value.set_files(portal.stamped)
-    _tab_to(page, "#check-file button[type=submit][value=upload]")
+    tab_to(page, "#check-file button[type=submit][value=upload]")
     page.keyboard.press("Enter")
     page.wait_for_url("**/verifications/*")
     expect(page.locator("[data-outcome=verified]")).to_be_visible(timeout=RESULT_TIMEOUT_MS)
