@@ -35,35 +35,21 @@
     }) + (left !== null ? text("left", { seconds: left }) : "");
   }
 
-  // Slices of this many bytes are read and hashed in turn: memory stays bounded whatever
-  // the file's size (a multi-gigabyte evidence video included).
-  var SLICE = 8 << 20;
-
   function megabytes(bytes) {
     return (bytes / (1 << 20)).toFixed(1) + " MB";
   }
 
-  // SHA-256 and SM3 of a File, read slice by slice; `progress(done, total)` after each.
-  async function digests(file, progress) {
-    var sha256 = await hashwasm.createSHA256();
-    var sm3 = await hashwasm.createSM3();
-    sha256.init();
-    sm3.init();
-    for (var offset = 0; offset < file.size; offset += SLICE) {
-      var bytes = new Uint8Array(await file.slice(offset, offset + SLICE).arrayBuffer());
-      sha256.update(bytes);
-      sm3.update(bytes);
-      progress(Math.min(offset + SLICE, file.size), file.size);
-    }
-    return { sha256: sha256.digest("hex"), sm3: sm3.digest("hex") };
+  // SHA-256 and SM3 of a File, streamed slice by slice in two workers (static/js/hashing.js);
+  // `progress(done, total)` as they go.
+  function digests(file, progress) {
+    return window.fileDigests(file, progress);
   }
-
 
   document.querySelectorAll("form[data-digest-form]").forEach(function (form) {
     var button = form.querySelector("[data-browser-digest]");
     var status = form.querySelector("[data-digest-status]");
     var bar = form.querySelector("[data-digest-progress]");
-    if (!button || !window.WebAssembly || !window.hashwasm || !hashwasm.createSM3) return;
+    if (!button || !window.WebAssembly || !window.Worker || !window.fileDigests) return;
     button.hidden = false;
     button.addEventListener("click", async function () {
       var input = form.querySelector("input[type=file]");
