@@ -45,8 +45,9 @@ test: setup
 # bench: the scenarios of bench/ (docs/benchmarks.md). bench/ledger.py gets BENCH_ARGS, the
 # others its --quick plus their own: COURT_BENCH_ARGS, COURT_WITNESS_BENCH_ARGS (the court
 # API's open loop again, with 3 witnesses), VERIFY_BENCH_ARGS, CERTIFICATE_BENCH_ARGS,
-# WITNESS_BENCH_ARGS, ANCHORS_BENCH_ARGS. Each drops and recreates its own database,
-# $(TEST_DATABASE_URL)_bench_<scenario> (and the witnesses', _bench_court_w1 to _w3).
+# WITNESS_BENCH_ARGS, ANCHORS_BENCH_ARGS, BROWSER_HASHING_BENCH_ARGS. Each drops and
+# recreates its own database, $(TEST_DATABASE_URL)_bench_<scenario> (and the witnesses',
+# _bench_court_w1 to _w3).
 BENCH_ENV = BENCH_DATABASE_URL=$(TEST_DATABASE_URL)_bench BENCH_REDIS_URL=$(TEST_REDIS_URL)/14 \
 	SECRET_KEY=bench PORTAL_DATA_DIR=$(CURDIR)/bench/.data
 bench: setup
@@ -60,3 +61,5 @@ bench: setup
 	$(BENCH_ENV) $(PY) bench/sql_paths.py $(filter --quick,$(BENCH_ARGS))
 	$(BENCH_ENV) $(PY) bench/witness.py $(filter --quick,$(BENCH_ARGS)) $(WITNESS_BENCH_ARGS)
 	$(BENCH_ENV) $(PY) bench/anchors.py $(filter --quick,$(BENCH_ARGS)) $(ANCHORS_BENCH_ARGS)
+	$(BENCH_ENV) $(PY) bench/browser_hashing.py $(filter --quick,$(BENCH_ARGS)) \
+		$(BROWSER_HASHING_BENCH_ARGS)
