@@ -7,7 +7,7 @@
   "use strict";
 
   // Bytes read and hashed at a time: the unit of progress and of memory.
-  var SLICE = 4 << 20;
+  var SLICE = 2 << 20;
   // Slices each worker may hold (one being hashed, the next waiting for it). Memory stays
   // bounded whatever the file's size: 2 x DEPTH buffers of SLICE bytes, reused throughout.
   var DEPTH = 2;
