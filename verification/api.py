@@ -130,10 +130,8 @@ def result_json(v: Verification, request: Request) -> dict:
     """
     steps = v.checked_steps if v.checked_steps is not None else v.steps.all()
     record = face_of(v.record, check=v.record_check) if v.record and v.outcome else None
-    outcome = v.outcome or None
-    if record is not None and record["ledger_agrees"] is False:
-        # The rows changed since this verification: never answered as verified now.
-        outcome = Verification.Outcome.CONFLICT
+    # The rows changed since this verification: never answered as verified now.
+    outcome = v.outcome_now(record["ledger_agrees"] if record else None) or None
     return {
         "id": v.id,
         "status": v.status,
@@ -359,7 +357,7 @@ class BatchResultView(APIView):
         )
         if not rows:
             raise ApiError(error_codes.BATCH_NOT_FOUND)
-        agrees: dict[int, bool | None] = {}  # each record checked against the ledger once
+        agrees: dict[int | None, bool | None] = {}  # each record checked against the ledger once
         for v in rows:
             if v.record is not None and v.outcome and v.record_id not in agrees:
                 agrees[v.record_id] = face_of(v.record)["ledger_agrees"]
@@ -370,9 +368,7 @@ class BatchResultView(APIView):
                 "sm3": v.sm3 or None,
                 "status": v.status,
                 # As result_json: a record whose rows changed since is never answered verified.
-                "outcome": Verification.Outcome.CONFLICT
-                if agrees.get(v.record_id) is False
-                else v.outcome or None,
+                "outcome": v.outcome_now(agrees.get(v.record_id)) or None,
                 "ledger_index": v.ledger_index,
                 "code": codes.display(v.record.code) if v.record else None,
             }

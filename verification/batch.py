@@ -52,7 +52,8 @@ def from_browser(text: str) -> Given:
         raise Unreadable("") from None
     if not isinstance(item, dict):
         raise Unreadable("")
-    name = item.get("name") if isinstance(item.get("name"), str) else ""
+    name = item.get("name")
+    name = name if isinstance(name, str) else ""
     sha, sm = parse_hex(item.get("sha256")), parse_hex(item.get("sm3"))
     position, size = item.get("position"), item.get("size")
     if (
@@ -76,7 +77,7 @@ def in_order(uploads: list[intake.DigestedFile], hashed: list[Given]) -> list[Gi
         Given(
             next(free),
             f.name[:255],
-            f.size,
+            f.size or 0,
             f.sha256.hex(),
             f.sm3.hex(),
             Verification.Source.UPLOAD,
@@ -113,7 +114,7 @@ def report(batch: str, absolute) -> Report | None:
     )
     if not found:
         return None
-    faces: dict[int, dict] = {}
+    faces: dict[int | None, dict] = {}
     rows = []
     for position, v in enumerate(found, 1):
         done = v.status == Verification.Status.DONE
@@ -130,7 +131,7 @@ def report(batch: str, absolute) -> Report | None:
                 filename=v.filename,
                 size=v.size,
                 outcome=batch_report.shown(
-                    v.status, v.outcome, face.get("ledger_agrees") if face else None
+                    v.status, v.outcome_now(face.get("ledger_agrees") if face else None)
                 ),
                 record_code=face["code"] if face else None,
                 court_code=court.get("code"),

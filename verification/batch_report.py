@@ -63,12 +63,12 @@ _COLOURS = {
 }
 
 
-def shown(status: str, outcome: str, ledger_agrees: bool | None) -> str:
-    """The row's outcome: the verification's own, except that a record whose rows now
-    disagree with the ledger is never shown verified (`ledger_agrees` False)."""
+def shown(status: str, outcome: str) -> str:
+    """The row's outcome in four words, from the verification's status and its outcome as
+    shown now (Verification.outcome_now: never verified from changed rows)."""
     if status != "done":
         return CHECKING
-    if outcome == "conflict" or ledger_agrees is False:
+    if outcome == "conflict":
         return DISAGREES
     return {
         "verified": VERIFIED,

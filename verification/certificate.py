@@ -65,12 +65,13 @@ def _record_json(v: Verification, public: dict | None) -> dict | None:
 def _face(v: Verification, record: Record, backend: LedgerBackend) -> dict:
     """The record as the ledger proves it now (record_check.public_face). A record whose
     rows disagree with the ledger by now is never certified as verified: the outcome
-    certified becomes "conflict" (on this instance only), and the operator is alerted."""
+    certified is the one shown now (Verification.outcome_now, on this instance only), and
+    the operator is alerted."""
     check = check_record(record, backend)
-    if not check.agrees and not check.pooled:
+    disagrees = not check.agrees and not check.pooled
+    if disagrees:
         alarm(check)
-        if v.outcome == Verification.Outcome.VERIFIED:
-            v.outcome = Verification.Outcome.CONFLICT
+    v.outcome = v.outcome_now(False if disagrees else None)
     v.record_face = public_face(check)
     return v.record_face
 

@@ -104,6 +104,28 @@ class Verification(models.Model):
     def __str__(self) -> str:
         return f"{self.id} {self.outcome or self.status}"
 
+    def outcome_now(self, ledger_agrees: bool | None) -> str:
+        """The outcome to show now ("" while it runs): the one stored, except conflict when
+        the record's rows disagree with the ledger (`ledger_agrees` False, from
+        record_check) or when a verified file's digests are not its record's. Stored rows
+        alone never make a "verified": what it says must still be what the ledger proves."""
+        if self.outcome == self.Outcome.CONFLICT or ledger_agrees is False:
+            return self.Outcome.CONFLICT
+        if self.outcome == self.Outcome.VERIFIED and not self._digests_are_the_records():
+            return self.Outcome.CONFLICT
+        return self.outcome
+
+    def _digests_are_the_records(self) -> bool:
+        record = self.record
+        if record is None:
+            return False
+        pairs = [
+            (given, recorded)
+            for given, recorded in ((self.sha256, record.sha256), (self.sm3, record.sm3))
+            if given
+        ]
+        return bool(pairs) and all(g.lower() == r.lower() for g, r in pairs)
+
 
 class VerificationStep(models.Model):
     """One check of a verification, with its result and plain explanation."""

@@ -328,14 +328,7 @@ def verification_page(request: HttpRequest, verification_id: str) -> HttpRespons
         tasks.issue_certificate.delay_on_commit(v.pk)
     # Checked against the ledger once there is an outcome to show it with.
     record = face_of(v.record, full=judge) if v.record and v.outcome else None
-    if not done:
-        shown = "pending"
-    elif v.outcome == Verification.Outcome.CONFLICT or (
-        record and record.get("ledger_agrees") is False
-    ):
-        shown = "conflict"
-    else:
-        shown = v.outcome
+    shown = v.outcome_now(record.get("ledger_agrees") if record else None) if done else "pending"
     return render(
         request,
         "verification/result.html",
