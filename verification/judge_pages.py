@@ -40,11 +40,13 @@ def judges(request: HttpRequest) -> HttpResponse:
             limit=settings.JUDGE_SEARCH_MAX_RESULTS,
         )
     # Nothing links a verification to the person who ran it: these are everyone's.
-    recent = (
+    latest = (
         Verification.objects.filter(record__isnull=False)
         .select_related("record__court")
         .order_by("-created_at")[: settings.JUDGE_RECENT_VERIFICATIONS]
     )
+    # Never "matched" from the row alone; the record's page checks it against the ledger.
+    recent = [(v, v.outcome_now(None)) for v in latest]
     return render(
         request,
         "verification/judges.html",

@@ -186,15 +186,21 @@ def test_a_bad_date_is_marked_beside_its_field_and_kept(client, judge, records):
 
 
 def test_recent_verifications_of_records_are_listed_with_their_pages(client, judge, records):
+    ruling = records["ruling"]
     mine = Verification.objects.create(
-        source="code", record=records["ruling"], status="done", outcome="verified"
+        source="upload", record=ruling, sha256=ruling.sha256, status="done", outcome="verified"
+    )
+    # A row that says verified for a file that is not the record's is never "matched".
+    forged = Verification.objects.create(
+        source="digest", record=ruling, sha256="ab" * 32, status="done", outcome="verified"
     )
     Verification.objects.create(source="digest", status="done", outcome="not_found")
     client.force_login(judge)
     recent = client.get("/judges").content.decode().split('id="recent"', 1)[1]
-    assert f'href="/v/{records["ruling"].display_code}"' in recent
+    assert f'href="/v/{ruling.display_code}"' in recent
     assert f'href="/verifications/{mine.id}">与账本一致' in recent
-    assert recent.count("<tr>") == 2  # the heading and the one verification of a record
+    assert f'href="/verifications/{forged.id}">与账本不符' in recent
+    assert recent.count("<tr>") == 3  # the heading and the two verifications of a record
 
 
 def test_the_header_shows_who_is_signed_in(client, judge, outsider):
