@@ -139,7 +139,11 @@ def record_page(request: HttpRequest, code: str) -> HttpResponse:
         "pages": pages,
     }
     if judge:
-        context["history"] = record.verifications.order_by("-created_at")[:100]
+        # Each outcome as it is shown now: never verified from its row alone.
+        context["history"] = [
+            (v, v.outcome_now(face.get("ledger_agrees")))
+            for v in record.verifications.order_by("-created_at")[:100]
+        ]
     return render(request, "verification/record.html", context)
 
 

@@ -45,8 +45,9 @@ def test_the_original_is_offered_only_where_the_court_allowed_it(client, ledger)
 
 def test_judges_see_the_full_record_and_its_verification_history(client, ledger):
     Verification.objects.create(
-        source="code",
+        source="upload",
         code=ledger.judgment.code,
+        sha256=ledger.judgment.sha256,
         record=ledger.judgment,
         status="done",
         outcome="verified",
@@ -56,7 +57,15 @@ def test_judges_see_the_full_record_and_its_verification_history(client, ledger)
     client.force_login(judge)
     page = client.get(f"/v/{_display(ledger.judgment.code)}").content.decode()
     assert "（2026）京0105民初12345号" in page and "张三" in page
-    assert "核验历史" in page and "核验通过" in page
+    history = page.split("核验历史", 1)[1]
+    assert history.count("核验通过") == 1 and "与账本不符" not in history
+    # A row set to verified for a file that is not the record's is never shown verified.
+    Verification.objects.create(
+        source="digest", sha256="ab" * 32, record=ledger.judgment, status="done", outcome="verified"
+    )
+    history = client.get(f"/v/{_display(ledger.judgment.code)}").content.decode()
+    history = history.split("核验历史", 1)[1]
+    assert history.count("核验通过") == 1 and history.count("与账本不符") == 1
 
 
 def _blank_png() -> bytes:

@@ -14,6 +14,7 @@ from django.utils.translation import gettext
 
 from plumbing import error_codes
 from plumbing.bilingual import half
+from verification.models import Verification
 
 register = template.Library()
 
@@ -34,6 +35,12 @@ def label_in_language(label: object) -> str:
     if not _CJK.match(text):
         return text
     return half(text, translation.get_language() or settings.LANGUAGE_CODE)
+
+
+@register.filter
+def outcome_label(outcome: str) -> str:
+    """The bilingual label of an outcome value ("verified" → "核验通过 Verified")."""
+    return str(Verification.Outcome(outcome).label) if outcome else ""
 
 
 def refused_file(name: str, problem: str) -> str:
