@@ -22,7 +22,7 @@ deleted at the end.
   2. Where the time goes, on the first size, in one page: the same File read with
      File.slice().arrayBuffer() at 1, 8 and 32 MiB and through its byte stream; read and
      hashed in the page's thread with SHA-256 alone, SM3 alone and both one after the
-     other (the page's former way); and the page's hashing (static/js/hashing.js: two
+     other (in one thread); and the page's hashing (static/js/hashing.js: two
      workers). Each with the CPU seconds of Chromium's processes by kind.
 
 The file is read from the page cache (the machine has the memory to keep it): the figures
