@@ -107,24 +107,29 @@ class Verification(models.Model):
     def outcome_now(self, ledger_agrees: bool | None) -> str:
         """The outcome to show now ("" while it runs): the one stored, except conflict when
         the record's rows disagree with the ledger (`ledger_agrees` False, from
-        record_check) or when a verified file's digests are not its record's. Stored rows
-        alone never make a "verified": what it says must still be what the ledger proves."""
+        record_check) or when a verified record is not the one the digests or code given
+        name. With the record checked against the ledger, a "verified" row of another
+        file or code is then never shown verified."""
         if self.outcome == self.Outcome.CONFLICT or ledger_agrees is False:
             return self.Outcome.CONFLICT
-        if self.outcome == self.Outcome.VERIFIED and not self._digests_are_the_records():
+        if self.outcome == self.Outcome.VERIFIED and not self._given_names_the_record():
             return self.Outcome.CONFLICT
         return self.outcome
 
-    def _digests_are_the_records(self) -> bool:
+    def _given_names_the_record(self) -> bool:
         record = self.record
-        if record is None:
-            return False
+        if record is None:  # a ledger entry without a record row: nothing here to compare
+            return True
         pairs = [
-            (given, recorded)
-            for given, recorded in ((self.sha256, record.sha256), (self.sm3, record.sm3))
+            (given.lower(), recorded.lower())
+            for given, recorded in (
+                (self.sha256, record.sha256),
+                (self.sm3, record.sm3),
+                (self.code, record.code),
+            )
             if given
         ]
-        return bool(pairs) and all(g.lower() == r.lower() for g, r in pairs)
+        return bool(pairs) and all(g == r for g, r in pairs)
 
 
 class VerificationStep(models.Model):
