@@ -93,7 +93,6 @@ INSTALLED_APPS = [
     "verification",
     "witness",
     "demo",
-    "drf_spectacular_sidecar",
 ]
 
 # portal.middleware: Django's page middleware, skipped on the API under /api/v1/, and the
@@ -580,11 +579,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Upload fields are files in requests, not URLs.
     "COMPONENT_SPLIT_REQUEST": True,
-    # No outside assets: /api/docs/ (templates/drf_spectacular/redoc.html) loads Redoc from
-    # static/vendor/; drf-spectacular's own templates would load the sidecar's copies.
-    "REDOC_DIST": "SIDECAR",
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No outside assets: /api/docs/ (templates/drf_spectacular/redoc.html, which replaces
+    # drf-spectacular's own) loads Redoc from static/vendor/.
 }
 
 # --- Internationalisation: Chinese first, English second ------------------------------
