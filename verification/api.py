@@ -24,7 +24,7 @@ from plumbing.parsers import JSONParser
 from plumbing.throttling import CountingRateThrottle
 from verification import intake
 from verification.models import Verification
-from verification.record_check import face_of
+from verification.record_check import face_of, ledger_agrees
 
 _ERROR = ERROR_SCHEMA
 
@@ -131,7 +131,7 @@ def result_json(v: Verification, request: Request) -> dict:
     steps = v.checked_steps if v.checked_steps is not None else v.steps.all()
     record = face_of(v.record, check=v.record_check) if v.record and v.outcome else None
     # The rows changed since this verification: never answered as verified now.
-    outcome = v.outcome_now(record["ledger_agrees"] if record else None) or None
+    outcome = v.outcome_now(ledger_agrees(v, record)) or None
     return {
         "id": v.id,
         "status": v.status,
@@ -357,10 +357,10 @@ class BatchResultView(APIView):
         )
         if not rows:
             raise ApiError(error_codes.BATCH_NOT_FOUND)
-        agrees: dict[int | None, bool | None] = {}  # each record checked against the ledger once
+        faces: dict[int | None, dict] = {}  # each record checked against the ledger once
         for v in rows:
-            if v.record is not None and v.outcome and v.record_id not in agrees:
-                agrees[v.record_id] = face_of(v.record)["ledger_agrees"]
+            if v.record is not None and v.outcome and v.record_id not in faces:
+                faces[v.record_id] = face_of(v.record)
         items = [
             {
                 "id": v.id,
@@ -368,7 +368,7 @@ class BatchResultView(APIView):
                 "sm3": v.sm3 or None,
                 "status": v.status,
                 # As result_json: a record whose rows changed since is never answered verified.
-                "outcome": v.outcome_now(agrees.get(v.record_id)) or None,
+                "outcome": v.outcome_now(ledger_agrees(v, faces.get(v.record_id))) or None,
                 "ledger_index": v.ledger_index,
                 "code": codes.display(v.record.code) if v.record else None,
             }

@@ -20,7 +20,7 @@ from documents import codes
 from verification import batch_report, intake
 from verification.batch_report import CheckedAgainst, Report, Row
 from verification.models import Verification, VerificationStep
-from verification.record_check import face_of
+from verification.record_check import face_of, ledger_agrees
 
 
 @dataclass(frozen=True)
@@ -130,9 +130,7 @@ def report(batch: str, absolute) -> Report | None:
                 position=position,
                 filename=v.filename,
                 size=v.size,
-                outcome=batch_report.shown(
-                    v.status, v.outcome_now(face.get("ledger_agrees") if face else None)
-                ),
+                outcome=batch_report.shown(v.status, v.outcome_now(ledger_agrees(v, face))),
                 record_code=face["code"] if face else None,
                 court_code=court.get("code"),
                 court_zh=court.get("name_zh"),

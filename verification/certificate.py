@@ -35,7 +35,7 @@ from plumbing import cpu_bound
 from verification import bundle as bundles
 from verification import certificate_pdf, metrics, pades, signing, trust, trusted_time
 from verification.models import Certificate, Verification, VerificationStep
-from verification.record_check import alarm, check_record, public_face
+from verification.record_check import alarm, check_record, ledger_agrees, public_face
 
 
 def url(number: str) -> str:
@@ -139,7 +139,11 @@ def build_bundle(
     """The proof bundle of a finished verification; raises BackendUnavailable."""
     pinned = trust.pinned()
     verifier = pinned.log if pinned else None
-    public = _plain(_face(v, v.record, backend)) if v.record is not None else None
+    if v.record is not None:
+        public = _plain(_face(v, v.record, backend))
+    else:  # a file with no record row: certified verified only while its entry holds it
+        public = None
+        v.outcome = v.outcome_now(ledger_agrees(v, None))
     timeline = [e for e in (public or {}).get("timeline") or [] if isinstance(e, dict)]
     checkpoint = entry = consistency = None
     events = []

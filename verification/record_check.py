@@ -370,3 +370,31 @@ def face_of(record: Record, *, full: bool = False, check: RecordCheck | None = N
         if not check.agrees:
             alarm(check)
     return public_face(check, full=full)
+
+
+def entry_holds(index: int | None, sha256: str, sm3: str) -> bool | None:
+    """Whether ledger entry `index` holds these digests (hex; "" when not given): what a
+    verified file with no record row (a plain anchor) stands on. None when the ledger
+    cannot be reached."""
+    if index is None:
+        return False
+    try:
+        leaf = decode(get_backend().entry(index).leaf)
+    except BackendUnavailable:
+        return None
+    except LeafError:
+        return False
+    given = [(mine.lower(), held.hex()) for mine, held in ((sha256, leaf.sha256), (sm3, leaf.sm3))]
+    given = [(mine, held) for mine, held in given if mine]
+    return bool(given) and all(mine == held for mine, held in given)
+
+
+def ledger_agrees(v, face: dict | None) -> bool | None:
+    """What Verification.outcome_now weighs: the record's check against the ledger (its
+    `face`, from face_of), or for a verified file with no record, whether its ledger entry
+    holds its digests; None when nothing was or could be checked."""
+    if face is not None:
+        return face.get("ledger_agrees")
+    if v.record_id is None and v.outcome == "verified":
+        return entry_holds(v.ledger_index, v.sha256, v.sm3)
+    return None

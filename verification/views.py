@@ -29,7 +29,7 @@ from plumbing.redirects import local_target, redirect_back
 from plumbing.tasks import in_process
 from verification import certificate, intake, page_images, signing, tasks
 from verification.models import Certificate, Verification
-from verification.record_check import check_record, face_of, original_matches
+from verification.record_check import check_record, face_of, ledger_agrees, original_matches
 from verification.templatetags.verification_pages import refused_file
 
 FULL_RECORD = "verification.view_full_record"
@@ -332,7 +332,7 @@ def verification_page(request: HttpRequest, verification_id: str) -> HttpRespons
         tasks.issue_certificate.delay_on_commit(v.pk)
     # Checked against the ledger once there is an outcome to show it with.
     record = face_of(v.record, full=judge) if v.record and v.outcome else None
-    shown = v.outcome_now(record.get("ledger_agrees") if record else None) if done else "pending"
+    shown = v.outcome_now(ledger_agrees(v, record)) if done else "pending"
     return render(
         request,
         "verification/result.html",

@@ -50,3 +50,25 @@ def test_a_stranger_file_made_verified_in_the_database_is_answered_conflict(clie
     )
     _as_a_batch(stranger["id"], "forged")
     assert set(_outcomes(client, stranger["id"], "forged").values()) == {"conflict"}
+
+
+def test_a_stranger_file_made_verified_for_a_plain_anchor_is_answered_conflict(client, ledger):
+    """A ledger entry with no record row: the verified row stands only while that entry
+    holds the file's digests."""
+    anchored = client.post(
+        "/api/v1/verifications", {"sha256": sha(ledger.anchored)}, content_type="application/json"
+    ).json()
+    assert anchored["outcome"] == "verified" and anchored["record"] is None
+    _as_a_batch(anchored["id"], "anchored")
+    assert set(_outcomes(client, anchored["id"], "anchored").values()) == {"verified"}
+
+    stranger = client.post(
+        "/api/v1/verifications", {"sha256": "cd" * 32}, content_type="application/json"
+    ).json()
+    superuser_sql(
+        "UPDATE verification_verification SET outcome = 'verified', ledger_index = %s, "
+        "tree_size = %s WHERE id = %s",
+        [anchored["ledger_index"], anchored["tree_size"], stranger["id"]],
+    )
+    _as_a_batch(stranger["id"], "forged")
+    assert set(_outcomes(client, stranger["id"], "forged").values()) == {"conflict"}
