@@ -24,16 +24,16 @@ from verification.certificate_pdf import (
     FONT,
     GREY,
     H1,
-    H2,
     HEX,
     MARGIN,
     OUTCOME_COLOURS,
-    RULE,
     SMALL,
     WIDTH,
     Fonts,
     Para,
     Text,
+    grey,
+    heading,
     paragraph_style,
     table_style,
 )
@@ -200,10 +200,6 @@ CERTIFICATE = WIDTH - NUMBER - FILE - OUTCOME - RECORD
 HEAD = paragraph_style("batch-head", 8, GREY, cjk=False)
 
 
-def _grey(text: str) -> str:
-    return f'<font color="#5b6675">{text}</font>'
-
-
 def _all_text(report: Report) -> str:
     return "".join(
         (r.filename or "") + (r.court_zh or "") + (r.court_en or "") for r in report.rows
@@ -212,7 +208,7 @@ def _all_text(report: Report) -> str:
 
 def _facts(report: Report, t: Text) -> Table:
     counts = " · ".join(
-        f"{WORDS[o]['zh']} {_grey(WORDS[o]['en'])} {report.count(o)}"
+        f"{WORDS[o]['zh']} {grey(WORDS[o]['en'])} {report.count(o)}"
         for o in (VERIFIED, NOT_FOUND, DISAGREES, COULD_NOT_CHECK, CHECKING)
         if report.count(o)
     )
@@ -224,7 +220,7 @@ def _facts(report: Report, t: Text) -> Table:
         ("在线查看", "Online", t(report.url), HEX),
     ]
     return Table(
-        [[Para(f"{zh} {_grey(en)}", CELL), Para(value, style)] for zh, en, value, style in rows],
+        [[Para(f"{zh} {grey(en)}", CELL), Para(value, style)] for zh, en, value, style in rows],
         colWidths=[34 * mm, WIDTH - 34 * mm],
         style=table_style(
             [
@@ -238,28 +234,12 @@ def _facts(report: Report, t: Text) -> Table:
     )
 
 
-def _heading(zh: str, en: str) -> Table:
-    table = Table(
-        [[Para(f"{zh} {_grey(en)}", H2)]],
-        colWidths=[WIDTH],
-        style=table_style(
-            [
-                ("LINEBELOW", (0, 0), (-1, -1), 0.4, colors.HexColor(RULE)),
-                ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                ("TOPPADDING", (0, 0), (-1, -1), 5 * mm),
-            ]
-        ),
-    )
-    table.keepWithNext = True
-    return table
-
-
 def _checkpoints(report: Report, t: Text) -> list[Flowable]:
-    story: list[Flowable] = [_heading("核验所依据的账本检查点", "Checkpoints checked against")]
+    story: list[Flowable] = [heading("核验所依据的账本检查点", "Checkpoints checked against")]
     if not report.checkpoints:
         story.append(
             Para(
-                f"没有结果取得已签名的检查点。 {_grey('No result reached a signed checkpoint.')}",
+                f"没有结果取得已签名的检查点。 {grey('No result reached a signed checkpoint.')}",
                 CELL,
             )
         )
@@ -268,7 +248,7 @@ def _checkpoints(report: Report, t: Text) -> list[Flowable]:
         Para(
             "以下检查点的签名已在各文件核验时用固定的账本公钥验证；"
             "核验通过的文件均由账本条目经这些检查点之一重新计算证明。 "
-            + _grey(
+            + grey(
                 "Each file's check verified these checkpoints' signatures with the pinned "
                 "log key; every verified file was proven from its ledger entry under one of "
                 "them."
@@ -279,9 +259,9 @@ def _checkpoints(report: Report, t: Text) -> list[Flowable]:
     for cp in report.checkpoints:
         story.append(
             Para(
-                f"{t(cp.origin)} · 规模 {_grey('size')} {cp.tree_size} · "
-                f"密钥 {_grey('key')} {t(cp.key_id)}<br/>"
-                f"根哈希 {_grey('root hash')} {t(cp.root_hash)}",
+                f"{t(cp.origin)} · 规模 {grey('size')} {cp.tree_size} · "
+                f"密钥 {grey('key')} {t(cp.key_id)}<br/>"
+                f"根哈希 {grey('root hash')} {t(cp.root_hash)}",
                 HEX,
             )
         )
@@ -291,10 +271,10 @@ def _checkpoints(report: Report, t: Text) -> list[Flowable]:
 def _table(report: Report, t: Text) -> Table:
     header = [
         Para("#", HEAD),
-        Para(f"文件 {_grey('File')}", HEAD),
-        Para(f"结果 {_grey('Outcome')}", HEAD),
-        Para(f"核验码 · 法院 {_grey('Record · court')}", HEAD),
-        Para(f"证书编号 {_grey('Certificate')}", HEAD),
+        Para(f"文件 {grey('File')}", HEAD),
+        Para(f"结果 {grey('Outcome')}", HEAD),
+        Para(f"核验码 · 法院 {grey('Record · court')}", HEAD),
+        Para(f"证书编号 {grey('Certificate')}", HEAD),
     ]
     rows: list[list] = [header]
     style: list[tuple] = [
@@ -344,15 +324,15 @@ def pdf_bytes(report: Report, fonts: Fonts) -> bytes:
     """The report as a PDF (A4, Chinese first, each line followed by its English)."""
     t = Text(_all_text(report), fonts)
     story: list[Flowable] = [
-        Para(f"批量核验报告 {_grey('Batch verification report')}", H1),
+        Para(f"批量核验报告 {grey('Batch verification report')}", H1),
         _facts(report, t),
         *_checkpoints(report, t),
-        _heading("文件", "Files"),
+        heading("文件", "Files"),
         _table(report, t),
         Para(
             "本报告汇总各文件的核验结果，本身不是证明：每个文件的签名核验证书（见证书编号）"
             "载有其证明包，可用 judicial-verify 离线复核。 "
-            + _grey(
+            + grey(
                 "This report sums up each file's result and is no proof by itself: each "
                 "file's signed certificate (see its number) carries its proof bundle, which "
                 "judicial-verify re-checks offline."

@@ -296,7 +296,8 @@ H1 = paragraph_style("h1", 17, colors.HexColor("#8b1a1a"), leading=22)
 H2 = paragraph_style("h2", 11, leading=15)
 
 
-def _grey(text: str, size: float | None = None) -> str:
+def grey(text: str, size: float | None = None) -> str:
+    """Paragraph markup: `text` in the certificate's grey (the English beside Chinese)."""
     size_attr = f' size="{size}"' if size else ""
     return f'<font color="#5b6675"{size_attr}>{text}</font>'
 
@@ -347,9 +348,10 @@ def table_style(commands: list) -> TableStyle:
     return TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT), *commands])
 
 
-def _heading(zh: str, en: str) -> Table:
+def heading(zh: str, en: str) -> Table:
+    """A section heading, Chinese with its English in grey, ruled below, kept with what follows."""
     table = Table(
-        [[Para(f"{zh} {_grey(en, 8.25)}", H2)]],
+        [[Para(f"{zh} {grey(en, 8.25)}", H2)]],
         colWidths=[WIDTH],
         style=table_style(
             [
@@ -438,10 +440,10 @@ def _outcome(facts: Facts, t: _Text) -> tuple[str, str]:
 
 
 def _field(zh: str, en: str, value: str, style: ParagraphStyle = CELL) -> list:
-    return [Para(f"{zh} {_grey(en)}", CELL), Para(value, style)]
+    return [Para(f"{zh} {grey(en)}", CELL), Para(value, style)]
 
 
-NOT_CHECKED = f"未经核对 {_grey('not checked')}"
+NOT_CHECKED = f"未经核对 {grey('not checked')}"
 
 
 def _trusted_time(when: str, tsa: str, development: bool, t: _Text) -> Table:
@@ -482,7 +484,7 @@ def _anchored(anchor: Anchored, t: _Text) -> Table:
                 f"at {anchor.when}",
                 paragraph_style("anc-en", 10, colour, cjk=False),
             ),
-            Para(f"{_grey('transaction')} {t(anchor.transaction_hash)}", SMALL),
+            Para(f"{grey('transaction')} {t(anchor.transaction_hash)}", SMALL),
         ],
         None,
         "#aa1111" if anchor.development else "#333333",
@@ -492,9 +494,9 @@ def _anchored(anchor: Anchored, t: _Text) -> Table:
 def _story(facts: Facts, t: _Text) -> list[Flowable]:
     story: list[Flowable] = []
     head = [
-        Para(f"司法文书核验证书 {_grey('Verification certificate', 12.75)}", H1),
-        Para(f"证书编号 {_grey('Certificate number')} {facts.number}", paragraph_style("n", 10)),
-        Para(f"在线查看与重新核验 {_grey('View and re-check online')}: {t(facts.url)}", SMALL),
+        Para(f"司法文书核验证书 {grey('Verification certificate', 12.75)}", H1),
+        Para(f"证书编号 {grey('Certificate number')} {facts.number}", paragraph_style("n", 10)),
+        Para(f"在线查看与重新核验 {grey('View and re-check online')}: {t(facts.url)}", SMALL),
     ]
     story.append(
         Table(
@@ -540,7 +542,7 @@ def _story(facts: Facts, t: _Text) -> list[Flowable]:
     if facts.anchored is not None:
         story.append(_anchored(facts.anchored, t))
 
-    story.append(_heading("核验步骤", "Steps"))
+    story.append(heading("核验步骤", "Steps"))
     if facts.steps:
         story.append(
             _rows(
@@ -556,7 +558,7 @@ def _story(facts: Facts, t: _Text) -> list[Flowable]:
             )
         )
 
-    story.append(_heading("文件", "File"))
+    story.append(heading("文件", "File"))
     rows = []
     if facts.filename:
         rows.append(_field("文件名", "Name", t(facts.filename)))
@@ -567,11 +569,11 @@ def _story(facts: Facts, t: _Text) -> list[Flowable]:
     story.append(_rows(rows, [LABEL, WIDTH - LABEL]))
 
     if (r := facts.record) is not None:
-        story.append(_heading("登记记录", "Record (public face)"))
+        story.append(heading("登记记录", "Record (public face)"))
         parties = NOT_CHECKED if r.parties is None else t("、".join(r.parties) or "—")
         rows = [
             _field("核验码", "Record code", t(r.code)),
-            _field("法院", "Court", f"{t(r.court_zh)} {_grey(t(r.court_en))}"),
+            _field("法院", "Court", f"{t(r.court_zh)} {grey(t(r.court_en))}"),
             _field("类别", "Category", t(r.category_label)),
             _field("标题", "Title", NOT_CHECKED if r.title is None else t(r.title)),
             _field(
@@ -584,7 +586,7 @@ def _story(facts: Facts, t: _Text) -> list[Flowable]:
         ]
         story.append(_rows(rows, [LABEL, WIDTH - LABEL]))
         if r.timeline:
-            story.append(_heading("送达过程", "Service timeline"))
+            story.append(heading("送达过程", "Service timeline"))
             events = []
             for e in r.timeline:
                 text = t(e.label)
@@ -592,14 +594,14 @@ def _story(facts: Facts, t: _Text) -> list[Flowable]:
                 text += f" · {t(e.addressee)}" if e.addressee else ""
                 if e.proven:
                     text += (
-                        f" · 账本第 {e.ledger_index} 条 {_grey(f'ledger entry {e.ledger_index}')}"
+                        f" · 账本第 {e.ledger_index} 条 {grey(f'ledger entry {e.ledger_index}')}"
                     )
                 else:
-                    text += f" · 未经账本证明 {_grey('not proven by the ledger')}"
+                    text += f" · 未经账本证明 {grey('not proven by the ledger')}"
                 events.append([Para(t(e.occurred_at), CELL), Para(text, CELL)])
             story.append(_rows(events, [STATUS + 6 * mm, WIDTH - STATUS - 6 * mm], ruled=True))
 
-    story.append(_heading("账本证明", "Ledger proof"))
+    story.append(heading("账本证明", "Ledger proof"))
     rows = []
     if facts.entry_index is not None:
         rows.append(_field("账本条目", "Entry index", str(facts.entry_index)))
@@ -614,14 +616,14 @@ def _story(facts: Facts, t: _Text) -> list[Flowable]:
                 "一致性",
                 "Consistency",
                 "包含从较早检查点起的一致性证明 "
-                + _grey("with a consistency proof from an earlier checkpoint"),
+                + grey("with a consistency proof from an earlier checkpoint"),
             )
         )
     rows.append(_field("核验时间", "Verified at", t(facts.finished_at)))
     rows.append(_field("核验编号", "Verification id", t(facts.verification_id), HEX))
     story.append(_rows(rows, [LABEL, WIDTH - LABEL]))
 
-    story.append(_heading("本证书证明什么", "What this certificate proves, and what it does not"))
+    story.append(heading("本证书证明什么", "What this certificate proves, and what it does not"))
     if facts.outcome == "verified":
         listed = "，上列送达事件亦各自记入账本" if facts.service_events else ""
         proves_zh = (
@@ -654,7 +656,7 @@ def _story(facts: Facts, t: _Text) -> list[Flowable]:
         )
     )
 
-    story.append(_heading("如何独立核验", "How to check it independently"))
+    story.append(heading("如何独立核验", "How to check it independently"))
     name = t(facts.bundle_name)
     story.append(
         Para(
@@ -678,7 +680,7 @@ def _story(facts: Facts, t: _Text) -> list[Flowable]:
     story.append(
         Para(
             "信任策略列出账本公钥与平台证书颁发机构指纹 "
-            f"{_grey('The trust policy lists the log key and the portal CA’s fingerprint')}:",
+            f"{grey('The trust policy lists the log key and the portal CA’s fingerprint')}:",
             SMALL,
         )
     )
