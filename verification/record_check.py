@@ -138,27 +138,50 @@ def check_record(record: Record, backend: LedgerBackend) -> RecordCheck:
     if record.ledger_index is not None and record.ledger_index != entry.index:
         differences.append("ledger_index")
     reused = [e.index for e, _ in registrations[1:]]
-    event_entries = [
+    events = _match_events(
+        record, entry.index, _event_entries(about, entry), service_events(record)
+    )
+    if not all(e.proven or e.pending for e in events):
+        events = _match_again(record, entry, found, backend)
+    return RecordCheck(record, entry, leaf, differences, reused, events)
+
+
+def _event_entries(
+    about: list[tuple[LedgerEntry, Leaf]], registration: LedgerEntry
+) -> list[tuple[LedgerEntry, Leaf]]:
+    return [
         (e, parsed)
         for e, parsed in about
-        if parsed.kind == Kind.SERVICE_EVENT and e.index > entry.index
+        if parsed.kind == Kind.SERVICE_EVENT and e.index > registration.index
     ]
-    return RecordCheck(
-        record,
-        entry,
-        leaf,
-        differences,
-        reused,
-        _match_events(record, entry.index, event_entries),
-    )
+
+
+def _match_again(
+    record: Record, registration: LedgerEntry, found: list[LedgerEntry], backend: LedgerBackend
+) -> list[EventCheck]:
+    """Match the events once more from a fresh read of both sides, before calling them a
+    disagreement: the rows and the entries were read at different moments, and a batch
+    that committed in between leaves an entry whose row was read before it existed, or a
+    row whose index names an entry integrated after the look-up. Rows are read after
+    the entries (a row commits before its entry), then any entry a row names is fetched."""
+    rows = list(ServiceEvent.objects.filter(record=record).select_related("addressee"))
+    seen = {e.index for e in found}
+    found = list(found)
+    for index in {r.ledger_index for r in rows if r.ledger_index is not None} - seen:
+        with contextlib.suppress(BackendUnavailable):  # a missing index stays a difference
+            found.append(backend.entry(index))
+    about = entries_about(found, record.code)
+    return _match_events(record, registration.index, _event_entries(about, registration), rows)
 
 
 def _match_events(
-    record: Record, record_index: int, found: list[tuple[LedgerEntry, Leaf]]
+    record: Record,
+    record_index: int,
+    found: list[tuple[LedgerEntry, Leaf]],
+    rows: list[ServiceEvent],
 ) -> list[EventCheck]:
     """Pair each service event entry with the row whose rebuilt leaf it is; the rest of
     either side stays unpaired. Ordered as the ledger has them, unmatched rows last."""
-    rows = service_events(record)
     by_leaf: dict[bytes, ServiceEvent] = {}
     for candidate in rows:
         try:

@@ -8,6 +8,8 @@ from anchoring import leaf, sequencer
 from anchoring.backend import HttpBackend, LocalBackend
 from anchoring.digest import digests
 from anchoring.models import Alarm, Entry, Submission
+from documents.models import Record
+from documents.public import EVENTS
 from verification.record_check import check_record
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,3 +54,41 @@ def test_a_malformed_pool_row_is_dropped_with_an_alarm_and_the_rest_integrated(s
     # Dropped, not corruption: the ledger goes on and /health says so.
     health = Client().get("/health").json()["integrity"]
     assert health["ok"] and "corrupted" not in health and health["open_alarms"] == 1
+
+
+class _LookedUpEarlier(LocalBackend):
+    """The ledger as a look-up by code saw it just before a batch committed: without its
+    last entry, which entry(index) already finds."""
+
+    def entries_by_subject(self, code):
+        return super().entries_by_subject(code)[:-1]
+
+
+def test_an_event_integrated_between_the_entries_and_the_rows_is_no_disagreement(ledger):
+    record = Record.objects.get(pk=ledger.judgment.pk)  # rows read after the batch
+    check = check_record(record, _LookedUpEarlier())
+    assert check.agrees, check.problems()
+    assert len(check.events) == 4 and all(event.proven for event in check.events)
+
+
+def test_an_event_recorded_after_its_rows_were_read_is_no_disagreement(ledger):
+    record = Record.objects.prefetch_related(EVENTS).get(pk=ledger.judgment.pk)
+    newest = max(record.events.all(), key=lambda e: e.ledger_index)
+    record._prefetched_objects_cache["events"] = [  # as read before it was recorded
+        e for e in record.events.all() if e.pk != newest.pk
+    ]
+    check = check_record(record, LocalBackend())
+    assert check.agrees, check.problems()
+    assert len(check.events) == 4 and all(event.proven for event in check.events)
+
+
+def test_an_event_row_naming_an_entry_the_ledger_lacks_is_still_a_disagreement(ledger):
+    record = Record.objects.get(pk=ledger.judgment.pk)
+    event = record.events.order_by("ledger_index").last()
+    entry, event.ledger_index = event.ledger_index, 10**6
+    event.save()
+    check = check_record(Record.objects.get(pk=record.pk), LocalBackend())
+    assert not check.agrees
+    assert check.problems() == [
+        f"service event row {event.pk} differs from entry {entry}: ledger_index"
+    ]
