@@ -14,6 +14,13 @@
   // A read of the file's byte stream that gives nothing for this long (ms) is given up and
   // the slice read again from a new stream: Chromium's can stall. Doubled at each retry.
   var STALL = 3000;
+  // Each read of a byte stream leaves a little of Chromium's memory that only a full
+  // garbage collection frees (about 20 MiB per GiB read), and reading alone never prompts
+  // one. Every NUDGE_EVERY bytes read, an ArrayBuffer of NUDGE bytes is made and dropped:
+  // V8 answers that much new memory with a collection. Its pages are never written, so it
+  // costs no memory itself.
+  var NUDGE_EVERY = 64 << 20;
+  var NUDGE = 32 << 20;
 
   if (typeof document === "undefined") {
     hashInThisWorker();
@@ -134,6 +141,10 @@
       length += read.value.byteLength;
     }
     source.offset += length;
+    if (source.offset >= source.nudgeAt) {
+      source.nudgeAt += NUDGE_EVERY;
+      source.nudge = new ArrayBuffer(NUDGE); // the one before is dropped
+    }
     return { buffer: buffer, length: length };
   }
 
@@ -162,7 +173,7 @@
     hashers = HASHES.map(function (hash) {
       return start(hash, hashed);
     });
-    var source = { file: file, offset: 0, reader: byteReader(file) };
+    var source = { file: file, offset: 0, reader: byteReader(file), nudgeAt: NUDGE_EVERY };
     try {
       while (source.offset < file.size) {
         var read = await fill(source, await take(hashers[0]));
