@@ -13,25 +13,22 @@ import io
 from dataclasses import dataclass
 
 from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, SimpleDocTemplate, Table
+from reportlab.platypus import Flowable, Table
 
 from verification.certificate_pdf import (
-    BOTTOM,
     CELL,
     EN,
-    FONT,
     GREY,
     H1,
     HEX,
-    MARGIN,
     OUTCOME_COLOURS,
     SMALL,
     WIDTH,
     Fonts,
     Para,
     Text,
+    build,
     grey,
     heading,
     paragraph_style,
@@ -340,28 +337,8 @@ def pdf_bytes(report: Report, fonts: Fonts) -> bytes:
             paragraph_style("batch-note", 8, GREY, spaceBefore=4 * mm),
         ),
     ]
-    out = io.BytesIO()
-    document = SimpleDocTemplate(
-        out,
-        pagesize=A4,
-        leftMargin=MARGIN,
-        rightMargin=MARGIN,
-        topMargin=MARGIN,
-        bottomMargin=BOTTOM,
+    return build(
+        story,
         title=f"批量核验报告 Batch verification report {report.batch}",
-        creator="Judicial verification portal",
-        initialFontName=FONT,
-        pageCompression=1,
+        footer=f"批量 Batch {report.batch} · 第 {{page}} / {{pages}} 页 page",
     )
-
-    def footer(canvas, doc) -> None:
-        canvas.saveState()
-        canvas.setFont(FONT, 7.5)
-        canvas.setFillColor(GREY)
-        canvas.drawCentredString(
-            A4[0] / 2, BOTTOM / 2, f"批量 Batch {report.batch} · 第 {doc.page} 页 page"
-        )
-        canvas.restoreState()
-
-    document.build(story, onFirstPage=footer, onLaterPages=footer)
-    return out.getvalue()

@@ -714,9 +714,9 @@ class _FooterCanvas(Canvas):
         super().save()
 
 
-def render(facts: Facts, fonts: Fonts) -> bytes:
-    """The certificate as an unsigned PDF (A4), without its attachment."""
-    t = _Text(facts, fonts)
+def build(story: list, *, title: str, footer: str, **info: str) -> bytes:
+    """A4 pages of `story` in the house layout (margins, font), with `footer` at the
+    foot of each page ({page} and {pages} filled in); `info` adds PDF metadata."""
     out = io.BytesIO()
     document = SimpleDocTemplate(
         out,
@@ -725,14 +725,23 @@ def render(facts: Facts, fonts: Fonts) -> bytes:
         rightMargin=MARGIN,
         topMargin=MARGIN,
         bottomMargin=BOTTOM,
-        title=f"司法文书核验证书 Verification certificate {facts.number}",
-        author=facts.origin,
-        subject=f"Verification {facts.verification_id}: {facts.outcome}",
+        title=title,
         creator="Judicial verification portal",
         initialFontName=FONT,
         pageCompression=1,
+        **info,
     )
-    footer = f"证书编号 Certificate {facts.number} · 第 {{page}} / {{pages}} 页 page"
     canvas = type("Footer", (_FooterCanvas,), {"footer": footer})
-    document.build(_story(facts, t), canvasmaker=canvas)
+    document.build(story, canvasmaker=canvas)
     return out.getvalue()
+
+
+def render(facts: Facts, fonts: Fonts) -> bytes:
+    """The certificate as an unsigned PDF (A4), without its attachment."""
+    return build(
+        _story(facts, _Text(facts, fonts)),
+        title=f"司法文书核验证书 Verification certificate {facts.number}",
+        footer=f"证书编号 Certificate {facts.number} · 第 {{page}} / {{pages}} 页 page",
+        author=facts.origin,
+        subject=f"Verification {facts.verification_id}: {facts.outcome}",
+    )

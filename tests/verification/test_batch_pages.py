@@ -119,6 +119,8 @@ def test_a_batch_of_uploads_and_browser_digests_gives_one_table_a_csv_and_a_repo
         assert name in text
     assert text.count("Verified") >= 2 and "Not found" in text
     assert f"size {evidence['tree_size']}" in text  # the checkpoint checked against
+    pages = text.count("\f")  # pdftotext ends each page with a form feed
+    assert f"批量 Batch {batch} · 第 {pages} / {pages} 页 page" in text
 
     english = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Outcomes of the batch" in english and "Chaoyang Court" in english
