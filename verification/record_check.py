@@ -159,11 +159,11 @@ def _event_entries(
 def _match_again(
     record: Record, registration: LedgerEntry, found: list[LedgerEntry], backend: LedgerBackend
 ) -> list[EventCheck]:
-    """Match the events once more from a fresh read of both sides, before calling them a
-    disagreement: the rows and the entries were read at different moments, and a batch
-    that committed in between leaves an entry whose row was read before it existed, or a
-    row whose index names an entry integrated after the look-up. Rows are read after
-    the entries (a row commits before its entry), then any entry a row names is fetched."""
+    """Match the events once more before calling them a disagreement: the rows and the
+    entries were read at different moments, and a batch that committed in between leaves
+    an entry whose row was read before it existed, or a row whose index names an entry
+    integrated after the look-up. So the rows are read again, now after the entries (a
+    row commits before its entry), and any entry a row names is fetched by its index."""
     rows = list(ServiceEvent.objects.filter(record=record).select_related("addressee"))
     seen = {e.index for e in found}
     found = list(found)

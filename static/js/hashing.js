@@ -16,9 +16,9 @@
   var STALL = 3000;
   // Each read of a byte stream leaves a little of Chromium's memory that only a full
   // garbage collection frees (about 20 MiB per GiB read), and reading alone never prompts
-  // one. Every NUDGE_EVERY bytes read, an ArrayBuffer of NUDGE bytes is made and dropped:
-  // V8 answers that much new memory with a collection. Its pages are never written, so it
-  // costs no memory itself.
+  // one. Every NUDGE_EVERY bytes read, a new ArrayBuffer of NUDGE bytes takes the place of
+  // the last: V8 answers that much new memory with a collection. Its pages are never
+  // written, so it costs no memory itself.
   var NUDGE_EVERY = 64 << 20;
   var NUDGE = 32 << 20;
 
