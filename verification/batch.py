@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from django.urls import reverse
 from django.utils import timezone
 
+from anchoring.backend import BackendUnavailable, get_backend
+from anchoring.checkpoint import CheckpointError, open_checkpoint
 from anchoring.digest import parse_hex
+from anchoring.note import NoteError
 from documents import codes
-from verification import batch_report, intake
+from verification import batch_report, intake, trust
 from verification.batch_report import CheckedAgainst, Report, Row
 from verification.models import Verification, VerificationStep
 from verification.record_check import face_of, ledger_agrees
@@ -157,8 +160,9 @@ def report(batch: str, absolute) -> Report | None:
 
 
 def _checked_against(batch: str) -> list[CheckedAgainst]:
-    """The signed checkpoints the batch's verifications verified, as their checkpoint
-    steps recorded them, smallest first."""
+    """The signed checkpoints the batch's verifications verified, smallest first: those
+    their checkpoint steps name (rows of the database) that the ledger publishes, signed
+    by the pinned log key, with the same root."""
     seen: dict[tuple, CheckedAgainst] = {}
     steps = VerificationStep.objects.filter(
         verification__batch=batch, name="checkpoint", status=VerificationStep.Status.PASSED
@@ -174,4 +178,18 @@ def _checked_against(batch: str) -> list[CheckedAgainst]:
         except (KeyError, TypeError, ValueError):
             continue
         seen.setdefault((cp.origin, cp.tree_size, cp.root_hash), cp)
-    return sorted(seen.values(), key=lambda cp: cp.tree_size)
+    return sorted(filter(_published, seen.values()), key=lambda cp: cp.tree_size)
+
+
+def _published(named: CheckedAgainst) -> bool:
+    """Whether the ledger publishes the checkpoint a step row names; False when it cannot
+    be asked."""
+    found = trust.pinned()
+    try:
+        note = get_backend().checkpoint(named.tree_size)
+        if found is None or note is None:
+            return False
+        cp = open_checkpoint(note, found.log, origin=found.log.name)
+    except (BackendUnavailable, NoteError, CheckpointError):
+        return False
+    return (cp.origin, cp.root_hash.hex()) == (named.origin, named.root_hash)

@@ -236,19 +236,19 @@ def _checkpoints(report: Report, t: Text) -> list[Flowable]:
     if not report.checkpoints:
         story.append(
             Para(
-                f"没有结果取得已签名的检查点。 {grey('No result reached a signed checkpoint.')}",
+                "没有账本公布的已签名检查点可列出。 "
+                + grey("No signed checkpoint published by the ledger can be listed."),
                 CELL,
             )
         )
         return story
     story.append(
         Para(
-            "以下检查点的签名已在各文件核验时用固定的账本公钥验证；"
-            "核验通过的文件均由账本条目经这些检查点之一重新计算证明。 "
+            "各文件核验时所依据的检查点；每一个均由账本公布，其签名已用固定的账本公钥"
+            "再次验证。 "
             + grey(
-                "Each file's check verified these checkpoints' signatures with the pinned "
-                "log key; every verified file was proven from its ledger entry under one of "
-                "them."
+                "The checkpoints the files were checked against, each published by the "
+                "ledger and its signature verified again with the pinned log key."
             ),
             SMALL,
         )

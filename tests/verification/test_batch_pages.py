@@ -183,3 +183,27 @@ def test_bad_batches_are_refused_in_the_readers_language(client, settings):
 
     assert client.get("/batch/no-such-batch").status_code == 404
     assert client.get("/batch/no-such-batch/report.csv").status_code == 404
+
+
+def test_a_checkpoint_written_into_the_database_is_not_listed_as_checked_against(client, ledger):
+    from verification.models import Verification, VerificationStep
+
+    checked = _check(client, [SimpleUploadedFile("chat.txt", ledger.evidence_bytes)])
+    batch = checked["Location"].rsplit("/", 1)[-1]
+    genuine = VerificationStep.objects.get(verification__batch=batch, name="checkpoint").detail
+    page = client.get(checked["Location"]).content.decode()
+    assert genuine["root_hash"] in page
+
+    # An attacker adds a step naming a checkpoint the ledger never published.
+    forged = {**genuine, "root_hash": "ab" * 32}
+    VerificationStep.objects.create(
+        verification=Verification.objects.get(batch=batch),
+        position=99,
+        name="checkpoint",
+        status=VerificationStep.Status.PASSED,
+        explanation_zh="伪造",
+        explanation_en="forged",
+        detail=forged,
+    )
+    page = client.get(checked["Location"]).content.decode()
+    assert genuine["root_hash"] in page and forged["root_hash"] not in page
