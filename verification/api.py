@@ -24,7 +24,7 @@ from plumbing.parsers import JSONParser
 from plumbing.throttling import CountingRateThrottle
 from verification import intake
 from verification.models import Verification
-from verification.record_check import face_of, ledger_agrees
+from verification.record_check import face_of, faces_of, ledger_agrees
 
 _ERROR = ERROR_SCHEMA
 
@@ -357,10 +357,7 @@ class BatchResultView(APIView):
         )
         if not rows:
             raise ApiError(error_codes.BATCH_NOT_FOUND)
-        faces: dict[int | None, dict] = {}  # each record checked against the ledger once
-        for v in rows:
-            if v.record is not None and v.outcome and v.record_id not in faces:
-                faces[v.record_id] = face_of(v.record)
+        faces = faces_of(rows)
         items = [
             {
                 "id": v.id,

@@ -23,7 +23,7 @@ from documents import codes
 from verification import batch_report, intake, trust
 from verification.batch_report import CheckedAgainst, Report, Row
 from verification.models import Verification, VerificationStep
-from verification.record_check import face_of, ledger_agrees
+from verification.record_check import faces_of, ledger_agrees
 
 
 @dataclass(frozen=True)
@@ -117,15 +117,11 @@ def report(batch: str, absolute) -> Report | None:
     )
     if not found:
         return None
-    faces: dict[int | None, dict] = {}
+    faces = faces_of(found)
     rows = []
     for position, v in enumerate(found, 1):
         done = v.status == Verification.Status.DONE
-        face = None
-        if done and v.record is not None:
-            if v.record_id not in faces:
-                faces[v.record_id] = face_of(v.record)
-            face = faces[v.record_id]
+        face = faces.get(v.record_id) if done else None
         court = (face or {}).get("court") or {}
         number = codes.display(v.certificate_number) if done else None
         rows.append(

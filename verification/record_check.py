@@ -395,6 +395,16 @@ def face_of(record: Record, *, full: bool = False, check: RecordCheck | None = N
     return public_face(check, full=full)
 
 
+def faces_of(verifications) -> dict[int, dict]:
+    """face_of the record of each finished verification given, by record id: each
+    distinct record checked against the ledger once (a batch names one record often)."""
+    faces: dict[int, dict] = {}
+    for v in verifications:
+        if v.record is not None and v.outcome and v.record_id not in faces:
+            faces[v.record_id] = face_of(v.record)
+    return faces
+
+
 def entry_holds(index: int | None, sha256: str, sm3: str) -> bool | None:
     """Whether ledger entry `index` holds these digests (hex; "" when not given): what a
     verified file with no record row (a plain anchor) stands on. None when the ledger
