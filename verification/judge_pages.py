@@ -17,6 +17,7 @@ from documents.models import Court
 from plumbing.page_limits import rate_limited
 from verification.judge_search_form import JudgeSearchForm
 from verification.models import Verification
+from verification.record_check import faces_of, ledger_agrees
 from verification.views import FULL_RECORD
 
 
@@ -45,8 +46,9 @@ def judges(request: HttpRequest) -> HttpResponse:
         .select_related("record__court")
         .order_by("-created_at")[: settings.JUDGE_RECENT_VERIFICATIONS]
     )
-    # Never "matched" from the row alone; the record's page checks it against the ledger.
-    recent = [(v, v.outcome_now(None)) for v in latest]
+    # Never "matched" from the row alone: each record is checked against the ledger again.
+    faces = faces_of(latest)
+    recent = [(v, v.outcome_now(ledger_agrees(v, faces.get(v.record_id)))) for v in latest]
     return render(
         request,
         "verification/judges.html",

@@ -14,6 +14,7 @@ from django.contrib.auth.models import Group, User
 
 from documents import codes
 from documents.models import Court, Record
+from tests.tampering.conftest import superuser_sql
 from verification.models import Verification
 
 pytestmark = pytest.mark.django_db
@@ -185,22 +186,30 @@ def test_a_bad_date_is_marked_beside_its_field_and_kept(client, judge, records):
     assert 'id="search-recorded_to-error">截止日期早于起始日期' in backwards
 
 
-def test_recent_verifications_of_records_are_listed_with_their_pages(client, judge, records):
-    ruling = records["ruling"]
+def test_recent_verifications_of_records_are_listed_with_their_pages(client, judge, ledger):
+    recorded = ledger.evidence
     mine = Verification.objects.create(
-        source="upload", record=ruling, sha256=ruling.sha256, status="done", outcome="verified"
+        source="upload", record=recorded, sha256=recorded.sha256, status="done", outcome="verified"
     )
     # A row that says verified for a file that is not the record's is never "matched".
     forged = Verification.objects.create(
-        source="digest", record=ruling, sha256="ab" * 32, status="done", outcome="verified"
+        source="digest", record=recorded, sha256="ab" * 32, status="done", outcome="verified"
     )
     Verification.objects.create(source="digest", status="done", outcome="not_found")
     client.force_login(judge)
     recent = client.get("/judges").content.decode().split('id="recent"', 1)[1]
-    assert f'href="/v/{ruling.display_code}"' in recent
+    assert f'href="/v/{recorded.display_code}"' in recent
     assert f'href="/verifications/{mine.id}">与账本一致' in recent
     assert f'href="/verifications/{forged.id}">与账本不符' in recent
     assert recent.count("<tr>") == 3  # the heading and the two verifications of a record
+
+    # The record's row changed in the database: the ledger no longer agrees with it.
+    superuser_sql(
+        "UPDATE documents_record SET title = %s WHERE id = %s", ["伪造的标题", recorded.pk]
+    )
+    recent = client.get("/judges").content.decode().split('id="recent"', 1)[1]
+    assert f'href="/verifications/{mine.id}">与账本不符' in recent
+    assert "与账本一致" not in recent
 
 
 def test_the_header_shows_who_is_signed_in(client, judge, outsider):
