@@ -391,6 +391,7 @@ def certificate_page(request: HttpRequest, number: str) -> HttpResponse:
     if codes.display(v.certificate_number) != number:
         return redirect("certificate-page", number=codes.display(v.certificate_number))
     kept = Certificate.objects.filter(verification=v).first()
+    record = face_of(v.record) if v.record else None
     return render(
         request,
         "verification/certificate_page.html",
@@ -399,8 +400,9 @@ def certificate_page(request: HttpRequest, number: str) -> HttpResponse:
             "development": kept.development if kept else signing.identity().development,
             "number": number,
             "v": v,
+            "shown": v.outcome_now(ledger_agrees(v, record)),
             "steps": v.steps.all(),
-            "record": face_of(v.record) if v.record else None,
+            "record": record,
         },
     )
 

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _outcomes(client, verification_id: str, batch: str) -> dict[str, str]:
-    """The outcome as the API, the result page, the batch API and the bundle give it."""
+    """The outcome as the API, the result page, the batch API, the bundle and the
+    certificate's page give it."""
     answer = client.get(f"/api/v1/verifications/{verification_id}").json()
     page = client.get(f"/verifications/{verification_id}").content.decode()
     shown = page.split('data-outcome="', 1)[1].split('"', 1)[0]
@@ -20,7 +21,15 @@ def _outcomes(client, verification_id: str, batch: str) -> dict[str, str]:
     number = answer["certificate"]["number"] if answer.get("certificate") else None
     bundle = client.get(f"/c/{number}/bundle.json")
     certified = json.loads(bundle.content)["verification"]["outcome"]
-    return {"api": answer["outcome"], "page": shown, "batch": listed, "bundle": certified}
+    certificate_page = client.get(f"/c/{number}").content.decode()
+    found = certificate_page.split('data-outcome="', 1)[1].split('"', 1)[0]
+    return {
+        "api": answer["outcome"],
+        "page": shown,
+        "batch": listed,
+        "bundle": certified,
+        "certificate page": found,
+    }
 
 
 def _as_a_batch(verification_id: str, batch: str) -> None:
