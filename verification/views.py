@@ -98,6 +98,19 @@ def _refused_file(
     return _go(request, target)
 
 
+def _missing_or_empty(
+    request: HttpRequest, field: str, given, missing: error_codes.PageMessage, back: str
+) -> HttpResponse | None:
+    """The refusal of a form's file that was not chosen (`missing` says so) or is empty;
+    None when there is one to check."""
+    if given is None:
+        return _refused_file(request, field, None, _in_language(missing), back)
+    if given.size == 0:
+        problem = _in_language(error_codes.PAGE_EMPTY_FILE)
+        return _refused_file(request, field, given.name, problem, back)
+    return None
+
+
 @require_GET
 @rate_limited("pages")
 def lookup(request: HttpRequest) -> HttpResponse:
@@ -256,13 +269,9 @@ def upload(request: HttpRequest) -> HttpResponse:
 def _upload(request: HttpRequest) -> HttpResponse:
     back = local_target(request, request.POST.get("back"), reverse("home"))
     upload_file = request.FILES.get("file")
-    if upload_file is None:
-        return _refused_file(
-            request, FILE_FIELD, None, _in_language(error_codes.PAGE_NO_FILE), back
-        )
-    if upload_file.size == 0:
-        problem = _in_language(error_codes.PAGE_EMPTY_FILE)
-        return _refused_file(request, FILE_FIELD, upload_file.name, problem, back)
+    refused = _missing_or_empty(request, FILE_FIELD, upload_file, error_codes.PAGE_NO_FILE, back)
+    if refused is not None:
+        return refused
     assert isinstance(upload_file, intake.DigestedFile)  # the only upload handler here
     fields = upload_file.verification_fields()
     if request.POST.get("code"):
@@ -291,13 +300,9 @@ def photo(request: HttpRequest) -> HttpResponse:
 def _photo(request: HttpRequest) -> HttpResponse:
     picture = request.FILES.get("photo")
     home = reverse("home")
-    if picture is None:
-        return _refused_file(
-            request, PHOTO_FIELD, None, _in_language(error_codes.PAGE_NO_PHOTO), home
-        )
-    if picture.size == 0:
-        problem = _in_language(error_codes.PAGE_EMPTY_FILE)
-        return _refused_file(request, PHOTO_FIELD, picture.name, problem, home)
+    refused = _missing_or_empty(request, PHOTO_FIELD, picture, error_codes.PAGE_NO_PHOTO, home)
+    if refused is not None:
+        return refused
     try:
         scanned = intake.code_from_photo(picture.read())
     except codes.CodeError as exc:
