@@ -18,7 +18,7 @@ from django.utils import timezone
 from anchoring.backend import BackendUnavailable, get_backend
 from anchoring.checkpoint import CheckpointError, open_checkpoint
 from anchoring.digest import parse_hex
-from anchoring.note import NoteError
+from anchoring.note import NoteError, Verifier
 from documents import codes
 from verification import batch_report, intake, trust
 from verification.batch_report import CheckedAgainst, Report, Row
@@ -174,18 +174,21 @@ def _checked_against(batch: str) -> list[CheckedAgainst]:
         except (KeyError, TypeError, ValueError):
             continue
         seen.setdefault((cp.origin, cp.tree_size, cp.root_hash), cp)
-    return sorted(filter(_published, seen.values()), key=lambda cp: cp.tree_size)
+    pinned = trust.pinned()
+    if pinned is None:  # no log key: nothing can be verified
+        return []
+    published = [cp for cp in seen.values() if _published(cp, pinned.log)]
+    return sorted(published, key=lambda cp: cp.tree_size)
 
 
-def _published(named: CheckedAgainst) -> bool:
-    """Whether the ledger publishes the checkpoint a step row names; False when it cannot
-    be asked."""
-    found = trust.pinned()
+def _published(named: CheckedAgainst, log: Verifier) -> bool:
+    """Whether the ledger publishes the checkpoint a step row names, signed by `log`;
+    False when it cannot be asked."""
     try:
         note = get_backend().checkpoint(named.tree_size)
-        if found is None or note is None:
+        if note is None:
             return False
-        cp = open_checkpoint(note, found.log, origin=found.log.name)
+        cp = open_checkpoint(note, log, origin=log.name)
     except (BackendUnavailable, NoteError, CheckpointError):
         return False
     return (cp.origin, cp.root_hash.hex()) == (named.origin, named.root_hash)
