@@ -395,10 +395,10 @@ def face_of(record: Record, *, full: bool = False, check: RecordCheck | None = N
     return public_face(check, full=full)
 
 
-def faces_of(verifications) -> dict[int, dict]:
+def faces_of(verifications) -> dict[int | None, dict]:
     """face_of the record of each finished verification given, by record id: each
     distinct record checked against the ledger once (a batch names one record often)."""
-    faces: dict[int, dict] = {}
+    faces: dict[int | None, dict] = {}
     for v in verifications:
         if v.record is not None and v.outcome and v.record_id not in faces:
             faces[v.record_id] = face_of(v.record)

@@ -11,6 +11,7 @@ from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.files.uploadedfile import UploadedFile
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -99,16 +100,17 @@ def _refused_file(
 
 
 def _missing_or_empty(
-    request: HttpRequest, field: str, given, missing: error_codes.PageMessage, back: str
-) -> HttpResponse | None:
-    """The refusal of a form's file that was not chosen (`missing` says so) or is empty;
-    None when there is one to check."""
+    request: HttpRequest,
+    field: str,
+    given: UploadedFile | None,
+    missing: error_codes.PageMessage,
+    back: str,
+) -> HttpResponse:
+    """The refusal of a form's file that was not chosen (`missing` says so) or is empty."""
     if given is None:
         return _refused_file(request, field, None, _in_language(missing), back)
-    if given.size == 0:
-        problem = _in_language(error_codes.PAGE_EMPTY_FILE)
-        return _refused_file(request, field, given.name, problem, back)
-    return None
+    problem = _in_language(error_codes.PAGE_EMPTY_FILE)
+    return _refused_file(request, field, given.name, problem, back)
 
 
 @require_GET
@@ -269,9 +271,8 @@ def upload(request: HttpRequest) -> HttpResponse:
 def _upload(request: HttpRequest) -> HttpResponse:
     back = local_target(request, request.POST.get("back"), reverse("home"))
     upload_file = request.FILES.get("file")
-    refused = _missing_or_empty(request, FILE_FIELD, upload_file, error_codes.PAGE_NO_FILE, back)
-    if refused is not None:
-        return refused
+    if upload_file is None or upload_file.size == 0:
+        return _missing_or_empty(request, FILE_FIELD, upload_file, error_codes.PAGE_NO_FILE, back)
     assert isinstance(upload_file, intake.DigestedFile)  # the only upload handler here
     fields = upload_file.verification_fields()
     if request.POST.get("code"):
@@ -300,9 +301,8 @@ def photo(request: HttpRequest) -> HttpResponse:
 def _photo(request: HttpRequest) -> HttpResponse:
     picture = request.FILES.get("photo")
     home = reverse("home")
-    refused = _missing_or_empty(request, PHOTO_FIELD, picture, error_codes.PAGE_NO_PHOTO, home)
-    if refused is not None:
-        return refused
+    if picture is None or picture.size == 0:
+        return _missing_or_empty(request, PHOTO_FIELD, picture, error_codes.PAGE_NO_PHOTO, home)
     try:
         scanned = intake.code_from_photo(picture.read())
     except codes.CodeError as exc:
